@@ -1,0 +1,24 @@
+# Two entry points for a fresh machine: `make example` and `make test`.
+# Each creates and fills its own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXAMPLE := examples/quickstart/okr-sync.yaml
+
+$(BIN)/okr-sync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/okr-sync
+
+.PHONY: example test lint
+example: $(BIN)/okr-sync
+	$(BIN)/okr-sync validate --config $(EXAMPLE)
+	$(BIN)/okr-sync plan --config $(EXAMPLE)
+	$(BIN)/okr-sync sync --config $(EXAMPLE)
+
+test: $(BIN)/okr-sync
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest

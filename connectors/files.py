@@ -1,0 +1,256 @@
+"""Local file connectors: OKRs from YAML, work items from JSON, results to a JSON report.
+
+They need no network, so ``okr-sync validate`` can read them, and the shipped
+example runs on them. File formats are documented in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import ValidationError
+
+from connectors._select import select
+from okr_sync.errors import ConfigError, Problem, SourceError, WriteError
+from okr_sync.interfaces import (
+    OBJECTIVE_FIELDS,
+    OKR_FIELDS,
+    ConnectorConfig,
+    WriteSpec,
+    YamlDocument,
+    load_yaml,
+    okr_records,
+    resolve_path,
+)
+from okr_sync.models import (
+    FieldValue,
+    ItemRef,
+    KeyResult,
+    Objective,
+    OkrTree,
+    Outcome,
+    PullRequest,
+    PullResult,
+    Record,
+    RecordRef,
+    WorkItem,
+)
+
+# Friendlier names accepted in the YAML OKR file, mapped to the model's fields.
+_OBJECTIVE_ALIASES = {"parent": "parent_id"}
+_KR_ALIASES = {"objective": "objective_id"}
+
+
+def _read_text(path: Path, source: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourceError(source, f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _validation_problems(
+    doc: YamlDocument, exc: ValidationError, at: tuple[str | int, ...]
+) -> list[Problem]:
+    return [
+        doc.problem((*at, *(p for p in err["loc"] if isinstance(p, str | int))), err["msg"])
+        for err in exc.errors(include_url=False)
+    ]
+
+
+class YamlOkrConfig(ConnectorConfig):
+    """``type: yaml_okrs``: objectives and key results in a YAML file."""
+
+    type: Literal["yaml_okrs"]
+    path: str
+
+
+class YamlOkrSource:
+    """OKR source reading a YAML file with ``objectives`` and ``key_results`` lists.
+
+    A KR's ``epics`` list links it to items (like a Notion property listing
+    epic keys); ``objective`` and ``parent`` are accepted for ``objective_id``
+    and ``parent_id``. Every problem is reported with its line.
+    """
+
+    config_model: ClassVar[type[ConnectorConfig]] = YamlOkrConfig
+    offline: ClassVar[bool] = True
+
+    def __init__(self, name: str, config: YamlOkrConfig, base_dir: Path) -> None:
+        self.name = name
+        self.path = resolve_path(config.path, base_dir)
+
+    def pull_okrs(self) -> OkrTree:
+        """Parse the file. Raises ConfigError listing every problem with its line."""
+        doc, problems = load_yaml(_read_text(self.path, self.name), str(self.path))
+        if doc is None or problems:
+            raise ConfigError(problems)
+        data = doc.data if isinstance(doc.data, dict) else None
+        if data is None:
+            raise ConfigError(
+                [doc.problem((), "expected a mapping with 'objectives' and 'key_results'")]
+            )
+        for key in data:
+            if key not in ("objectives", "key_results"):
+                problems.append(
+                    doc.problem((key,), "unknown key", "use objectives and key_results")
+                )
+        objectives: list[Objective] = []
+        key_results: list[KeyResult] = []
+        for section, model, aliases, out in (
+            ("objectives", Objective, _OBJECTIVE_ALIASES, objectives),
+            ("key_results", KeyResult, _KR_ALIASES, key_results),
+        ):
+            entries = data.get(section) or []
+            if not isinstance(entries, list):
+                problems.append(doc.problem((section,), "expected a list"))
+                continue
+            for index, raw in enumerate(entries):
+                if not isinstance(raw, dict):
+                    problems.append(doc.problem((section, index), "expected a mapping"))
+                    continue
+                fields = {aliases.get(k, k): v for k, v in raw.items()}
+                if section == "key_results" and "epics" in fields:
+                    fields["links"] = [ItemRef(key=str(k)) for k in fields.pop("epics") or []]
+                try:
+                    out.append(model.model_validate(fields))  # type: ignore[arg-type]
+                except ValidationError as exc:
+                    reverse = {v: k for k, v in aliases.items()} | {"links": "epics"}
+                    for err in exc.errors(include_url=False):
+                        loc = [reverse.get(p, p) if isinstance(p, str) else p for p in err["loc"]]
+                        problems.append(doc.problem((section, index, *loc), err["msg"]))
+        if problems:
+            raise ConfigError(problems)
+        return OkrTree(objectives=tuple(objectives), key_results=tuple(key_results))
+
+
+class JsonItemsConfig(ConnectorConfig):
+    """``type: json_items``: work items in a JSON file (``{"items": [...]}``)."""
+
+    type: Literal["json_items"]
+    path: str
+
+
+class JsonItemSource:
+    """Item source reading a JSON file; item fields are those of ``WorkItem``."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = JsonItemsConfig
+    offline: ClassVar[bool] = True
+
+    def __init__(self, name: str, config: JsonItemsConfig, base_dir: Path) -> None:
+        self.name = name
+        self.path = resolve_path(config.path, base_dir)
+
+    def load(self) -> list[WorkItem]:
+        """Read and validate every item. Raises SourceError naming file, line or item."""
+        text = _read_text(self.path, self.name)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SourceError(
+                self.name, f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg}"
+            ) from exc
+        raw_items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(raw_items, list):
+            raise SourceError(self.name, f"{self.path}: expected an object with an 'items' list")
+        items: list[WorkItem] = []
+        errors: list[str] = []
+        for index, raw in enumerate(raw_items):
+            try:
+                items.append(WorkItem.model_validate({**raw, "source": self.name}))
+            except (ValidationError, TypeError) as exc:
+                where = raw.get("key", index) if isinstance(raw, dict) else index
+                detail = (
+                    "; ".join(
+                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                        for e in exc.errors(include_url=False)
+                    )
+                    if isinstance(exc, ValidationError)
+                    else "expected an object"
+                )
+                errors.append(f"items[{index}] ({where}): {detail}")
+        if errors:
+            raise SourceError(self.name, f"{self.path}: " + " | ".join(errors[:10]))
+        return items
+
+    def pull_items(self, request: PullRequest) -> PullResult:
+        """The items matching the request (always a full pull: files are cheap)."""
+        return select(self.name, self.load(), request)
+
+
+class JsonReportConfig(ConnectorConfig):
+    """``type: json_report``: a JSON file that receives the computed values."""
+
+    type: Literal["json_report"]
+    path: str
+
+
+class JsonReportTarget:
+    """Write target keeping KR and objective values in a JSON file.
+
+    The file maps ``key_results`` and ``objectives`` to ``{id: {field: value}}``.
+    Each write replaces the file atomically, so a crash never leaves half a file.
+    Edit a value by hand and the next run reports a conflict, like a human edit
+    on a Notion page.
+    """
+
+    config_model: ClassVar[type[ConnectorConfig]] = JsonReportConfig
+    offline: ClassVar[bool] = True
+    writable_fields: ClassVar[Mapping[str, frozenset[str]]] = {
+        "key_result": OKR_FIELDS,
+        "objective": OBJECTIVE_FIELDS,
+    }
+    _sections: ClassVar[dict[str, str]] = {"key_result": "key_results", "objective": "objectives"}
+
+    def __init__(self, name: str, config: JsonReportConfig, base_dir: Path) -> None:
+        self.name = name
+        self.path = resolve_path(config.path, base_dir)
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SourceError(self.name, f"cannot read {self.path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SourceError(self.name, f"{self.path}: expected a JSON object")
+        return data
+
+    def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
+        """KR and objective records (see :func:`okr_sync.interfaces.okr_records`)."""
+        return okr_records(outcome, spec)
+
+    def read_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Current values from the file; a missing file or record reads as empty."""
+        data = self._load()
+        out: dict[RecordRef, dict[str, FieldValue]] = {}
+        for ref in refs:
+            section = data.get(self._sections.get(ref.kind, ref.kind)) or {}
+            values = section.get(ref.id) if isinstance(section, dict) else None
+            out[ref] = dict(values) if isinstance(values, dict) else {}
+        return out
+
+    def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
+        """Update one record's fields and replace the file atomically."""
+        try:
+            data = self._load()
+        except SourceError as exc:
+            raise WriteError(self.name, str(exc)) from exc
+        section = data.setdefault(self._sections.get(ref.kind, ref.kind), {})
+        section.setdefault(ref.id, {}).update(values)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise WriteError(self.name, f"cannot write {self.path}: {exc}") from exc

@@ -1,0 +1,8 @@
+"""``python -m okr_sync`` runs the command line."""
+
+from __future__ import annotations
+
+from okr_sync.cli import main
+
+if __name__ == "__main__":
+    main()

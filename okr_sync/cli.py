@@ -1,0 +1,308 @@
+"""The ``okr-sync`` command line. The one place that prints and picks exit codes.
+
+Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
+2 config or usage error; 3 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from okr_sync import __version__, log, render
+from okr_sync.config import LoadedConfig, find_config, load_config
+from okr_sync.engine import Engine, build_connectors
+from okr_sync.errors import EXIT_FAILED, EXIT_OK, OkrSyncError, StateError
+from okr_sync.lock import RunLock
+from okr_sync.models import Provenance, RunSummary
+from okr_sync.provenance import describe_change, scope_change
+from okr_sync.state import StateStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_redactor = log.Redactor()
+
+
+def _secrets_of(path: Path) -> list[str]:
+    """Values of the environment variables a config file refers to (for redaction)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return [os.environ[name] for name in _REF.findall(text) if os.environ.get(name)]
+
+
+def common_options(func: F) -> F:
+    """--config, --verbose, --quiet and --log-format on every command."""
+
+    @click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file (default: $OKR_SYNC_CONFIG, else ./okr-sync.yaml).",
+    )
+    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per log line, for log shippers.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        config_path: Path | None, verbose: int, quiet: bool, log_format: str, **kw: Any
+    ) -> Any:
+        global _redactor
+        path = find_config(config_path)
+        level = (
+            logging.ERROR
+            if quiet
+            else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+        )
+        _redactor = log.setup(level, log_format, _secrets_of(path))
+        try:
+            return func(path=path, quiet=quiet, **kw)
+        except OkrSyncError as exc:
+            click.echo(_redactor.scrub(f"error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _echo(text: str) -> None:
+    click.echo(_redactor.scrub(text))
+
+
+def _emit_json(data: Any) -> None:
+    _echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="okr-sync")
+def main() -> None:
+    """okr-sync: key-result progress computed from Jira and Notion, written back where teams look."""
+
+
+@main.command()
+@common_options
+def validate(path: Path, quiet: bool) -> None:
+    """Check the config file (and local OKR files) without any network access."""
+    loaded = load_config(path)
+    from okr_sync import registry
+    from okr_sync.config import check_kr_ids
+    from okr_sync.errors import ConfigError
+
+    okr_cls = registry.connector_class(loaded.connections[loaded.config.okrs].type)
+    checked = "config"
+    if getattr(okr_cls, "offline", False):
+        tree = build_connectors(loaded)[loaded.config.okrs].pull_okrs()
+        problems = check_kr_ids(loaded, tree)
+        if problems:
+            raise ConfigError(problems)
+        checked = f"config and {len(tree.key_results)} key results"
+    if not quiet:
+        _echo(f"{path}: OK ({checked} valid)")
+
+
+def _engine(loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = ()) -> Engine:
+    return Engine(loaded, build_connectors(loaded), state, accept_empty=frozenset(accept_empty))
+
+
+@main.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(path: Path, quiet: bool, as_json: bool) -> None:
+    """Show what a sync would write. Writes nothing, not even the state store."""
+    loaded = load_config(path)
+    state = StateStore.open_readonly(loaded.state_path)
+    try:
+        summary = _engine(loaded, state).run(apply=False)
+    finally:
+        state.close()
+    _report(summary, loaded, quiet, as_json)
+
+
+@main.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option(
+    "--accept-empty",
+    multiple=True,
+    metavar="KR",
+    help="Accept that this KR's linked items dropped to none (repeatable).",
+)
+def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
+    """Compute progress and write the changed values to the targets."""
+    loaded = load_config(path)
+    with RunLock(loaded.state_path.with_name(loaded.state_path.name + ".lock")) as lock:
+        if lock.recovered_from:
+            logging.getLogger(__name__).warning(
+                "recovered the lock left by pid %s (started %s), which did not finish",
+                lock.recovered_from.get("pid"),
+                lock.recovered_from.get("since"),
+            )
+        state = StateStore.open(loaded.state_path)
+        try:
+            bar_ctx: dict[str, Any] = {}
+
+            def on_write(done: int, total: int) -> None:
+                if quiet or as_json or total < 20 or not sys.stderr.isatty():
+                    return
+                if "bar" not in bar_ctx:
+                    bar_ctx["bar"] = click.progressbar(
+                        length=total, label="writing", file=sys.stderr
+                    )
+                    bar_ctx["bar"].__enter__()
+                bar_ctx["bar"].update(1)
+
+            summary = _engine(loaded, state, accept_empty).run(apply=True, on_write=on_write)
+            if "bar" in bar_ctx:
+                bar_ctx["bar"].__exit__(None, None, None)
+        finally:
+            state.close()
+    _report(summary, loaded, quiet, as_json)
+
+
+def _report(summary: RunSummary, loaded: LoadedConfig, quiet: bool, as_json: bool) -> None:
+    labels = loaded.config.status.label_map()
+    if as_json:
+        _emit_json(render.summary_json(summary, labels))
+    else:
+        if not quiet:
+            _echo(render.results_text(summary, labels))
+            _echo("")
+            _echo(render.plan_text(summary.plan))
+        _echo(render.footer_text(summary))
+    sys.exit(EXIT_FAILED if summary.failed or summary.source_errors else EXIT_OK)
+
+
+def _read_state(path: Path) -> tuple[LoadedConfig, StateStore]:
+    loaded = load_config(path, check_env=False)
+    if not loaded.state_path.exists():
+        raise StateError(f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first")
+    return loaded, StateStore.open_readonly(loaded.state_path)
+
+
+@main.command()
+@common_options
+@click.argument("kr", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
+    """A KR's progress over time (or every KR's, as sparklines)."""
+    loaded, state = _read_state(path)
+    try:
+        rows = state.history("kr", kr)
+    finally:
+        state.close()
+    labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
+    for row in rows:
+        row.pop("provenance", None)
+        row["status"] = labels.get(row["status"], row["status"])
+    if as_json:
+        _emit_json(rows)
+        return
+    if kr is not None:
+        if not rows:
+            raise StateError(f"no history for {kr!r}")
+        table = [
+            [
+                r["at"][:16],
+                render.bar(r["progress"]),
+                render.pct(r["progress"]),
+                render.number(r["current"]),
+                r["status"] or "–",
+                ("STALE " if r["stale"] else "") + (r["error"] or ""),
+            ]
+            for r in rows
+        ]
+        _echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        _echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
+        return
+    by_kr: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_kr.setdefault(row["id"], []).append(row)
+    table = [
+        [
+            k,
+            v[-1]["title"][:40],
+            render.sparkline([r["progress"] for r in v]),
+            render.pct(v[-1]["progress"]),
+        ]
+        for k, v in sorted(by_kr.items())
+    ]
+    _echo(render.table(["KR", "TITLE", "HISTORY", "LATEST"], table))
+
+
+@main.command()
+@common_options
+@click.argument("kr")
+def explain(path: Path, quiet: bool, kr: str) -> None:
+    """Why a KR has its number: items counted and excluded, and what moved since the last run."""
+    _, state = _read_state(path)
+    try:
+        rows = [r for r in state.history("kr", kr) if r["provenance"]]
+        changes = state.changes_for(kr, limit=10)
+    finally:
+        state.close()
+    if not rows:
+        raise StateError(f"no recorded run has computed {kr!r}")
+    last = rows[-1]
+    prov = Provenance.model_validate_json(last["provenance"])
+    out = [
+        f"{kr}  {last['title']}",
+        f"  measure: {last['measure']}   run {last['run_id']} at {last['at']}",
+    ]
+    if last["stale"] or last["error"]:
+        out.append(f"  {'STALE' if last['stale'] else 'FAILED'}: {last['error']}")
+    out.append(
+        f"  progress {render.pct(last['progress'])} (expected {render.pct(last['expected'])}), "
+        f"current {render.number(last['current'])}"
+    )
+    if last["total"] is not None:
+        out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
+    out.append("  linked through:")
+    out += [f"    - {s}" for s in prov.selectors] or ["    (nothing)"]
+    done = [c for c in prov.counted if c.done]
+    out.append(f"  counted {len(prov.counted)} item(s), {len(done)} done:")
+    out += [
+        f"    {'✔' if c.done else '·'} {c.key}"
+        + (f"  ({render.number(c.value)})" if c.value != 1 else "")
+        for c in prov.counted[:50]
+    ]
+    if len(prov.counted) > 50:
+        out.append(f"    … and {len(prov.counted) - 50} more")
+    if prov.excluded:
+        out.append(f"  excluded {len(prov.excluded)}:")
+        out += [f"    - {e.key}: {e.reason}" for e in prov.excluded[:50]]
+    if prov.unestimated:
+        out.append(f"  unestimated (count 0 points): {', '.join(prov.unestimated)}")
+    if prov.shared:
+        out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
+    out += [f"  note: {n}" for n in prov.notes]
+    if len(rows) > 1:
+        before = rows[-2]
+        change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
+        out.append(
+            f"  since run {before['run_id']}: {describe_change(before['progress'], last['progress'], change)}"
+        )
+    conflicts = [c for c in changes if c["conflict"]]
+    if conflicts:
+        out.append("  human edits okr-sync met (the human value is kept here):")
+        out += [
+            f"    run {c['run_id']}: {c['target']} {c['field']} was {render.show(c['before'])} "
+            f"(okr-sync had written {render.show(c['last_written'])}) → {c['action']}"
+            for c in conflicts
+        ]
+    _echo("\n".join(out))

@@ -1,0 +1,445 @@
+"""One sync run: pull → link → compute → plan → (apply → record).
+
+The engine is the only module that talks to both connectors and the state
+store. ``plan`` stops after planning and touches nothing; ``sync`` applies the
+plan one record at a time, recording each confirmed write at once, and commits
+the run (snapshots, cursors, item cache) at the end. One failing source, KR or
+write never stops the others: they are reported in the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import mappings
+from okr_sync import registry
+from okr_sync.config import LoadedConfig, check_kr_ids
+from okr_sync.errors import ConfigError, OkrSyncError
+from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
+from okr_sync.models import (
+    KeyResult,
+    KrResult,
+    OkrTree,
+    Outcome,
+    Plan,
+    PullRequest,
+    QuerySelector,
+    RecordRef,
+    RunSummary,
+    WorkItem,
+    WriteFailure,
+)
+from okr_sync.plan import TargetPlan, merge, plan_target
+from okr_sync.progress import KrInputs, children_index, compute_kr
+from okr_sync.rollup import check_tree, roll_up
+from okr_sync.state import CursorState, KrSnapshot, StateStore
+
+log = logging.getLogger(__name__)
+
+
+def build_connectors(loaded: LoadedConfig) -> dict[str, Any]:
+    """Instantiate every configured connection once (no network at construction)."""
+    return {
+        name: registry.connector_class(cfg.type)(name, cfg, loaded.base_dir)
+        for name, cfg in loaded.connections.items()
+    }
+
+
+def _fingerprint(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Computed:
+    """Everything computed before planning."""
+
+    outcome: Outcome
+    snapshots: list[KrSnapshot]
+    source_errors: dict[str, str]
+    cursors: dict[str, CursorState]
+    caches: dict[str, tuple[list[WorkItem], bool]]
+    shared: dict[str, tuple[str, ...]]
+    target_plans: dict[str, TargetPlan] = field(default_factory=dict)
+    target_errors: dict[str, str] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs syncs for one loaded config over a set of connectors and a state store."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        connectors: Mapping[str, Any],
+        state: StateStore,
+        *,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        accept_empty: frozenset[str] = frozenset(),
+    ) -> None:
+        self.loaded = loaded
+        self.cfg = loaded.config
+        self.connectors = connectors
+        self.state = state
+        self.now = now
+        self.accept_empty = accept_empty
+
+    # --- pull ------------------------------------------------------------------
+    def _okr_tree(self) -> OkrTree:
+        source: OkrSource = self.connectors[self.cfg.okrs]
+        tree = source.pull_okrs()
+        check_tree(tree, self.cfg.okrs)
+        problems = check_kr_ids(self.loaded, tree)
+        if problems:
+            raise ConfigError(problems)
+        return tree
+
+    def _requests(self, tree: OkrTree) -> dict[str, PullRequest]:
+        prefix = self.cfg.mapping.label_prefix
+        kr_ids = frozenset(kr.id for kr in tree.key_results)
+        requests = {}
+        for name in self.cfg.items:
+            rules = [r for r in self.cfg.mapping.rules if r.source in (None, name)]
+            keys = {k for r in rules for k in r.epics}
+            keys |= {
+                ref.key for kr in tree.key_results for ref in kr.links if ref.source in (None, name)
+            }
+            requests[name] = PullRequest(
+                keys=frozenset(keys),
+                queries=tuple(
+                    QuerySelector(id=r.id, query=r.query) for r in rules if r.query is not None
+                ),
+                labels=frozenset(r.label for r in rules if r.label),
+                kr_ids=kr_ids,
+                label_prefix=prefix,
+            )
+        return requests
+
+    def _pull(
+        self, requests: dict[str, PullRequest], started: dt.datetime
+    ) -> tuple[
+        list[WorkItem],
+        dict[str, str],
+        dict[str, frozenset[str]],
+        dict[str, CursorState],
+        dict[str, tuple[list[WorkItem], bool]],
+    ]:
+        items: list[WorkItem] = []
+        errors: dict[str, str] = {}
+        missing: dict[str, frozenset[str]] = {}
+        cursors: dict[str, CursorState] = {}
+        caches: dict[str, tuple[list[WorkItem], bool]] = {}
+        full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
+        for name, request in requests.items():
+            fingerprint = _fingerprint(request.model_dump(exclude={"cursor"}, mode="json"))
+            saved = self.state.cursor(name)
+            fresh = (
+                saved is not None
+                and saved.fingerprint == fingerprint
+                and saved.cursor is not None
+                and saved.full_at is not None
+                and started - dt.datetime.fromisoformat(saved.full_at) < full_every
+            )
+            if fresh and saved is not None:
+                request = request.model_copy(update={"cursor": saved.cursor})
+            source: ItemSource = self.connectors[name]
+            try:
+                result = source.pull_items(request)
+            except OkrSyncError as exc:
+                errors[name] = str(exc)
+                log.warning(
+                    "pull failed", extra={"event": "failure", "source": name, "error": str(exc)}
+                )
+                continue
+            except Exception as exc:  # a connector bug must not sink the other sources
+                errors[name] = f"unexpected {type(exc).__name__}: {exc}"
+                log.exception("pull failed", extra={"event": "failure", "source": name})
+                continue
+            pulled = list(result.items)
+            if result.incremental:
+                merged = {i.key: i for i in self.state.cached_items(name)}
+                merged.update((i.key, i) for i in pulled)
+                source_items = list(merged.values())
+                full_at = saved.full_at if saved else None
+            else:
+                source_items = pulled
+                full_at = started.isoformat()
+            items += source_items
+            missing[name] = result.missing_keys
+            caches[name] = (pulled, not result.incremental)
+            cursors[name] = CursorState(
+                cursor=result.cursor, fingerprint=fingerprint, full_at=full_at
+            )
+            log.info(
+                "pulled %s: %s",
+                name,
+                result.description or f"{len(pulled)} items",
+                extra={
+                    "event": "pull",
+                    "source": name,
+                    "items": len(pulled),
+                    "incremental": result.incremental,
+                },
+            )
+        return items, errors, missing, cursors, caches
+
+    # --- compute -----------------------------------------------------------------
+    def _period(
+        self, kr: KeyResult, objectives: Mapping[str, Any]
+    ) -> tuple[dt.date | None, dt.date | None]:
+        obj = objectives.get(kr.objective_id or "")
+        cycle = self.cfg.cycle
+        start = (
+            kr.period_start
+            or (obj.period_start if obj else None)
+            or (cycle.start if cycle else None)
+        )
+        end = kr.period_end or (obj.period_end if obj else None) or (cycle.end if cycle else None)
+        return start, end
+
+    def _dependencies(self, kr: KeyResult) -> set[str]:
+        """Item sources whose failure makes this KR's number unreliable."""
+        deps: set[str] = set()
+        explicit = False
+        for rule in self.cfg.mapping.rules:
+            if rule.kr == kr.id:
+                explicit = True
+                deps |= {rule.source} if rule.source else set(self.cfg.items)
+        for ref in kr.links:
+            explicit = True
+            deps |= {ref.source} if ref.source else set(self.cfg.items)
+        if not explicit:
+            deps |= set(self.cfg.items)  # only item-side links can reach it
+        return deps
+
+    def compute(self) -> Computed:
+        """Pull, link and compute; nothing is written anywhere."""
+        started = self.now()
+        tree = self._okr_tree()
+        items, errors, missing, cursors, caches = self._pull(self._requests(tree), started)
+        linked = mappings.link(
+            tree.key_results,
+            items,
+            self.cfg.mapping.rules,
+            label_prefix=self.cfg.mapping.label_prefix,
+            config_file=self.loaded.path.name,
+        )
+        for unknown in linked.unknown_in_items:
+            log.warning("%s names unknown key result %s", unknown.where, unknown.kr_id)
+        index = {(i.source, i.key): i for i in items}
+        children = children_index(items)
+        previous = self.state.previous()
+        not_found = set.intersection(*(set(m) for m in missing.values())) if missing else set()
+        objectives = {o.id: o for o in tree.objectives}
+        thresholds = self.cfg.status.thresholds
+        results: dict[str, KrResult] = {}
+        snapshots: list[KrSnapshot] = []
+        for kr in tree.key_results:
+            links = linked.by_kr.get(kr.id, ())
+            selectors = linked.selectors.get(kr.id, ())
+            asked = {k for r in self.cfg.mapping.rules if r.kr == kr.id for k in r.epics}
+            asked |= {ref.key for ref in kr.links}
+            prev = None if kr.id in self.accept_empty else previous.get(kr.id)
+            deps = self._dependencies(kr) | (prev.sources if prev else set())
+            inputs = KrInputs(
+                kr=kr,
+                measure=self.loaded.measure_for(kr.id, kr.measure),
+                linked=[index[(lk.source, lk.item_key)] for lk in links],
+                period=self._period(kr, objectives),
+                fingerprint=_fingerprint(selectors),
+                selectors=selectors,
+                shared=tuple(
+                    f"{lk.item_key} (also {', '.join(k for k in linked.shared[f'{lk.source}:{lk.item_key}'] if k != kr.id)})"
+                    for lk in links
+                    if f"{lk.source}:{lk.item_key}" in linked.shared
+                ),
+                failed_sources={s: errors[s] for s in deps if s in errors},
+                missing=tuple(sorted(asked & not_found)),
+                previous=prev,
+            )
+            result = compute_kr(inputs, children, started, thresholds)
+            results[kr.id] = result
+            sources = {c.source for c in result.provenance.counted}
+            snapshots.append(
+                KrSnapshot(
+                    result, len(result.provenance.counted), inputs.fingerprint, frozenset(sources)
+                )
+            )
+        prev_progress = {k: p.progress for k, p in previous.items() if p.progress is not None}
+        cycle = (self.cfg.cycle.start, self.cfg.cycle.end) if self.cfg.cycle else (None, None)
+        objective_results = roll_up(tree, results, prev_progress, started, thresholds, cycle)
+        outcome = Outcome(
+            tree=tree,
+            key_results=tuple(results[kr.id] for kr in tree.key_results),
+            objectives=tuple(objective_results),
+            links=linked.links,
+            status_labels=self.cfg.status.label_map(),
+            synced_on=started.date(),
+        )
+        return Computed(outcome, snapshots, errors, cursors, caches, dict(linked.shared))
+
+    # --- plan ----------------------------------------------------------------------
+    def plan(self, computed: Computed) -> Plan:
+        """Plan every target's changes (reads the targets, writes nothing)."""
+        for name, spec in self.cfg.write.items():
+            target: WriteTarget = self.connectors[name]
+            records = []
+            for record in target.desired_records(computed.outcome, spec):
+                allowed = spec.for_kind(record.ref.kind)  # only configured fields, ever
+                fields = {k: v for k, v in record.fields.items() if k in allowed}
+                if fields:
+                    records.append(record.model_copy(update={"fields": fields}))
+            try:
+                current = target.read_records([r.ref for r in records])
+            except OkrSyncError as exc:
+                computed.target_errors[name] = str(exc)
+                log.warning(
+                    "reading %s failed",
+                    name,
+                    extra={"event": "failure", "target": name, "error": str(exc)},
+                )
+                continue
+            computed.target_plans[name] = plan_target(
+                name, records, current, self.state.last_written(name), self.cfg.conflicts
+            )
+        return merge(list(computed.target_plans.values()))
+
+    # --- run -------------------------------------------------------------------------
+    def run(self, *, apply: bool, on_write: Callable[[int, int], None] | None = None) -> RunSummary:
+        """One run. With ``apply=False`` it is a dry run that touches nothing."""
+        started = self.now()
+        log.info("run started", extra={"event": "run_start", "dry_run": not apply})
+        computed = self.compute()
+        plan = self.plan(computed)
+        failures = [
+            WriteFailure(
+                target=name, ref=RecordRef(kind="key_result", id="*"), owner=name, error=err
+            )
+            for name, err in computed.target_errors.items()
+        ]
+        summary = RunSummary(
+            started_at=started,
+            dry_run=not apply,
+            key_results=computed.outcome.key_results,
+            objectives=computed.outcome.objectives,
+            plan=plan,
+            source_errors=computed.source_errors,
+            shared_items=computed.shared,
+            failures=tuple(failures),
+        )
+        for change in plan.conflicts:
+            log.warning(
+                "conflict on %s %s.%s: a human changed it since okr-sync last wrote it (%s)",
+                change.target,
+                change.ref.id,
+                change.field,
+                change.action.value,
+                extra={
+                    "event": "conflict",
+                    "target": change.target,
+                    "record": change.ref.id,
+                    "field": change.field,
+                    "action": change.action.value,
+                },
+            )
+        if not apply:
+            return summary.model_copy(update={"finished_at": self.now()})
+        run_id = self.state.start_run(started)
+        writes, failures = self._apply(run_id, plan, computed, failures, on_write)
+        summary = summary.model_copy(
+            update={
+                "run_id": run_id,
+                "writes": writes,
+                "failures": tuple(failures),
+                "finished_at": self.now(),
+            }
+        )
+        outcome = "failed" if summary.failed or summary.source_errors else "ok"
+        self.state.finish_run(
+            summary,
+            outcome,
+            computed.snapshots,
+            computed.outcome.objectives,
+            computed.cursors,
+            computed.caches,
+        )
+        log.info(
+            "run finished: %d writes, %d conflicts, %d failed",
+            writes,
+            len(plan.conflicts),
+            len(summary.failed),
+            extra={
+                "event": "summary",
+                "writes": writes,
+                "conflicts": len(plan.conflicts),
+                "failed": list(summary.failed),
+                "run_id": run_id,
+            },
+        )
+        return summary
+
+    def _apply(
+        self,
+        run_id: int,
+        plan: Plan,
+        computed: Computed,
+        failures: list[WriteFailure],
+        on_write: Callable[[int, int], None] | None,
+    ) -> tuple[int, list[WriteFailure]]:
+        skipped = [c for c in plan.changes if c.action.value == "skip"]
+        if skipped:
+            self.state.record_changes(run_id, skipped, "skipped")
+        groups = plan.writes()
+        writes = 0
+        for number, ((name, ref), changes) in enumerate(groups.items(), start=1):
+            target: WriteTarget = self.connectors[name]
+            values = {c.field: c.after for c in changes}
+            try:
+                target.write_record(ref, values)
+            except Exception as exc:  # one failing record never stops the others
+                error = (
+                    str(exc)
+                    if isinstance(exc, OkrSyncError)
+                    else f"unexpected {type(exc).__name__}: {exc}"
+                )
+                failures.append(
+                    WriteFailure(target=name, ref=ref, owner=changes[0].owner, error=error)
+                )
+                self.state.record_changes(run_id, changes, "failed", error)
+                log.error(
+                    "write to %s %s failed: %s",
+                    name,
+                    ref.id,
+                    error,
+                    extra={"event": "failure", "target": name, "record": ref.id, "error": error},
+                )
+            else:
+                writes += 1
+                self.state.record_changes(run_id, changes, "applied")
+                log.info(
+                    "wrote %s %s: %s",
+                    name,
+                    ref.id,
+                    ", ".join(values),
+                    extra={
+                        "event": "write",
+                        "target": name,
+                        "record": ref.id,
+                        "fields": sorted(values),
+                    },
+                )
+            if on_write:
+                on_write(number, len(groups))
+        for name, tplan in computed.target_plans.items():
+            last = self.state.last_written(name)
+            adopt = [
+                (ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f), object()) != v
+            ]
+            if adopt:
+                self.state.adopt(name, run_id, adopt)
+        return writes, failures

@@ -1,0 +1,83 @@
+"""Logging setup: human or JSON lines on stderr, with secrets redacted.
+
+Library modules log through ``logging``; structured fields travel in
+``extra={"event": ..., ...}``. Every record passes a redaction filter that
+replaces the values of secret environment variables referenced by the config
+(and anything that looks like an Authorization header) with ``***``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Iterable
+
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+_AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
+
+
+class Redactor(logging.Filter):
+    """Replaces known secret values in messages and structured fields."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """The text with every secret replaced by ``***``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return _AUTH.sub(r"\1***", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; never drops it."""
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self.scrub(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, event, message and structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as one JSON line."""
+        data = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", "log"),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in data:
+                data[key] = value
+        if record.exc_text:
+            data["traceback"] = record.exc_text
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def setup(level: int, fmt: str, secrets: Iterable[str] = ()) -> Redactor:
+    """Configure the root logger for the CLI; returns the redactor for other output."""
+    handler = logging.StreamHandler()
+    redactor = Redactor(secrets)
+    handler.addFilter(redactor)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return redactor

@@ -1,0 +1,387 @@
+"""The domain model shared by the engine, the connectors and the mapping layer.
+
+Every model is a frozen pydantic v2 model: values flow one way through a run
+(pull → link → compute → plan → apply) and nothing mutates them on the way.
+Connectors and mappings may import this module, :mod:`okr_sync.interfaces`
+and :mod:`okr_sync.errors`; nothing else of the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: A value written to or read from a target field. Only JSON-compatible values
+#: travel between the engine and the targets, so they can be stored and compared.
+FieldValue = Any
+
+
+class Frozen(BaseModel):
+    """Base class: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StatusCategory(StrEnum):
+    """Where a work item stands, normalised across tools (Jira's statusCategory)."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class ItemKind(StrEnum):
+    """What a work item is: an epic (container), an issue, or a database row."""
+
+    EPIC = "epic"
+    ISSUE = "issue"
+    ROW = "row"
+
+
+class Status(StrEnum):
+    """A key result's or objective's status, compared against elapsed time."""
+
+    NOT_STARTED = "not_started"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    ACHIEVED = "achieved"
+
+
+DEFAULT_STATUS_LABELS: dict[Status, str] = {
+    Status.NOT_STARTED: "Not started",
+    Status.ON_TRACK: "On track",
+    Status.AT_RISK: "At risk",
+    Status.OFF_TRACK: "Off track",
+    Status.ACHIEVED: "Achieved",
+}
+
+
+class Direction(StrEnum):
+    """Whether a KR's number should go up or down."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+class ItemRef(Frozen):
+    """A reference from a KR to a work item, e.g. an epic key listed on the KR page."""
+
+    key: str
+    source: str | None = Field(
+        default=None, description="Item source name; None means any item source."
+    )
+
+
+class Objective(Frozen):
+    """An objective; ``parent_id`` builds the cascade (company → team)."""
+
+    id: str
+    title: str
+    owner: str | None = None
+    parent_id: str | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    weight: float = Field(default=1.0, ge=0)
+    url: str | None = None
+
+
+class KeyResult(Frozen):
+    """A key result as its OKR source holds it.
+
+    ``current`` is the value a human (or the last sync) put on the KR; okr-sync
+    reads it only for the ``manual`` measure. ``measure`` is the source's own
+    choice and may be overridden in the config.
+    """
+
+    id: str
+    title: str
+    objective_id: str | None = None
+    start: float = 0.0
+    target: float = 100.0
+    current: float | None = None
+    unit: str | None = None
+    direction: Direction | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    weight: float = Field(default=1.0, ge=0)
+    measure: str | None = None
+    links: tuple[ItemRef, ...] = ()
+    url: str | None = None
+
+
+class OkrTree(Frozen):
+    """Everything an OKR source yields: objectives and their key results."""
+
+    objectives: tuple[Objective, ...] = ()
+    key_results: tuple[KeyResult, ...] = ()
+
+
+class WorkItem(Frozen):
+    """One unit of work pulled from an item source (a Jira issue, a Notion row).
+
+    ``kr_refs`` holds KR ids that the tool itself links the item to (a custom
+    field, a relation); labels such as ``okr:KR-7`` are read by the mapping
+    layer. ``selectors`` names the query selectors (rule ids) that matched the
+    item at its source, because only the source can evaluate its own queries.
+    """
+
+    source: str
+    key: str
+    title: str = ""
+    kind: ItemKind = ItemKind.ISSUE
+    parent_key: str | None = None
+    status_category: StatusCategory = StatusCategory.TODO
+    story_points: float | None = None
+    fields: dict[str, float | None] = Field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    kr_refs: tuple[str, ...] = ()
+    selectors: tuple[str, ...] = ()
+    updated: dt.datetime | None = None
+    url: str | None = None
+
+
+# --- selectors: what the engine asks an item source for ------------------------
+
+
+class QuerySelector(Frozen):
+    """A source-specific query (JQL string, Notion filter, simple field filter)."""
+
+    id: str
+    query: str | dict[str, Any]
+
+
+class PullRequest(Frozen):
+    """What an item source should return in one pull.
+
+    The source returns every item matching any selector, and for every epic it
+    returns, the epic's direct children (so progress can be computed from them).
+    ``cursor`` is the value the source returned last time (None: pull in full).
+    """
+
+    keys: frozenset[str] = frozenset()
+    queries: tuple[QuerySelector, ...] = ()
+    labels: frozenset[str] = frozenset()
+    kr_ids: frozenset[str] = frozenset()
+    label_prefix: str = "okr:"
+    cursor: str | None = None
+
+
+class PullResult(Frozen):
+    """What an item source returned.
+
+    ``incremental`` means ``items`` holds only what changed since the cursor and
+    must be merged into the cached items; otherwise it is the whole set.
+    ``missing_keys`` lists requested keys that the source does not have.
+    """
+
+    items: tuple[WorkItem, ...] = ()
+    cursor: str | None = None
+    incremental: bool = False
+    missing_keys: frozenset[str] = frozenset()
+    description: str = ""
+
+
+# --- linking ------------------------------------------------------------------
+
+
+class LinkOrigin(StrEnum):
+    """Where a link between an item and a KR was declared."""
+
+    RULE = "rule"
+    KR_PROPERTY = "kr_property"
+    ITEM = "item"
+
+
+class Link(Frozen):
+    """One item linked to one KR as an initiative, with where the link came from."""
+
+    kr_id: str
+    item_key: str
+    source: str
+    origin: LinkOrigin
+    detail: str = ""
+
+
+# --- results ------------------------------------------------------------------
+
+
+class Exclusion(Frozen):
+    """An item that was looked at but not counted, and why."""
+
+    key: str
+    reason: str
+
+
+class CountedItem(Frozen):
+    """An item counted towards a KR, with what it contributed."""
+
+    key: str
+    done: bool
+    value: float = 1.0
+    source: str = ""
+
+
+class Provenance(Frozen):
+    """How a KR's number was obtained: enough to explain it to a human."""
+
+    selectors: tuple[str, ...] = ()
+    counted: tuple[CountedItem, ...] = ()
+    excluded: tuple[Exclusion, ...] = ()
+    unestimated: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+class KrResult(Frozen):
+    """The computed state of one key result in one run.
+
+    ``progress`` is 0..1; ``expected`` is the elapsed share of the period.
+    A stale or failed KR carries no numbers that may be written.
+    """
+
+    kr_id: str
+    title: str
+    measure: str
+    start: float | None = None
+    target: float | None = None
+    unit: str | None = None
+    current: float | None = None
+    done: float | None = None
+    total: float | None = None
+    progress: float | None = None
+    expected: float | None = None
+    status: Status | None = None
+    stale: bool = False
+    error: str | None = None
+    provenance: Provenance = Provenance()
+
+    @property
+    def writable(self) -> bool:
+        """True when the numbers may be written back."""
+        return not self.stale and self.error is None and self.progress is not None
+
+
+class ObjectiveResult(Frozen):
+    """The rolled-up state of one objective."""
+
+    objective_id: str
+    title: str
+    progress: float | None = None
+    expected: float | None = None
+    status: Status | None = None
+    stale: bool = False
+    error: str | None = None
+
+    @property
+    def writable(self) -> bool:
+        """True when the numbers may be written back."""
+        return not self.stale and self.error is None and self.progress is not None
+
+
+class Outcome(Frozen):
+    """Everything a run computed, handed to write targets to derive their records."""
+
+    tree: OkrTree
+    key_results: tuple[KrResult, ...]
+    objectives: tuple[ObjectiveResult, ...]
+    links: tuple[Link, ...]
+    status_labels: dict[Status, str]
+    synced_on: dt.date
+
+
+# --- records, plans and summaries ----------------------------------------------
+
+RecordKind = Literal["key_result", "objective", "item"]
+
+
+class RecordRef(Frozen):
+    """A page or issue in a write target: what okr-sync writes to."""
+
+    kind: RecordKind
+    id: str
+
+
+class Record(Frozen):
+    """The values okr-sync wants a record to hold. ``owner`` is the KR or objective id."""
+
+    ref: RecordRef
+    fields: dict[str, FieldValue]
+    owner: str
+
+
+class ChangeAction(StrEnum):
+    """What the plan does with a field."""
+
+    WRITE = "write"
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+
+
+class FieldChange(Frozen):
+    """One field of one record whose value will (or, on a conflict, would) change."""
+
+    target: str
+    ref: RecordRef
+    owner: str
+    field: str
+    before: FieldValue = None
+    after: FieldValue = None
+    last_written: FieldValue = None
+    conflict: bool = False
+    action: ChangeAction = ChangeAction.WRITE
+
+
+class Plan(Frozen):
+    """All field changes of a run; applying it needs no further decisions."""
+
+    changes: tuple[FieldChange, ...] = ()
+
+    def writes(self) -> dict[tuple[str, RecordRef], list[FieldChange]]:
+        """Changes to apply, grouped into one write per target record."""
+        grouped: dict[tuple[str, RecordRef], list[FieldChange]] = {}
+        for change in self.changes:
+            if change.action is not ChangeAction.SKIP:
+                grouped.setdefault((change.target, change.ref), []).append(change)
+        return grouped
+
+    @property
+    def conflicts(self) -> tuple[FieldChange, ...]:
+        """Changes where a human edited the field since okr-sync last wrote it."""
+        return tuple(c for c in self.changes if c.conflict)
+
+
+class WriteFailure(Frozen):
+    """A write that failed, with the KR or objective it belonged to."""
+
+    target: str
+    ref: RecordRef
+    owner: str
+    error: str
+
+
+class RunSummary(Frozen):
+    """What a run did, as shown by ``sync --json`` and stored in the state store."""
+
+    run_id: int | None = None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    dry_run: bool = False
+    key_results: tuple[KrResult, ...] = ()
+    objectives: tuple[ObjectiveResult, ...] = ()
+    plan: Plan = Plan()
+    writes: int = 0
+    failures: tuple[WriteFailure, ...] = ()
+    source_errors: dict[str, str] = Field(default_factory=dict)
+    shared_items: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """Ids of KRs and objectives that failed or were stale, plus failed writes."""
+        ids = [r.kr_id for r in self.key_results if r.error or r.stale]
+        ids += [o.objective_id for o in self.objectives if o.error]
+        ids += [f.owner for f in self.failures]
+        return tuple(dict.fromkeys(ids))

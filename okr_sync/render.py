@@ -1,0 +1,210 @@
+"""Turning results into text and JSON for the terminal. Pure: returns strings and dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from okr_sync.models import ChangeAction, FieldValue, KrResult, Plan, RunSummary, Status
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def pct(value: float | None) -> str:
+    """0.456 → ``46 %``."""
+    return "–" if value is None else f"{value * 100:.0f} %"
+
+
+def bar(value: float | None, width: int = 12) -> str:
+    """A text progress bar."""
+    if value is None:
+        return " " * width
+    filled = round(max(0.0, min(1.0, value)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """One character per value in 0..1 (blank for unknown)."""
+    return "".join(
+        " " if v is None else SPARKS[min(len(SPARKS) - 1, int(max(0.0, min(1.0, v)) * len(SPARKS)))]
+        for v in values
+    )
+
+
+def number(value: float | None) -> str:
+    """A number without noise: 12 rather than 12.0, at most two decimals."""
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+
+
+def show(value: FieldValue) -> str:
+    """A field value as shown in the plan table."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return number(value)
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain left-aligned table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as a table, or a line saying nothing changes."""
+    if not plan.changes:
+        return "Nothing to write: every target already holds the computed values."
+    rows = []
+    for c in plan.changes:
+        note = ""
+        if c.conflict:
+            note = "conflict: edited by a human, " + (
+                "kept (policy skip)"
+                if c.action is ChangeAction.SKIP
+                else "overwritten (policy overwrite)"
+            )
+        rows.append([c.target, c.ref.id, c.field, show(c.before), show(c.after), note])
+    records = len(plan.writes())
+    head = f"{len(plan.changes)} field change(s) in {records} write(s):"
+    return head + "\n" + table(["TARGET", "RECORD", "FIELD", "FROM", "TO", "NOTE"], rows)
+
+
+def _kr_note(kr: KrResult) -> str:
+    if kr.stale:
+        return f"STALE: {kr.error}"
+    if kr.error:
+        return f"FAILED: {kr.error}"
+    if kr.done is not None and kr.total is not None:
+        return f"{number(kr.done)}/{number(kr.total)} {kr.measure}"
+    return kr.measure
+
+
+def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
+    """Key results and objectives with progress bars, current/target, status."""
+    rows = []
+    for kr in summary.key_results:
+        unit = f" {kr.unit}" if kr.unit else ""
+        rows.append(
+            [
+                kr.kr_id,
+                kr.title[:40],
+                bar(kr.progress),
+                pct(kr.progress),
+                f"{number(kr.current)}/{number(kr.target)}{unit}",
+                labels[kr.status] if kr.status else "–",
+                _kr_note(kr),
+            ]
+        )
+    text = table(["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "NOTE"], rows)
+    if summary.objectives:
+        orows = [
+            [
+                o.objective_id,
+                o.title[:40],
+                bar(o.progress),
+                pct(o.progress),
+                labels[o.status] if o.status else "–",
+                f"STALE: {o.error}" if o.stale else "",
+            ]
+            for o in summary.objectives
+        ]
+        text += "\n\n" + table(["OBJECTIVE", "TITLE", "PROGRESS", "", "STATUS", "NOTE"], orows)
+    return text
+
+
+def footer_text(summary: RunSummary) -> str:
+    """Writes, conflicts, failures and shared items in a few lines."""
+    lines = []
+    verb = "would write" if summary.dry_run else "wrote"
+    count = len(summary.plan.writes()) if summary.dry_run else summary.writes
+    lines.append(f"{verb} {count} record(s); {len(summary.plan.conflicts)} conflict(s)")
+    for key, krs in sorted(summary.shared_items.items()):
+        lines.append(f"shared: {key} counts for {', '.join(krs)}")
+    for _source, error in sorted(summary.source_errors.items()):
+        lines.append(f"source failed: {error}")
+    for failure in summary.failures:
+        lines.append(f"write failed: {failure.target} {failure.ref.id}: {failure.error}")
+    if summary.failed:
+        lines.append(f"failed or stale: {', '.join(summary.failed)}")
+    return "\n".join(lines)
+
+
+def kr_json(kr: KrResult, labels: dict[Status, str]) -> dict[str, Any]:
+    """One KR for JSON output."""
+    return {
+        "id": kr.kr_id,
+        "title": kr.title,
+        "measure": kr.measure,
+        "progress": kr.progress,
+        "expected": kr.expected,
+        "current": kr.current,
+        "start": kr.start,
+        "target": kr.target,
+        "unit": kr.unit,
+        "done": kr.done,
+        "total": kr.total,
+        "status": labels[kr.status] if kr.status else None,
+        "stale": kr.stale,
+        "error": kr.error,
+    }
+
+
+def summary_json(summary: RunSummary, labels: dict[Status, str]) -> dict[str, Any]:
+    """The summary object printed by ``plan --json`` and ``sync --json``."""
+    return {
+        "run_id": summary.run_id,
+        "dry_run": summary.dry_run,
+        "started_at": summary.started_at.isoformat(),
+        "key_results": [kr_json(kr, labels) for kr in summary.key_results],
+        "objectives": [
+            {
+                "id": o.objective_id,
+                "title": o.title,
+                "progress": o.progress,
+                "expected": o.expected,
+                "status": labels[o.status] if o.status else None,
+                "stale": o.stale,
+                "error": o.error,
+            }
+            for o in summary.objectives
+        ],
+        "changes": [
+            {
+                "target": c.target,
+                "kind": c.ref.kind,
+                "key": c.ref.id,
+                "field": c.field,
+                "from": c.before,
+                "to": c.after,
+                "conflict": c.conflict,
+                "action": c.action.value,
+            }
+            for c in summary.plan.changes
+        ],
+        "writes": summary.writes,
+        "conflicts": [
+            {
+                "target": c.target,
+                "key": c.ref.id,
+                "field": c.field,
+                "human_value": c.before,
+                "last_written": c.last_written,
+                "desired": c.after,
+                "action": c.action.value,
+            }
+            for c in summary.plan.conflicts
+        ],
+        "failed": list(summary.failed),
+        "source_errors": summary.source_errors,
+        "write_failures": [f.model_dump(mode="json") for f in summary.failures],
+        "shared_items": {k: list(v) for k, v in summary.shared_items.items()},
+    }

@@ -1,0 +1,460 @@
+"""The state store: one SQLite file, the only module of the engine that touches disk.
+
+It keeps runs, each run's planned and applied changes (with the value a
+change replaced, so a human's value is always recoverable), per-KR snapshots
+with provenance (history, ``explain``), cursors and the item cache for
+incremental pulls, and the last value okr-sync wrote to each target field.
+
+The schema is versioned by named migrations that run inside a transaction
+each. The file is created with mode 0600 in a 0700 folder. Read-only
+commands open it with ``mode=ro`` and never write to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from okr_sync.errors import StateError
+from okr_sync.models import (
+    FieldChange,
+    FieldValue,
+    KrResult,
+    ObjectiveResult,
+    RecordRef,
+    RunSummary,
+    WorkItem,
+)
+from okr_sync.progress import Previous
+
+
+@dataclass(frozen=True)
+class KrSnapshot:
+    """A KR result plus what the next run's drop-to-zero guard needs."""
+
+    result: KrResult
+    item_count: int
+    fingerprint: str
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """A source's cursor, the fingerprint of the request it belongs to, the last full pull."""
+
+    cursor: str | None
+    fingerprint: str
+    full_at: str | None
+
+
+def _m0001_initial(db: sqlite3.Connection) -> None:
+    statements = [
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+            dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running',
+            summary TEXT)""",
+        """CREATE TABLE snapshots (
+            run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT NOT NULL, id TEXT NOT NULL,
+            title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, done REAL,
+            total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count INTEGER,
+            fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))""",
+        "CREATE INDEX snapshots_by_id ON snapshots(kind, id, run_id)",
+        """CREATE TABLE changes (
+            run_id INTEGER NOT NULL REFERENCES runs(id), target TEXT NOT NULL,
+            kind TEXT NOT NULL, record TEXT NOT NULL, owner TEXT NOT NULL, field TEXT NOT NULL,
+            before TEXT, after TEXT, last_written TEXT, conflict INTEGER NOT NULL,
+            action TEXT NOT NULL, result TEXT NOT NULL, error TEXT)""",
+        "CREATE INDEX changes_by_owner ON changes(owner, run_id)",
+        """CREATE TABLE written (
+            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
+            value TEXT, run_id INTEGER, written_at TEXT NOT NULL,
+            PRIMARY KEY (target, kind, record, field))""",
+        """CREATE TABLE cursors (
+            source TEXT PRIMARY KEY, cursor TEXT, fingerprint TEXT NOT NULL, full_at TEXT,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE items (
+            source TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+            PRIMARY KEY (source, key))""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+#: Named migrations, applied in order; never edit or reorder a released one.
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def _dump(value: FieldValue) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _load(text: str | None) -> FieldValue:
+    return None if text is None else json.loads(text)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class StateStore:
+    """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
+        self._db = db
+        self.path = path
+        self.readonly = readonly
+
+    # --- opening -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> StateStore:
+        """Open (creating if needed) the store for writing, and run pending migrations."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open the state store {path}: {exc}") from exc
+        store = cls(db, path, readonly=False)
+        store.migrate()
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> StateStore:
+        """Open for reading only; a missing file gives an empty in-memory store."""
+        if not path.exists():
+            return cls.in_memory()
+        try:
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+            db.execute("PRAGMA query_only=ON")
+            store = cls(db, path, readonly=True)
+            pending = store.pending_migrations()
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read the state store {path}: {exc}") from exc
+        if pending:
+            raise StateError(
+                f"the state store {path} needs migrations ({', '.join(pending)}); "
+                "run 'okr-sync sync' once to apply them"
+            )
+        return store
+
+    @classmethod
+    def in_memory(cls) -> StateStore:
+        """An empty, throw-away store (tests; plans without any state yet)."""
+        store = cls(sqlite3.connect(":memory:", isolation_level=None), None, readonly=False)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    # --- migrations ----------------------------------------------------------
+    def _applied(self) -> set[str]:
+        row = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if row is None:
+            return set()
+        return {r[0] for r in self._db.execute("SELECT name FROM schema_migrations")}
+
+    def pending_migrations(self) -> list[str]:
+        """Names of migrations not yet applied."""
+        applied = self._applied()
+        known = {name for name, _ in MIGRATIONS}
+        unknown = applied - known
+        if unknown:
+            raise StateError(
+                f"the state store was written by a newer okr-sync (migrations {sorted(unknown)}); "
+                "upgrade okr-sync"
+            )
+        return [name for name, _ in MIGRATIONS if name not in applied]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return their names."""
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        done = []
+        for name, apply in MIGRATIONS:
+            if name in self._applied():
+                continue
+            with self.transaction():
+                apply(self._db)
+                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
+            done.append(name)
+        return done
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any error."""
+        if self.readonly:
+            raise StateError("the state store is open read-only")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- runs ----------------------------------------------------------------
+    def start_run(self, started_at: dt.datetime, dry_run: bool = False) -> int:
+        """Record the start of a run; returns its id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_at, dry_run) VALUES (?, ?)",
+                (started_at.isoformat(), int(dry_run)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        summary: RunSummary,
+        outcome: str,
+        snapshots: Iterable[KrSnapshot],
+        objectives: Iterable[ObjectiveResult],
+        cursors: Mapping[str, CursorState],
+        caches: Mapping[str, tuple[Sequence[WorkItem], bool]] | None = None,
+    ) -> None:
+        """Commit a run: summary, snapshots, cursors and item caches together, or none.
+
+        ``caches`` maps a source to ``(items, replace)``: the items pulled, and
+        whether they replace that source's cache (a full pull) or merge into it.
+        """
+        assert summary.run_id is not None
+        finished = (summary.finished_at or dt.datetime.now(dt.UTC)).isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, outcome=?, summary=? WHERE id=?",
+                (finished, outcome, summary.model_dump_json(exclude={"plan"}), summary.run_id),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO snapshots VALUES "
+                "(?, 'kr', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        summary.run_id,
+                        s.result.kr_id,
+                        s.result.title,
+                        s.result.measure,
+                        s.result.progress,
+                        s.result.expected,
+                        s.result.current,
+                        s.result.done,
+                        s.result.total,
+                        s.result.status,
+                        int(s.result.stale),
+                        s.result.error,
+                        s.item_count,
+                        s.fingerprint,
+                        ",".join(sorted(s.sources)),
+                        s.result.provenance.model_dump_json(),
+                    )
+                    for s in snapshots
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO snapshots (run_id, kind, id, title, progress, expected, "
+                "status, stale, error) VALUES (?, 'objective', ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        summary.run_id,
+                        o.objective_id,
+                        o.title,
+                        o.progress,
+                        o.expected,
+                        o.status,
+                        int(o.stale),
+                        o.error,
+                    )
+                    for o in objectives
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
+                [(src, c.cursor, c.fingerprint, c.full_at, finished) for src, c in cursors.items()],
+            )
+            for source, (items, replace) in (caches or {}).items():
+                if replace:
+                    db.execute("DELETE FROM items WHERE source = ?", (source,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                    [(source, i.key, i.model_dump_json()) for i in items],
+                )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        rows = self._db.execute(
+            "SELECT id, started_at, finished_at, dry_run, outcome, summary FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- snapshots -------------------------------------------------------------
+    def previous(self) -> dict[str, Previous]:
+        """For each KR, its latest non-stale snapshot (item count, link fingerprint)."""
+        rows = self._db.execute(
+            "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources FROM snapshots s "
+            "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots "
+            "      WHERE kind='kr' AND stale=0 AND error IS NULL GROUP BY id) latest "
+            "ON s.id = latest.id AND s.run_id = latest.run_id WHERE s.kind='kr'"
+        )
+        return {
+            r[0]: Previous(
+                item_count=r[1] or 0,
+                fingerprint=r[2] or "",
+                progress=r[3],
+                sources=frozenset(filter(None, (r[4] or "").split(","))),
+            )
+            for r in rows
+        }
+
+    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
+        """Snapshots over time (oldest first), for one id or all of a kind."""
+        sql = (
+            "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, s.provenance "
+            "FROM snapshots s JOIN runs r ON r.id = s.run_id WHERE s.kind = ?"
+        )
+        args: list[Any] = [kind]
+        if ident is not None:
+            sql += " AND s.id = ?"
+            args.append(ident)
+        keys = (
+            "at",
+            "id",
+            "title",
+            "progress",
+            "expected",
+            "current",
+            "done",
+            "total",
+            "status",
+            "stale",
+            "error",
+            "run_id",
+            "measure",
+            "provenance",
+        )
+        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- changes and written values -------------------------------------------
+    def last_written(self, target: str) -> dict[tuple[RecordRef, str], FieldValue]:
+        """The value okr-sync last wrote to each field of a target."""
+        rows = self._db.execute(
+            "SELECT kind, record, field, value FROM written WHERE target = ?", (target,)
+        )
+        return {(RecordRef(kind=k, id=rec), f): _load(v) for k, rec, f, v in rows}
+
+    def record_changes(
+        self, run_id: int, changes: Sequence[FieldChange], result: str, error: str | None = None
+    ) -> None:
+        """Log changes; for applied ones also remember the value as last written.
+
+        Called once per record write, right after the target confirmed it, so
+        a crash between two writes loses nothing that was written.
+        """
+        at = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        c.target,
+                        c.ref.kind,
+                        c.ref.id,
+                        c.owner,
+                        c.field,
+                        _dump(c.before),
+                        _dump(c.after),
+                        _dump(c.last_written),
+                        int(c.conflict),
+                        c.action,
+                        result,
+                        error,
+                    )
+                    for c in changes
+                ],
+            )
+            if result == "applied":
+                db.executemany(
+                    "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), run_id, at)
+                        for c in changes
+                    ],
+                )
+
+    def adopt(
+        self, target: str, run_id: int, values: Iterable[tuple[RecordRef, str, FieldValue]]
+    ) -> None:
+        """Remember values a target already holds as ours (they equal what we want)."""
+        at = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(target, ref.kind, ref.id, f, _dump(v), run_id, at) for ref, f, v in values],
+            )
+
+    def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Logged changes of one KR or objective, newest first (human values included)."""
+        keys = (
+            "run_id",
+            "target",
+            "kind",
+            "record",
+            "field",
+            "before",
+            "after",
+            "last_written",
+            "conflict",
+            "action",
+            "result",
+            "error",
+        )
+        rows = self._db.execute(
+            f"SELECT {', '.join(keys)} FROM changes WHERE owner = ? ORDER BY rowid DESC LIMIT ?",
+            (owner, limit),
+        )
+        out = []
+        for row in rows:
+            entry = dict(zip(keys, row, strict=True))
+            for k in ("before", "after", "last_written"):
+                entry[k] = _load(entry[k])
+            out.append(entry)
+        return out
+
+    # --- cursors and item cache -------------------------------------------------
+    def cursor(self, source: str) -> CursorState | None:
+        """The committed cursor of a source, or None if never pulled."""
+        row = self._db.execute(
+            "SELECT cursor, fingerprint, full_at FROM cursors WHERE source = ?", (source,)
+        ).fetchone()
+        return (
+            None if row is None else CursorState(cursor=row[0], fingerprint=row[1], full_at=row[2])
+        )
+
+    def cached_items(self, source: str) -> list[WorkItem]:
+        """The item cache of one source."""
+        rows = self._db.execute("SELECT data FROM items WHERE source = ?", (source,))
+        return [WorkItem.model_validate_json(r[0]) for r in rows]
