@@ -12,7 +12,9 @@ import datetime as dt
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
@@ -66,9 +68,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def setup(level: int, fmt: str, secrets: Iterable[str] = ()) -> Redactor:
     """Configure the root logger for the CLI; returns the redactor for other output."""
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     redactor = Redactor(secrets)
     handler.addFilter(redactor)
     if fmt == "json":

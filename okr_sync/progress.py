@@ -312,6 +312,8 @@ def compute_kr(
     if inputs.missing:
         error = "linked items not found: " + ", ".join(inputs.missing)
     status = status_for(progress, expected, thresholds) if progress is not None else None
+    if measure in RATIO_MEASURES and not counted:
+        status = Status.NOT_STARTED  # nothing linked yet: no work to judge against the clock
     return KrResult(
         **base,
         current=current,
