@@ -190,6 +190,7 @@ class StateStore:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
         )
+        self.pending_migrations()  # refuses a store written by a newer okr-sync
         done = []
         for name, apply in MIGRATIONS:
             if name in self._applied():
