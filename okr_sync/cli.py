@@ -77,6 +77,12 @@ def common_options(func: F) -> F:
         except OkrSyncError as exc:
             click.echo(_redactor.scrub(f"error: {exc}"), err=True)
             sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # a bug: say so, without a traceback unless asked (-vv)
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            click.echo(_redactor.scrub(f"internal error: {type(exc).__name__}: {exc}"), err=True)
+            sys.exit(EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]
 

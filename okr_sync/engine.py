@@ -51,6 +51,11 @@ def build_connectors(loaded: LoadedConfig) -> dict[str, Any]:
     }
 
 
+def _describe(exc: Exception) -> str:
+    """Our own errors speak for themselves; anything else is a connector bug, named as such."""
+    return str(exc) if isinstance(exc, OkrSyncError) else f"unexpected {type(exc).__name__}: {exc}"
+
+
 def _fingerprint(data: Any) -> str:
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -288,21 +293,21 @@ class Engine:
         """Plan every target's changes (reads the targets, writes nothing)."""
         for name, spec in self.cfg.write.items():
             target: WriteTarget = self.connectors[name]
-            records = []
-            for record in target.desired_records(computed.outcome, spec):
-                allowed = spec.for_kind(record.ref.kind)  # only configured fields, ever
-                fields = {k: v for k, v in record.fields.items() if k in allowed}
-                if fields:
-                    records.append(record.model_copy(update={"fields": fields}))
             try:
+                records = []
+                for record in target.desired_records(computed.outcome, spec):
+                    allowed = spec.for_kind(record.ref.kind)  # only configured fields, ever
+                    fields = {k: v for k, v in record.fields.items() if k in allowed}
+                    if fields:
+                        records.append(record.model_copy(update={"fields": fields}))
                 current = target.read_records([r.ref for r in records])
-            except OkrSyncError as exc:
-                computed.target_errors[name] = str(exc)
+            except Exception as exc:  # one broken target never stops the others
+                error = _describe(exc)
+                computed.target_errors[name] = error
                 log.warning(
-                    "reading %s failed",
-                    name,
-                    extra={"event": "failure", "target": name, "error": str(exc)},
-                )
+                    "reading %s failed: %s", name, error,
+                    extra={"event": "failure", "target": name, "error": error},
+                )  # fmt: skip
                 continue
             computed.target_plans[name] = plan_target(
                 name, records, current, self.state.last_written(name), self.cfg.conflicts

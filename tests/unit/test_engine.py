@@ -234,3 +234,25 @@ def test_cursor_and_cache_move_only_when_the_run_commits(
         env.state.last_written("pages")[(RecordRef(kind="key_result", id="KR-1"), "progress")]
         == 0.5
     )
+
+
+def test_a_connector_bug_is_contained_and_named(env: Setup) -> None:
+    def broken(request: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    env.work.pull_items = broken  # type: ignore[method-assign,assignment]
+    summary = env.engine().run(apply=True)
+    assert summary.source_errors == {"work": "unexpected ZeroDivisionError: division by zero"}
+    assert summary.writes == 0 and {"KR-1", "KR-2"} <= set(summary.failed)
+
+
+def test_an_unreadable_target_is_reported_and_nothing_is_written_to_it(env: Setup) -> None:
+    from okr_sync.errors import SourceError
+
+    def unreadable(refs: object) -> None:
+        raise SourceError("pages", "403 Forbidden")
+
+    env.pages.read_records = unreadable  # type: ignore[method-assign,assignment]
+    summary = env.engine().run(apply=True)
+    assert summary.writes == 0 and env.pages.writes == []
+    assert [(f.target, f.error) for f in summary.failures] == [("pages", "pages: 403 Forbidden")]
