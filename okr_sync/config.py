@@ -18,9 +18,17 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mappings.rules import Rule
 from okr_sync import registry
@@ -112,7 +120,7 @@ class Config(_Section):
     okrs: str
     items: tuple[str, ...] = ()
     cycle: CycleConfig | None = None
-    measures: dict[str, str] = Field(default_factory=dict)
+    measures: dict[str, Annotated[str, AfterValidator(check_measure)]] = Field(default_factory=dict)
     mapping: MappingConfig = MappingConfig()
     write: dict[str, WriteSpec] = Field(default_factory=dict)
     status: StatusConfig = StatusConfig()
@@ -120,13 +128,6 @@ class Config(_Section):
     state: StateConfig = StateConfig()
     pull: PullConfig = PullConfig()
     schedule: ScheduleConfig = ScheduleConfig()
-
-    @field_validator("measures")
-    @classmethod
-    def _measures(cls, value: dict[str, str]) -> dict[str, str]:
-        for measure in value.values():
-            check_measure(measure)
-        return value
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,14 @@ def _scan_strings(
         yield path, data
 
 
+def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
+    """A literal (not an environment reference) that is or sits where a secret goes."""
+    if _ENV_REF.match(value):
+        return False
+    key = path[-1] if path and isinstance(path[-1], str) else ""
+    return bool(_SECRET_VALUE.match(value) or (key and _SECRET_KEY.search(key)))
+
+
 def _secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
     """Literal secrets (never echoed back) and environment references that are unset."""
     problems = []
@@ -198,8 +207,7 @@ def _secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
                     )
                 )
             continue
-        key = path[-1] if path and isinstance(path[-1], str) else ""
-        if _SECRET_VALUE.match(value) or (key and _SECRET_KEY.search(key)):
+        if _looks_secret(path, value):
             var = (str(path[1]) if len(path) > 1 else "OKR_SYNC").upper().replace(
                 "-", "_"
             ) + "_TOKEN"
@@ -290,8 +298,9 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
         problems += _pydantic_problems(doc, exc, Config)
         config = None
     connections = _validate_connections(doc, problems)
-    if config is None:
-        raise ConfigError(problems)
+    problems += _cross_check(doc, connections)
+    if config is None or problems:
+        raise ConfigError(_without_secrets(problems, doc))
     rules = tuple(
         rule.model_copy(update={"line": doc.line_of(("mapping", "rules", i)), "index": i})
         for i, rule in enumerate(config.mapping.rules)
@@ -299,12 +308,21 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
     config = config.model_copy(
         update={"mapping": config.mapping.model_copy(update={"rules": rules})}
     )
-    loaded = LoadedConfig(config=config, connections=connections, path=file, doc=doc)
-    if connections or not config.connections:
-        problems += _cross_check(loaded)
-    if problems:
-        raise ConfigError(problems)
-    return loaded
+    return LoadedConfig(config=config, connections=connections, path=file, doc=doc)
+
+
+def _without_secrets(problems: list[Problem], doc: YamlDocument) -> list[Problem]:
+    """Problems with any literal secret found in the file masked, wherever it is quoted."""
+    secrets = [v for path, v in _scan_strings(doc.data) if _looks_secret(path, v)]
+    if not secrets:
+        return problems
+    masked = []
+    for p in problems:
+        message, hint = p.message, p.hint
+        for secret in secrets:
+            message, hint = message.replace(secret, "***"), hint.replace(secret, "***")
+        masked.append(Problem(p.file, p.line, p.field, message, hint))
+    return masked
 
 
 def _validate_connections(doc: YamlDocument, problems: list[Problem]) -> dict[str, ConnectorConfig]:
@@ -335,19 +353,34 @@ def _validate_connections(doc: YamlDocument, problems: list[Problem]) -> dict[st
     return out
 
 
-def _cross_check(loaded: LoadedConfig) -> list[Problem]:
-    cfg, doc, conns = loaded.config, loaded.doc, loaded.connections
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _cross_check(doc: YamlDocument, conns: dict[str, ConnectorConfig]) -> list[Problem]:
+    """References between sections, checked on the raw data.
+
+    Working on the raw data reports them even when other parts of the file are invalid.
+    """
+    data = doc.data
+    defined = _as_dict(data.get("connections"))
     problems: list[Problem] = []
 
-    def need(name: str, role: str, path: tuple[str | int, ...]) -> Any:
-        if name not in cfg.connections:
-            known = ", ".join(cfg.connections) or "none"
+    def need(name: Any, role: str, path: tuple[str | int, ...]) -> Any:
+        if not isinstance(name, str):
+            return None  # a type error, reported by the model
+        if name not in defined:
+            known = ", ".join(map(str, defined)) or "none"
             problems.append(
                 doc.problem(path, f"no connection named {name!r}", f"defined connections: {known}")
             )
             return None
         if name not in conns:
-            return None  # already reported
+            return None  # the connection itself is invalid: already reported
         cls = registry.connector_class(conns[name].type)
         if role not in registry.roles(cls):
             problems.append(
@@ -358,21 +391,19 @@ def _cross_check(loaded: LoadedConfig) -> list[Problem]:
             return None
         return cls
 
-    need(cfg.okrs, "okrs", ("okrs",))
-    for i, name in enumerate(cfg.items):
+    need(data.get("okrs"), "okrs", ("okrs",))
+    items = _as_list(data.get("items"))
+    for i, name in enumerate(items):
         need(name, "items", ("items", i))
-    for name, spec in cfg.write.items():
+    sections = (("key_result", "key_results"), ("objective", "objectives"), ("item", "items"))
+    for name, spec in _as_dict(data.get("write")).items():
         cls = need(name, "target", ("write", name))
         if cls is None:
             continue
-        for kind, section in (
-            ("key_result", "key_results"),
-            ("objective", "objectives"),
-            ("item", "items"),
-        ):
+        for kind, section in sections:
             allowed = cls.writable_fields.get(kind, frozenset())
-            for i, field in enumerate(spec.for_kind(kind)):  # type: ignore[arg-type]
-                if field not in allowed:
+            for i, field in enumerate(_as_list(_as_dict(spec).get(section))):
+                if isinstance(field, str) and field not in allowed:
                     hint = (
                         f"writable: {', '.join(sorted(allowed))}"
                         if allowed
@@ -383,19 +414,21 @@ def _cross_check(loaded: LoadedConfig) -> list[Problem]:
                             ("write", name, section, i), f"{field!r} cannot be written", hint
                         )
                     )
-    for rule in cfg.mapping.rules:
-        path = ("mapping", "rules", rule.index)
-        if rule.source is not None:
-            cls = need(rule.source, "items", (*path, "source"))
-            if rule.source not in cfg.items and cls is not None:
-                problems.append(
-                    doc.problem((*path, "source"), f"{rule.source!r} is not listed under 'items'")
-                )
-            checker = getattr(cls, "query_problem", None)
-            if rule.query is not None and checker is not None:
-                problem = checker(rule.query)
-                if problem:
-                    problems.append(doc.problem((*path, "query"), problem))
+    for index, rule in enumerate(_as_list(_as_dict(data.get("mapping")).get("rules"))):
+        rule = _as_dict(rule)
+        path = ("mapping", "rules", index)
+        if rule.get("source") is None:
+            continue
+        cls = need(rule["source"], "items", (*path, "source"))
+        if cls is not None and rule["source"] not in items:
+            problems.append(
+                doc.problem((*path, "source"), f"{rule['source']!r} is not listed under 'items'")
+            )
+        checker = getattr(cls, "query_problem", None)
+        if rule.get("query") is not None and checker is not None:
+            problem = checker(rule["query"])
+            if problem:
+                problems.append(doc.problem((*path, "query"), problem))
     return problems
 
 

@@ -129,7 +129,14 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state store {path}: {exc}") from exc
         store = cls(db, path, readonly=False)
-        store.migrate()
+        try:
+            store.migrate()
+        except StateError:
+            db.close()
+            raise
+        except sqlite3.Error as exc:
+            db.close()
+            raise StateError(f"cannot migrate the state store {path}: {exc}") from exc
         return store
 
     @classmethod
@@ -141,16 +148,23 @@ class StateStore:
             db = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
             )
-            db.execute("PRAGMA query_only=ON")
-            store = cls(db, path, readonly=True)
-            pending = store.pending_migrations()
         except sqlite3.Error as exc:
             raise StateError(f"cannot read the state store {path}: {exc}") from exc
-        if pending:
-            raise StateError(
-                f"the state store {path} needs migrations ({', '.join(pending)}); "
-                "run 'okr-sync sync' once to apply them"
-            )
+        store = cls(db, path, readonly=True)
+        try:
+            db.execute("PRAGMA query_only=ON")
+            pending = store.pending_migrations()
+            if pending:
+                raise StateError(
+                    f"the state store {path} needs migrations ({', '.join(pending)}); "
+                    "run 'okr-sync sync' once to apply them"
+                )
+        except sqlite3.Error as exc:
+            db.close()
+            raise StateError(f"cannot read the state store {path}: {exc}") from exc
+        except StateError:
+            db.close()
+            raise
         return store
 
     @classmethod
