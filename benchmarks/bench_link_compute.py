@@ -7,23 +7,22 @@ separately:
 
 a. data generation (not counted);
 b. ``mappings.link``;
-c. computing every KR with ``okr_sync.progress.compute_kr``, with the inputs
-   built the way ``Engine.compute`` builds them (item index, ``children_index``,
-   selectors, fingerprint, shared items, dependencies, snapshots);
-d. ``okr_sync.rollup.roll_up``.
+c. ``okr_sync.evaluate.evaluate``: every KR's inputs gathered and computed,
+   snapshots built, and progress rolled up the objective cascade — the same
+   function ``Engine.compute`` calls.
 
-It prints the wall time of each phase, the total of b+c+d and the process's peak
+It prints the wall time of each phase, the total of b+c and the process's peak
 memory (``ru_maxrss``; the data set itself is part of it, as it is in a real
-run). Target on one core: b+c+d under 10 s, peak under 1 GiB.
+run). Target on one core: b+c under 10 s, peak under 1 GiB.
 
 This is a script, not a test::
 
     python benchmarks/bench_link_compute.py            # full size
     python benchmarks/bench_link_compute.py --quick    # 200 KRs / 20,000 items
-    python benchmarks/bench_link_compute.py --tracemalloc --profile
+    python benchmarks/bench_link_compute.py --tracemalloc   # + per-phase Python allocations
+    python benchmarks/bench_link_compute.py --profile       # + cProfile top 25 (tottime)
+    python benchmarks/bench_link_compute.py --gc-freeze     # what-if: gc.freeze() after the pull
 
-Phase c mirrors the per-KR loop of ``Engine.compute`` (okr_sync/engine.py); keep
-the two in step when that loop changes.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,22 +49,19 @@ import pydantic
 
 import mappings
 from mappings import LinkResult, Rule
-from okr_sync.engine import _fingerprint
+from okr_sync.evaluate import Evaluation, Settings, evaluate
 from okr_sync.models import (
     Direction,
     ItemKind,
     ItemRef,
     KeyResult,
-    KrResult,
     Objective,
-    ObjectiveResult,
     OkrTree,
     StatusCategory,
     WorkItem,
 )
-from okr_sync.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
-from okr_sync.rollup import check_tree, roll_up
-from okr_sync.state import KrSnapshot
+from okr_sync.progress import Thresholds
+from okr_sync.rollup import check_tree
 
 T = TypeVar("T")
 
@@ -449,100 +445,17 @@ def run_link(data: DataSet) -> LinkResult:
     )
 
 
-def _period(
-    kr: KeyResult, objectives: Mapping[str, Objective]
-) -> tuple[dt.date | None, dt.date | None]:
-    """Mirror of ``Engine._period``."""
-    obj = objectives.get(kr.objective_id or "")
-    start = kr.period_start or (obj.period_start if obj else None) or CYCLE[0]
-    end = kr.period_end or (obj.period_end if obj else None) or CYCLE[1]
-    return start, end
-
-
-def _dependencies(kr: KeyResult, rules: Sequence[Rule]) -> set[str]:
-    """Mirror of ``Engine._dependencies`` (a scan of every rule, per KR)."""
-    deps: set[str] = set()
-    explicit = False
-    for rule in rules:
-        if rule.kr == kr.id:
-            explicit = True
-            deps |= {rule.source} if rule.source else set(ITEM_SOURCES)
-    for ref in kr.links:
-        explicit = True
-        deps |= {ref.source} if ref.source else set(ITEM_SOURCES)
-    if not explicit:
-        deps |= set(ITEM_SOURCES)
-    return deps
-
-
-@dataclass
-class ComputeTimes:
-    """Where phase c spent its time."""
-
-    index: float = 0.0
-    inputs: float = 0.0
-    compute_kr: float = 0.0
-
-
-def run_compute(
-    data: DataSet, linked: LinkResult, times: ComputeTimes
-) -> tuple[dict[str, KrResult], list[KrSnapshot]]:
-    """Phase c: the per-KR loop of ``Engine.compute``, timed in three parts."""
-    clock = time.perf_counter
-    t0 = clock()
-    tree, rules = data.tree, data.rules
-    index = {(i.source, i.key): i for i in data.items}
-    children = children_index(data.items)
-    previous: dict[str, Previous] = {}  # a first run: the state store has no snapshots yet
-    errors: dict[str, str] = {}  # no source failed
-    not_found: set[str] = set()  # every requested key was found
-    objectives = {o.id: o for o in tree.objectives}
-    thresholds = Thresholds()
-    results: dict[str, KrResult] = {}
-    snapshots: list[KrSnapshot] = []
-    times.index += clock() - t0
-    for kr in tree.key_results:
-        t0 = clock()
-        links = linked.by_kr.get(kr.id, ())
-        selectors = linked.selectors.get(kr.id, ())
-        asked = {k for r in rules if r.kr == kr.id for k in r.epics}
-        asked |= {ref.key for ref in kr.links}
-        prev = previous.get(kr.id)
-        deps = _dependencies(kr, rules) | (prev.sources if prev else set())
-        inputs = KrInputs(
-            kr=kr,
-            measure=data.measures.get(kr.id) or kr.measure or data.measures["default"],
-            linked=[index[(lk.source, lk.item_key)] for lk in links],
-            period=_period(kr, objectives),
-            fingerprint=_fingerprint(selectors),
-            selectors=selectors,
-            shared=tuple(
-                f"{lk.item_key} (also {', '.join(k for k in linked.shared[f'{lk.source}:{lk.item_key}'] if k != kr.id)})"
-                for lk in links
-                if f"{lk.source}:{lk.item_key}" in linked.shared
-            ),
-            failed_sources={s: errors[s] for s in deps if s in errors},
-            missing=tuple(sorted(asked & not_found)),
-            previous=prev,
-        )
-        t1 = clock()
-        result = compute_kr(inputs, children, NOW, thresholds)
-        t2 = clock()
-        results[kr.id] = result
-        sources = {c.source for c in result.provenance.counted}
-        snapshots.append(
-            KrSnapshot(
-                result, len(result.provenance.counted), inputs.fingerprint, frozenset(sources)
-            )
-        )
-        times.inputs += (t1 - t0) + (clock() - t2)
-        times.compute_kr += t2 - t1
-    return results, snapshots
-
-
-def run_roll_up(data: DataSet, results: Mapping[str, KrResult]) -> list[ObjectiveResult]:
-    """Phase d: roll KR progress up the cascade."""
-    return roll_up(data.tree, results, {}, NOW, Thresholds(), CYCLE)
+def run_evaluate(data: DataSet, linked: LinkResult) -> Evaluation:
+    """Phase c: every KR computed and rolled up, by the engine's own pure function."""
+    settings = Settings(
+        rules=data.rules,
+        item_sources=ITEM_SOURCES,
+        measure_for=lambda kr_id, own: data.measures.get(kr_id) or own or data.measures["default"],
+        thresholds=Thresholds(),
+        cycle=CYCLE,
+    )
+    # A first run: no snapshots yet, no source failed, every requested key found.
+    return evaluate(data.tree, data.items, linked, settings, NOW)
 
 
 # --- measuring ---------------------------------------------------------------------
@@ -621,6 +534,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the timed phases; print the top functions"
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() the pulled data before the timed phases (what-if; the engine does not)",
+    )
     args = parser.parse_args(argv)
     n_krs, n_items = (200, 20_000) if args.quick else (args.krs, args.items)
     if n_krs < 1 or n_items < 100:
@@ -634,29 +552,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = generate(n_krs, n_items, args.seed)
     generate_seconds = clock() - t0
     gc.collect()
+    if args.gc_freeze:
+        gc.freeze()  # the collector stops traversing the data set on every full collection
     data_traced = tracemalloc.get_traced_memory()[0] if trace else None
     rss_after_data = peak_rss_mib()
 
     gc_timer = GcTimer()
     gc.callbacks.append(gc_timer)
     profiler = cProfile.Profile() if args.profile else None
-    link_phase, compute_phase, rollup_phase = Phase("link"), Phase("compute"), Phase("roll-up")
-    compute_times = ComputeTimes()
+    link_phase, compute_phase = Phase("link"), Phase("evaluate")
     try:
         if profiler:
             profiler.enable()
         with timed(link_phase, gc_timer, trace):
             linked = run_link(data)
         with timed(compute_phase, gc_timer, trace):
-            results, _snapshots = run_compute(data, linked, compute_times)
-        with timed(rollup_phase, gc_timer, trace):
-            objective_results = run_roll_up(data, results)
+            evaluation = run_evaluate(data, linked)
+        results, objective_results = evaluation.key_results, evaluation.objectives
         if profiler:
             profiler.disable()
     finally:
         gc.callbacks.remove(gc_timer)
     peak = peak_rss_mib()
-    total = link_phase.seconds + compute_phase.seconds + rollup_phase.seconds
+    total = link_phase.seconds + compute_phase.seconds
 
     c = data.counts
     kr_results = list(results.values())
@@ -670,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {platform.python_version()}, pydantic {pydantic.VERSION}, seed {args.seed}"
         + ("  [tracemalloc on: times are inflated]" if trace else "")
         + ("  [cProfile on: times are inflated]" if profiler else "")
+        + ("  [gc.freeze() after generation]" if args.gc_freeze else "")
     )
     print(
         f"data: {len(data.tree.key_results):,} KRs over {len(data.tree.objectives):,} objectives "
@@ -707,15 +626,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
 
     row("a. generate (not counted)", generate_seconds, None, data_traced)
-    for phase in (link_phase, compute_phase, rollup_phase):
-        label = {"link": "b. link", "compute": "c. compute", "roll-up": "d. roll-up"}[phase.name]
-        row(label, phase.seconds, phase.gc_seconds, phase.traced_peak)
-        if phase is compute_phase:
-            row("     index + children_index", compute_times.index, None, None)
-            row("     KrInputs + snapshots", compute_times.inputs, None, None)
-            row("     compute_kr", compute_times.compute_kr, None, None)
-    gc_total = link_phase.gc_seconds + compute_phase.gc_seconds + rollup_phase.gc_seconds
-    row("total b+c+d", total, gc_total, None)
+    row("b. link", link_phase.seconds, link_phase.gc_seconds, link_phase.traced_peak)
+    row(
+        "c. compute + roll-up",
+        compute_phase.seconds,
+        compute_phase.gc_seconds,
+        compute_phase.traced_peak,
+    )
+    row("total b+c", total, link_phase.gc_seconds + compute_phase.gc_seconds, None)
     print()
     ok_time = total < TARGET_SECONDS
     ok_mem = peak < TARGET_MIB
@@ -727,13 +645,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"peak RSS (ru_maxrss): {peak:,.1f} MiB  (after generation {rss_after_data:,.1f} MiB; "
         f"target < {TARGET_MIB:,.0f} MiB: {'OK' if ok_mem else 'MISSED'})"
     )
-    print(
-        f"gc collections during b+c+d by generation: {dict(sorted(gc_timer.collections.items()))}"
-    )
+    print(f"gc collections during b+c by generation: {dict(sorted(gc_timer.collections.items()))}")
     if trace:
         print("tracemalloc: 'traced peak' is the data set for a., else the phase's peak above")
         print("  what was allocated when the phase started")
         tracemalloc.stop()
+    if args.gc_freeze:
+        gc.unfreeze()
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

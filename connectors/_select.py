@@ -54,7 +54,7 @@ def select(
     if incremental and request.cursor:
         since = dt.datetime.fromisoformat(request.cursor)
     result = [
-        by_key[k].model_copy(update={"selectors": tuple(tags)}) if tags else by_key[k]
+        by_key[k].replace(selectors=tuple(tags)) if tags else by_key[k]
         for k, tags in chosen.items()
         if since is None or _updated_since(by_key[k], since)
     ]

@@ -28,6 +28,7 @@ from okr_sync.interfaces import (
     resolve_path,
 )
 from okr_sync.models import (
+    WORK_ITEM,
     FieldValue,
     ItemRef,
     KeyResult,
@@ -161,7 +162,7 @@ class JsonItemSource:
         errors: list[str] = []
         for index, raw in enumerate(raw_items):
             try:
-                items.append(WorkItem.model_validate({**raw, "source": self.name}))
+                items.append(WORK_ITEM.validate_python({**raw, "source": self.name}))
             except (ValidationError, TypeError) as exc:
                 where = raw.get("key", index) if isinstance(raw, dict) else index
                 detail = (

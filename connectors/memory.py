@@ -22,6 +22,7 @@ from okr_sync.interfaces import (
     okr_records,
 )
 from okr_sync.models import (
+    WORK_ITEM,
     FieldValue,
     KeyResult,
     Objective,
@@ -68,7 +69,7 @@ class MemoryConnector:
         self.tree = tree or OkrTree(objectives=cfg.objectives, key_results=cfg.key_results)
         self.items: dict[str, WorkItem] = {}
         for raw in cfg.items:
-            self.put(WorkItem.model_validate({**raw, "source": name}))
+            self.put(WORK_ITEM.validate_python({**raw, "source": name}))
         for item in items:
             self.put(item)
         self.records: dict[RecordRef, dict[str, FieldValue]] = {}
@@ -81,7 +82,7 @@ class MemoryConnector:
 
     def put(self, item: WorkItem) -> None:
         """Add or replace an item (tests use this to simulate work)."""
-        self.items[item.key] = item.model_copy(update={"source": self.name})
+        self.items[item.key] = item.replace(source=self.name)
 
     def remove(self, key: str) -> None:
         """Delete an item, as if it were deleted in the tool."""

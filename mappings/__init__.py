@@ -77,10 +77,18 @@ def link(
             Link(kr_id=kr_id, item_key=item.key, source=item.source, origin=origin, detail=detail),
         )
 
+    # Index only what a rule or a KR asks for: most items are epic children, found by neither.
+    wanted_keys = {key for rule in rules for key in rule.epics}
+    wanted_keys.update(ref.key for kr in key_results for ref in kr.links)
+    wanted_labels = {rule.label for rule in rules if rule.label}
+    wanted_selectors = {rule.id for rule in rules}
+
     for item in items:
-        by_key[item.key].append(item)
+        if item.key in wanted_keys:
+            by_key[item.key].append(item)
         for label in item.labels:
-            by_label[label].append(item)
+            if label in wanted_labels:
+                by_label[label].append(item)
             if label_prefix and label.startswith(label_prefix):
                 kr_id = label[len(label_prefix) :]
                 if kr_id in known:
@@ -90,7 +98,8 @@ def link(
                         UnknownKr(kr_id, f"label {label} on {item.source}:{item.key}")
                     )
         for selector in item.selectors:
-            by_selector[selector].append(item)
+            if selector in wanted_selectors:
+                by_selector[selector].append(item)
         for kr_id in item.kr_refs:
             if kr_id in known:
                 add(kr_id, item, LinkOrigin.ITEM, f"{item.key} names {kr_id}")

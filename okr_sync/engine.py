@@ -10,8 +10,6 @@ write never stops the others: they are reported in the summary.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +19,10 @@ import mappings
 from okr_sync import registry
 from okr_sync.config import LoadedConfig, check_kr_ids
 from okr_sync.errors import ConfigError, OkrSyncError
+from okr_sync.evaluate import KrSnapshot, Settings, evaluate
+from okr_sync.evaluate import fingerprint as make_fingerprint
 from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
 from okr_sync.models import (
-    KeyResult,
-    KrResult,
     OkrTree,
     Outcome,
     Plan,
@@ -36,9 +34,8 @@ from okr_sync.models import (
     WriteFailure,
 )
 from okr_sync.plan import TargetPlan, merge, plan_target
-from okr_sync.progress import KrInputs, children_index, compute_kr
-from okr_sync.rollup import check_tree, roll_up
-from okr_sync.state import CursorState, KrSnapshot, StateStore
+from okr_sync.rollup import check_tree
+from okr_sync.state import CursorState, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +51,6 @@ def build_connectors(loaded: LoadedConfig) -> dict[str, Any]:
 def _describe(exc: Exception) -> str:
     """Our own errors speak for themselves; anything else is a connector bug, named as such."""
     return str(exc) if isinstance(exc, OkrSyncError) else f"unexpected {type(exc).__name__}: {exc}"
-
-
-def _fingerprint(data: Any) -> str:
-    blob = json.dumps(data, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass
@@ -141,7 +133,7 @@ class Engine:
         caches: dict[str, tuple[list[WorkItem], bool]] = {}
         full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
         for name, request in requests.items():
-            fingerprint = _fingerprint(request.model_dump(exclude={"cursor"}, mode="json"))
+            fingerprint = make_fingerprint(request.model_dump(exclude={"cursor"}, mode="json"))
             saved = self.state.cursor(name)
             fresh = (
                 saved is not None
@@ -194,34 +186,6 @@ class Engine:
         return items, errors, missing, cursors, caches
 
     # --- compute -----------------------------------------------------------------
-    def _period(
-        self, kr: KeyResult, objectives: Mapping[str, Any]
-    ) -> tuple[dt.date | None, dt.date | None]:
-        obj = objectives.get(kr.objective_id or "")
-        cycle = self.cfg.cycle
-        start = (
-            kr.period_start
-            or (obj.period_start if obj else None)
-            or (cycle.start if cycle else None)
-        )
-        end = kr.period_end or (obj.period_end if obj else None) or (cycle.end if cycle else None)
-        return start, end
-
-    def _dependencies(self, kr: KeyResult) -> set[str]:
-        """Item sources whose failure makes this KR's number unreliable."""
-        deps: set[str] = set()
-        explicit = False
-        for rule in self.cfg.mapping.rules:
-            if rule.kr == kr.id:
-                explicit = True
-                deps |= {rule.source} if rule.source else set(self.cfg.items)
-        for ref in kr.links:
-            explicit = True
-            deps |= {ref.source} if ref.source else set(self.cfg.items)
-        if not explicit:
-            deps |= set(self.cfg.items)  # only item-side links can reach it
-        return deps
-
     def compute(self) -> Computed:
         """Pull, link and compute; nothing is written anywhere."""
         started = self.now()
@@ -236,57 +200,30 @@ class Engine:
         )
         for unknown in linked.unknown_in_items:
             log.warning("%s names unknown key result %s", unknown.where, unknown.kr_id)
-        index = {(i.source, i.key): i for i in items}
-        children = children_index(items)
-        previous = self.state.previous()
-        not_found = set.intersection(*(set(m) for m in missing.values())) if missing else set()
-        objectives = {o.id: o for o in tree.objectives}
-        thresholds = self.cfg.status.thresholds
-        results: dict[str, KrResult] = {}
-        snapshots: list[KrSnapshot] = []
-        for kr in tree.key_results:
-            links = linked.by_kr.get(kr.id, ())
-            selectors = linked.selectors.get(kr.id, ())
-            asked = {k for r in self.cfg.mapping.rules if r.kr == kr.id for k in r.epics}
-            asked |= {ref.key for ref in kr.links}
-            prev = None if kr.id in self.accept_empty else previous.get(kr.id)
-            deps = self._dependencies(kr) | (prev.sources if prev else set())
-            inputs = KrInputs(
-                kr=kr,
-                measure=self.loaded.measure_for(kr.id, kr.measure),
-                linked=[index[(lk.source, lk.item_key)] for lk in links],
-                period=self._period(kr, objectives),
-                fingerprint=_fingerprint(selectors),
-                selectors=selectors,
-                shared=tuple(
-                    f"{lk.item_key} (also {', '.join(k for k in linked.shared[f'{lk.source}:{lk.item_key}'] if k != kr.id)})"
-                    for lk in links
-                    if f"{lk.source}:{lk.item_key}" in linked.shared
-                ),
-                failed_sources={s: errors[s] for s in deps if s in errors},
-                missing=tuple(sorted(asked & not_found)),
-                previous=prev,
-            )
-            result = compute_kr(inputs, children, started, thresholds)
-            results[kr.id] = result
-            sources = {c.source for c in result.provenance.counted}
-            snapshots.append(
-                KrSnapshot(
-                    result, len(result.provenance.counted), inputs.fingerprint, frozenset(sources)
-                )
-            )
-        prev_progress = {k: p.progress for k, p in previous.items() if p.progress is not None}
         cycle = (self.cfg.cycle.start, self.cfg.cycle.end) if self.cfg.cycle else (None, None)
-        objective_results = roll_up(tree, results, prev_progress, started, thresholds, cycle)
+        settings = Settings(
+            rules=self.cfg.mapping.rules,
+            item_sources=self.cfg.items,
+            measure_for=self.loaded.measure_for,
+            thresholds=self.cfg.status.thresholds,
+            cycle=cycle,
+        )
+        evaluation = evaluate(
+            tree, items, linked, settings, started,
+            previous=self.state.previous(),
+            failed_sources=errors,
+            not_found=set.intersection(*(set(m) for m in missing.values())) if missing else set(),
+            accept_empty=self.accept_empty,
+        )  # fmt: skip
         outcome = Outcome(
             tree=tree,
-            key_results=tuple(results[kr.id] for kr in tree.key_results),
-            objectives=tuple(objective_results),
+            key_results=tuple(evaluation.key_results[kr.id] for kr in tree.key_results),
+            objectives=tuple(evaluation.objectives),
             links=linked.links,
             status_labels=self.cfg.status.label_map(),
             synced_on=started.date(),
         )
-        return Computed(outcome, snapshots, errors, cursors, caches, dict(linked.shared))
+        return Computed(outcome, evaluation.snapshots, errors, cursors, caches, dict(linked.shared))
 
     # --- plan ----------------------------------------------------------------------
     def plan(self, computed: Computed) -> Plan:

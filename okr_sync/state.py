@@ -23,26 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from okr_sync.errors import StateError
+from okr_sync.evaluate import KrSnapshot
 from okr_sync.models import (
+    WORK_ITEM,
     FieldChange,
     FieldValue,
-    KrResult,
     ObjectiveResult,
     RecordRef,
     RunSummary,
     WorkItem,
 )
 from okr_sync.progress import Previous
-
-
-@dataclass(frozen=True)
-class KrSnapshot:
-    """A KR result plus what the next run's drop-to-zero guard needs."""
-
-    result: KrResult
-    item_count: int
-    fingerprint: str
-    sources: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -310,7 +301,7 @@ class StateStore:
                     db.execute("DELETE FROM items WHERE source = ?", (source,))
                 db.executemany(
                     "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-                    [(source, i.key, i.model_dump_json()) for i in items],
+                    [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in items],
                 )
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -472,4 +463,4 @@ class StateStore:
     def cached_items(self, source: str) -> list[WorkItem]:
         """The item cache of one source."""
         rows = self._db.execute("SELECT data FROM items WHERE source = ?", (source,))
-        return [WorkItem.model_validate_json(r[0]) for r in rows]
+        return [WORK_ITEM.validate_json(r[0]) for r in rows]

@@ -17,7 +17,7 @@ from connectors.files import (
     YamlOkrConfig,
     YamlOkrSource,
 )
-from okr_sync.models import OkrTree, WorkItem
+from okr_sync.models import WORK_ITEM, OkrTree, WorkItem
 from tests.contract.base import ConnectorContract
 
 
@@ -39,7 +39,10 @@ class TestFileConnectors(ConnectorContract):
         return YamlOkrSource("okrs", YamlOkrConfig(type="yaml_okrs", path="okrs.yaml"), self.dir)
 
     def make_item_source(self, items: list[WorkItem]) -> JsonItemSource:
-        rows = [i.model_dump(mode="json", exclude={"source"}) for i in items]
+        rows = [
+            {k: v for k, v in WORK_ITEM.dump_python(i, mode="json").items() if k != "source"}
+            for i in items
+        ]
         (self.dir / "items.json").write_text(json.dumps({"items": rows}))
         return JsonItemSource(
             "work", JsonItemsConfig(type="json_items", path="items.json"), self.dir

@@ -188,7 +188,7 @@ def test_incremental_pulls_use_the_committed_cursor_and_merge_the_cache(env: Set
     later = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
     stamp = {"updated": later}
     for item in work_items():
-        env.work.put(item.model_copy(update=stamp))
+        env.work.put(item.replace(**stamp))
     env.work.put(
         WorkItem(source="work", key="I-2", parent_key="E-1", status_category=DONE, updated=later)
     )
@@ -220,7 +220,7 @@ def test_cursor_and_cache_move_only_when_the_run_commits(
 ) -> None:
     later = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
     for item in work_items():
-        env.work.put(item.model_copy(update={"updated": later}))
+        env.work.put(item.replace(updated=later))
 
     def crash(*args: object, **kw: object) -> None:
         raise KeyboardInterrupt

@@ -1,0 +1,18 @@
+"""The benchmark scripts keep working (figures are printed, not asserted on)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_link_compute.py"
+
+
+def test_link_compute_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "200 KRs over" in out and "20,000 items" in out
+    assert "link+compute+roll-up:" in out and "peak RSS" in out
