@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 import click
 
-from okr_sync import __version__, log, render
-from okr_sync.config import LoadedConfig, find_config, load_config
+from okr_sync import __version__, log, registry, render
+from okr_sync.config import LoadedConfig, check_kr_ids, find_config, load_config
 from okr_sync.engine import Engine, build_connectors
-from okr_sync.errors import EXIT_FAILED, EXIT_OK, OkrSyncError, StateError
+from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, OkrSyncError, StateError
 from okr_sync.lock import RunLock
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
@@ -106,10 +106,6 @@ def main() -> None:
 def validate(path: Path, quiet: bool) -> None:
     """Check the config file (and local OKR files) without any network access."""
     loaded = load_config(path)
-    from okr_sync import registry
-    from okr_sync.config import check_kr_ids
-    from okr_sync.errors import ConfigError
-
     okr_cls = registry.connector_class(loaded.connections[loaded.config.okrs].type)
     checked = "config"
     if getattr(okr_cls, "offline", False):
