@@ -74,7 +74,14 @@ def link(
     def add(kr_id: str, item: WorkItem, origin: LinkOrigin, detail: str) -> None:
         found.setdefault(
             (kr_id, item.source, item.key),
-            Link(kr_id=kr_id, item_key=item.key, source=item.source, origin=origin, detail=detail),
+            Link(
+                kr_id=kr_id,
+                item_key=item.key,
+                source=item.source,
+                origin=origin,
+                detail=detail,
+                kind=item.kind,
+            ),
         )
 
     # Index only what a rule or a KR asks for: most items are epic children, found by neither.

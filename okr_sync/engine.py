@@ -23,6 +23,7 @@ from okr_sync.evaluate import KrSnapshot, Settings, evaluate
 from okr_sync.evaluate import fingerprint as make_fingerprint
 from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
 from okr_sync.models import (
+    ItemKind,
     OkrTree,
     Outcome,
     Plan,
@@ -133,7 +134,9 @@ class Engine:
         caches: dict[str, tuple[list[WorkItem], bool]] = {}
         full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
         for name, request in requests.items():
-            fingerprint = make_fingerprint(request.model_dump(exclude={"cursor"}, mode="json"))
+            fingerprint = make_fingerprint(
+                request.model_dump(exclude={"cursor", "known_epics"}, mode="json")
+            )
             saved = self.state.cursor(name)
             fresh = (
                 saved is not None
@@ -142,24 +145,25 @@ class Engine:
                 and saved.full_at is not None
                 and started - dt.datetime.fromisoformat(saved.full_at) < full_every
             )
+            cached: list[WorkItem] = []
             if fresh and saved is not None:
-                request = request.model_copy(update={"cursor": saved.cursor})
+                cached = self.state.cached_items(name)
+                epics = frozenset(i.key for i in cached if i.kind is ItemKind.EPIC)
+                request = request.model_copy(update={"cursor": saved.cursor, "known_epics": epics})
             source: ItemSource = self.connectors[name]
             try:
                 result = source.pull_items(request)
-            except OkrSyncError as exc:
-                errors[name] = str(exc)
+            except Exception as exc:  # one broken source never sinks the others
+                errors[name] = self._explain_pull_error(exc)
                 log.warning(
-                    "pull failed", extra={"event": "failure", "source": name, "error": str(exc)}
-                )
-                continue
-            except Exception as exc:  # a connector bug must not sink the other sources
-                errors[name] = f"unexpected {type(exc).__name__}: {exc}"
-                log.exception("pull failed", extra={"event": "failure", "source": name})
+                    "pull from %s failed: %s", name, errors[name],
+                    extra={"event": "failure", "source": name, "error": errors[name]},
+                    exc_info=not isinstance(exc, OkrSyncError) and log.isEnabledFor(logging.DEBUG),
+                )  # fmt: skip
                 continue
             pulled = list(result.items)
             if result.incremental:
-                merged = {i.key: i for i in self.state.cached_items(name)}
+                merged = {i.key: i for i in cached}
                 merged.update((i.key, i) for i in pulled)
                 source_items = list(merged.values())
                 full_at = saved.full_at if saved else None
@@ -184,6 +188,15 @@ class Engine:
                 },
             )
         return items, errors, missing, cursors, caches
+
+    def _explain_pull_error(self, exc: Exception) -> str:
+        """The error, pointing at the config line of the rule whose query failed."""
+        text = _describe(exc)
+        selector = getattr(exc, "selector", None)
+        for rule in self.cfg.mapping.rules:
+            if selector is not None and rule.id == selector:
+                return f"{text} (in {rule.describe(self.loaded.path.name)})"
+        return text
 
     # --- compute -----------------------------------------------------------------
     def compute(self) -> Computed:

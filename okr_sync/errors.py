@@ -63,11 +63,18 @@ class DataError(OkrSyncError):
 
 
 class SourceError(OkrSyncError):
-    """A connector could not pull (network, HTTP error, malformed payload)."""
+    """A connector could not pull (network, HTTP error, malformed payload).
 
-    def __init__(self, source: str, message: str, *, retriable: bool = False) -> None:
+    ``selector`` names the query selector (a rule id such as ``rule-3``) whose
+    query failed, so the engine can point at the rule's line in the config.
+    """
+
+    def __init__(
+        self, source: str, message: str, *, retriable: bool = False, selector: str | None = None
+    ) -> None:
         self.source = source
         self.retriable = retriable
+        self.selector = selector
         super().__init__(f"{source}: {message}")
 
 

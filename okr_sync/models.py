@@ -177,6 +177,8 @@ class PullRequest(Frozen):
     The source returns every item matching any selector, and for every epic it
     returns, the epic's direct children (so progress can be computed from them).
     ``cursor`` is the value the source returned last time (None: pull in full).
+    With a cursor, ``known_epics`` lists the epics already in the item cache, so
+    a source can ask for their changed children without re-reading the epics.
     """
 
     keys: frozenset[str] = frozenset()
@@ -185,6 +187,7 @@ class PullRequest(Frozen):
     kr_ids: frozenset[str] = frozenset()
     label_prefix: str = "okr:"
     cursor: str | None = None
+    known_epics: frozenset[str] = frozenset()
 
 
 class PullResult(Frozen):
@@ -221,6 +224,7 @@ class Link(Frozen):
     source: str
     origin: LinkOrigin
     detail: str = ""
+    kind: ItemKind = ItemKind.ISSUE
 
 
 # --- results ------------------------------------------------------------------

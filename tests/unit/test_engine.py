@@ -256,3 +256,16 @@ def test_an_unreadable_target_is_reported_and_nothing_is_written_to_it(env: Setu
     summary = env.engine().run(apply=True)
     assert summary.writes == 0 and env.pages.writes == []
     assert [(f.target, f.error) for f in summary.failures] == [("pages", "pages: 403 Forbidden")]
+
+
+def test_a_failing_query_names_its_rule_and_config_line(env: Setup) -> None:
+    from okr_sync.errors import SourceError
+
+    def bad_query(request: object) -> None:
+        raise SourceError("work", "Error in the JQL Query: expecting ')'", selector="rule-1")
+
+    env.work.pull_items = bad_query  # type: ignore[method-assign,assignment]
+    summary = env.engine().run(apply=False)
+    assert summary.source_errors["work"] == (
+        "work: Error in the JQL Query: expecting ')' (in rule 1 (okr-sync.yaml:11): label bug)"
+    )
