@@ -17,6 +17,7 @@ BUILTIN: dict[str, str] = {
     "yaml_okrs": "connectors.files:YamlOkrSource",
     "json_items": "connectors.files:JsonItemSource",
     "json_report": "connectors.files:JsonReportTarget",
+    "jira": "connectors.jira:JiraConnector",
 }
 
 ROLE_METHODS = {"okrs": "pull_okrs", "items": "pull_items", "target": "write_record"}

@@ -1,0 +1,252 @@
+"""The Jira connection: the ``jira`` client, one retry layer, error translation, paging.
+
+Retries: the ``jira`` client is built with ``max_retries=0`` (its own layer
+would also retry comment POSTs and cap waits at 60 s), and tenacity retries
+*idempotent* calls only, on 429/502/503/504 and connection errors, waiting
+what ``Retry-After`` says, with the total wait capped. A non-idempotent call
+(a comment) is tried once; its de-duplication happens before it is sent.
+
+Errors: every ``JIRAError`` becomes a :class:`SourceError`, :class:`AuthError`
+or :class:`WriteError` whose message names the site and request but never
+carries headers or credentials (``str(JIRAError)`` includes request headers, so
+it is never used, and the original exception is not chained).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from okr_sync.errors import AuthError, OkrSyncError, SourceError, WriteError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+GONE_HINT = (
+    "Jira answered 410 Gone: this Cloud site has removed the old /search endpoint. okr-sync "
+    "uses search/jql on Cloud; remove 'deployment: datacenter' from the connection if it is set"
+)
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth retrying for an idempotent call."""
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return True
+    return _status(exc) in RETRY_STATUSES
+
+
+def jira_message(exc: BaseException) -> str:
+    """Jira's own error text (errorMessages and errors), without any request details."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            parts = [str(m) for m in body.get("errorMessages") or []]
+            errors = body.get("errors") or {}
+            if isinstance(errors, dict):
+                parts += [f"{k}: {v}" for k, v in errors.items()]
+            for key in ("message", "errorMessage"):
+                if body.get(key):
+                    parts.append(str(body[key]))
+            if parts:
+                return "; ".join(parts)
+    text = getattr(exc, "text", None)
+    return str(text) if text else type(exc).__name__
+
+
+class JiraCaller:
+    """Runs client calls with the retry policy and translates their errors."""
+
+    def __init__(
+        self,
+        source: str,
+        site: str,
+        *,
+        max_retries: int,
+        max_wait: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.site = site
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.retries = 0
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        told = _retry_after(exc) if exc else None
+        if told is None:  # no instruction: exponential backoff with jitter
+            told = min(30.0, 2.0 ** (state.attempt_number - 1)) * random.uniform(0.7, 1.3)
+        return told
+
+    def _stop(self, state: RetryCallState) -> bool:
+        if stop_after_attempt(self.max_retries + 1)(state):
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        upcoming = self._wait(state) if exc else 0.0
+        # Cap the total wait: a quota 429 asking for half an hour is reported, not slept on.
+        return state.idle_for + upcoming > self.max_wait
+
+    def call(self, what: str, func: Callable[..., T], *args: Any, idempotent: bool = True,
+             selector: str | None = None, write: bool = False, **kwargs: Any) -> T:  # fmt: skip
+        """Call ``func`` with retries (idempotent calls only) and typed errors.
+
+        Args:
+            what: the request in words, for messages ("search", "PUT property on PAY-1").
+            func: the client method.
+            *args: positional arguments of ``func``.
+            idempotent: whether the call may be repeated safely.
+            selector: the query selector this call serves, for error messages.
+            write: raise WriteError rather than SourceError.
+            **kwargs: keyword arguments of ``func``.
+        """
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.info(
+                "%s: %s failed (%s), retry %d in %.1f s", self.source, what,
+                (_status(exc) if exc else None) or type(exc).__name__, state.attempt_number,
+                state.next_action.sleep if state.next_action else 0.0,
+            )  # fmt: skip
+
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient)
+            if idempotent
+            else retry_if_exception(lambda e: False),
+            wait=self._wait,
+            stop=self._stop,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(func, *args, **kwargs)
+        except OkrSyncError:
+            raise
+        except Exception as exc:  # translated below; never chained (it carries headers)
+            error = self.translate(exc, what, selector=selector, write=write)
+        raise error
+
+    def translate(self, exc: BaseException, what: str, *, selector: str | None = None,
+                  write: bool = False) -> OkrSyncError:  # fmt: skip
+        """A typed, secret-free error for a failed call."""
+        status = _status(exc)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            message = f"{what}: cannot reach {self.site} ({type(exc).__name__})"
+        elif isinstance(exc, ValueError | json.JSONDecodeError):
+            message = f"{what}: malformed response from {self.site} (not valid JSON)"
+        elif status in (401, 403):
+            return AuthError(
+                self.source,
+                f"{what}: {self.site} answered {status} "
+                f"({'not authenticated' if status == 401 else 'forbidden'}). Check the API token "
+                "(or personal access token), the account email for Jira Cloud, that the token has "
+                "not expired, and that the account may browse and edit these projects",
+            )
+        elif status == 410:
+            message = f"{what}: {GONE_HINT}"
+        elif status in RETRY_STATUSES:
+            wait = _retry_after(exc)
+            hint = f", Retry-After {wait:.0f} s" if wait is not None else ""
+            message = (
+                f"{what}: {self.site} answered {status}{hint}; gave up after {self.retries} retries"
+            )
+        elif status is not None:
+            message = f"{what}: {self.site} answered {status}: {jira_message(exc)}"
+        else:
+            message = f"{what}: {jira_message(exc)}"
+        if write:
+            return WriteError(self.source, message)
+        return SourceError(
+            self.source, message, retriable=status in RETRY_STATUSES, selector=selector
+        )
+
+
+def cloud_pages(
+    caller: JiraCaller, client: Any, jql: str, fields: list[str], *, page_size: int,
+    properties: str | None = None, selector: str | None = None, max_pages: int = 100_000,
+) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+    """Page through ``search/jql`` by ``nextPageToken``.
+
+    Guards the loop: a token seen before, an empty page that still claims more,
+    or a page without an ``issues`` list raise a SourceError, because stopping
+    quietly would compute progress from half the data.
+    """
+    token: str | None = None
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        page = caller.call(
+            "search", client.enhanced_search_issues, jql, nextPageToken=token, maxResults=page_size,
+            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500,
+            selector=selector,
+        )  # fmt: skip
+        issues = page.get("issues") if isinstance(page, dict) else None
+        if not isinstance(issues, list):
+            raise SourceError(
+                caller.source, "search: malformed page (no 'issues' list)", selector=selector
+            )
+        token = page.get("nextPageToken") or None
+        if issues:
+            yield issues
+        if token is None or page.get("isLast") is True:
+            return
+        if not issues:
+            raise SourceError(caller.source, "search: an empty page claimed more results; not trusting the rest", selector=selector)  # fmt: skip
+        if token in seen:
+            raise SourceError(caller.source, "search: Jira repeated a page token; stopped to avoid a loop", selector=selector)  # fmt: skip
+        seen.add(token)
+    raise SourceError(caller.source, f"search: more than {max_pages} pages", selector=selector)
+
+
+def server_pages(
+    caller: JiraCaller, client: Any, jql: str, fields: list[str], *, page_size: int,
+    properties: str | None = None, selector: str | None = None,
+) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+    """Page through Data Center's ``/search`` by ``startAt``, at the page size the server returns."""
+    start = 0
+    while True:
+        page = caller.call(
+            "search", client.search_issues, jql, startAt=start, maxResults=page_size,
+            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500,
+            selector=selector,
+        )  # fmt: skip
+        issues = page.get("issues") if isinstance(page, dict) else None
+        total = page.get("total") if isinstance(page, dict) else None
+        if not isinstance(issues, list) or not isinstance(total, int):
+            raise SourceError(
+                caller.source, "search: malformed page (no 'issues' or 'total')", selector=selector
+            )
+        if issues:
+            yield issues
+        start += len(issues)
+        if start >= total:
+            return
+        if not issues:
+            raise SourceError(
+                caller.source, f"search: an empty page at {start} of {total}", selector=selector
+            )

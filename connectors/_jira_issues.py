@@ -1,0 +1,216 @@
+"""Jira issues as work items, field discovery, and the JQL okr-sync sends.
+
+Pure functions over Jira's JSON; no requests are made here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from okr_sync.errors import SourceError
+from okr_sync.models import ItemKind, StatusCategory, WorkItem
+
+#: Keep each JQL statement well below URL and server limits; long ones go by POST.
+MAX_JQL_CHARS = 6000
+_ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+STORY_POINT_SCHEMA = "com.pyxis.greenhopper.jira:jsw-story-points"
+EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
+STORY_POINT_NAMES = ("story point estimate", "story points")
+
+
+@dataclass(frozen=True)
+class FieldIds:
+    """Field ids found on this site (or set in the config)."""
+
+    story_points: str | None = None
+    epic_link: str | None = None
+    kr_field: str | None = None
+    numeric: Mapping[str, str] = field(default_factory=dict)
+
+    def request(self) -> list[str]:
+        """The fields every search asks for: only what okr-sync reads."""
+        wanted = ["summary", "issuetype", "status", "parent", "labels", "updated"]
+        extra = [self.story_points, self.epic_link, self.kr_field, *self.numeric.values()]
+        return wanted + [f for f in extra if f and f not in wanted]
+
+
+def _find_field(fields: Sequence[Mapping[str, Any]], wanted: str, source: str, what: str) -> str:
+    """A field id from an id, a name or a clause name, case-insensitively."""
+    lowered = wanted.lower()
+    hits = [
+        f for f in fields
+        if str(f.get("id", "")).lower() == lowered or str(f.get("name", "")).lower() == lowered
+        or lowered in (str(c).lower() for c in f.get("clauseNames") or ())
+    ]  # fmt: skip
+    if not hits:
+        raise SourceError(source, f"no field {wanted!r} ({what}) on this Jira site")
+    return str(hits[0]["id"])
+
+
+def discover_fields(
+    fields: Sequence[Mapping[str, Any]],
+    source: str,
+    *,
+    story_points: str | None,
+    epic_link: str | None,
+    kr_field: str | None,
+    numeric: Mapping[str, str],
+    need_epic_link: bool,
+) -> FieldIds:
+    """Resolve configured field names to ids, and find the story points field.
+
+    Story points: an explicit setting wins; otherwise the Jira Software
+    estimate field (``jsw-story-points``), then a field named "Story point
+    estimate" or "Story Points". When several candidates remain, okr-sync
+    refuses to guess and names them.
+    """
+    if story_points:
+        points: str | None = _find_field(fields, story_points, source, "story_points_field")
+    else:
+        by_schema = [
+            f for f in fields if (f.get("schema") or {}).get("custom") == STORY_POINT_SCHEMA
+        ]
+        candidates = by_schema or [
+            f for f in fields if str(f.get("name", "")).lower() in STORY_POINT_NAMES
+        ]
+        ids = sorted({str(f["id"]) for f in candidates})
+        if len(ids) > 1:
+            names = ", ".join(f"{f['id']} ({f.get('name')})" for f in candidates)
+            raise SourceError(
+                source,
+                f"several story point fields exist ({names}); set story_points_field in the config",
+            )
+        points = ids[0] if ids else None
+    link: str | None = None
+    if epic_link:
+        link = _find_field(fields, epic_link, source, "epic_link_field")
+    elif need_epic_link:
+        found = [f for f in fields if (f.get("schema") or {}).get("custom") == EPIC_LINK_SCHEMA]
+        if not found:
+            raise SourceError(
+                source, "no Epic Link field on this Data Center site; set epic_link_field"
+            )
+        link = str(found[0]["id"])
+    return FieldIds(
+        story_points=points,
+        epic_link=link,
+        kr_field=_find_field(fields, kr_field, source, "kr_field") if kr_field else None,
+        numeric={k: _find_field(fields, v, source, f"fields.{k}") for k, v in numeric.items()},
+    )
+
+
+def jql_value(value: str) -> str:
+    """A JQL literal: bare when safe, else double-quoted with escapes."""
+    if _SAFE_VALUE.match(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_clauses(field_name: str, values: Iterable[str], budget: int = MAX_JQL_CHARS) -> list[str]:
+    """``field in (a, b, …)`` clauses, each under ``budget`` characters (batches, not one per value)."""
+    clauses: list[str] = []
+    current: list[str] = []
+    size = 0
+    for value in sorted(set(values)):
+        literal = jql_value(value)
+        if current and size + len(literal) + 2 > budget:
+            clauses.append(f"{field_name} in ({', '.join(current)})")
+            current, size = [], 0
+        current.append(literal)
+        size += len(literal) + 2
+    if current:
+        clauses.append(f"{field_name} in ({', '.join(current)})")
+    return clauses
+
+
+def strip_order_by(jql: str) -> str:
+    """A user's JQL without its ORDER BY, so that it can be combined with other clauses."""
+    return _ORDER_BY.sub("", jql).strip()
+
+
+def user_zone(name: str | None) -> dt.tzinfo:
+    """The API user's time zone (JQL date literals are read in it)."""
+    try:
+        return ZoneInfo(name) if name else dt.UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def updated_since(cursor: str, overlap_minutes: int, zone: dt.tzinfo) -> str:
+    """``updated >= "yyyy/MM/dd HH:mm"``: cursor minus overlap, in the user's zone, floored."""
+    moment = dt.datetime.fromisoformat(cursor) - dt.timedelta(minutes=overlap_minutes)
+    local = moment.astimezone(zone).replace(second=0, microsecond=0)
+    return f'updated >= "{local:%Y/%m/%d %H:%M}"'
+
+
+_CATEGORY = {"done": StatusCategory.DONE, "indeterminate": StatusCategory.IN_PROGRESS}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict) and isinstance(value.get("value"), int | float):
+        return float(value["value"])
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _refs(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    out = []
+    for v in values:
+        text = v.get("value") if isinstance(v, dict) else v
+        if isinstance(text, str):
+            out += [part.strip() for part in re.split(r"[,\s]+", text) if part.strip()]
+    return tuple(out)
+
+
+def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> WorkItem:
+    """One Jira issue (search JSON) as a :class:`WorkItem`.
+
+    Done means ``statusCategory.key == "done"`` (not a resolution date). On Cloud
+    the epic is ``fields.parent``; on Data Center the Epic Link field.
+    """
+    key = raw.get("key")
+    fields = raw.get("fields")
+    if not isinstance(key, str) or not isinstance(fields, dict):
+        raise SourceError(source, f"search: malformed issue {str(raw)[:80]!r}")
+    issuetype = fields.get("issuetype") or {}
+    level = issuetype.get("hierarchyLevel")
+    is_epic = level == 1 or (level is None and str(issuetype.get("name", "")).lower() == "epic")
+    status = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
+    parent = (fields.get("parent") or {}).get("key")
+    if ids.epic_link and isinstance(fields.get(ids.epic_link), str):
+        parent = fields[ids.epic_link]
+    updated = fields.get("updated")
+    try:
+        when = dt.datetime.fromisoformat(updated) if isinstance(updated, str) else None
+    except ValueError:
+        when = None
+    return WorkItem(
+        source=source,
+        key=key,
+        title=str(fields.get("summary") or ""),
+        kind=ItemKind.EPIC if is_epic else ItemKind.ISSUE,
+        parent_key=parent if isinstance(parent, str) else None,
+        status_category=_CATEGORY.get(str(status), StatusCategory.TODO),
+        story_points=_number(fields.get(ids.story_points)) if ids.story_points else None,
+        fields={name: _number(fields.get(fid)) for name, fid in ids.numeric.items()},
+        labels=tuple(str(x) for x in fields.get("labels") or ()),
+        kr_refs=_refs(fields.get(ids.kr_field)) if ids.kr_field else (),
+        updated=when,
+        url=f"{site.rstrip('/')}/browse/{key}",
+    )

@@ -1,0 +1,276 @@
+"""The Jira connector: epics and issues as work items, KR state written back onto epics.
+
+Built on the ``jira`` package. Works with Jira Cloud (site URL, account email,
+API token: basic auth) and Jira Data Center / Server (URL and a personal
+access token: bearer auth); the deployment is read from ``serverInfo``.
+Scoped Cloud API tokens only work through
+``https://api.atlassian.com/ex/jira/<cloudId>`` as ``url`` (the cloud id is at
+``https://<site>.atlassian.net/_edge/tenant_info``).
+
+Reading, per pull (every query batched: many keys per ``in (…)`` clause):
+
+1. the linked roots: ``key in (…)`` for listed epic keys, ``labels in (…)`` for
+   label rules and ``okr:<KR id>`` labels, and each rule's own JQL (tagged with
+   the rule, so the mapping layer knows what it matched);
+2. the direct children of every epic found: ``parent in (…)`` on Cloud, the
+   Epic Link field (``cf[N] in (…)``) on Data Center.
+
+Incremental pulls add ``updated >= "<cursor − overlap>"`` (written in the API
+user's time zone, floored to the minute) to every query, and ask for the
+changed children of the epics already cached; the engine merges the result into
+its item cache and runs a full pull every ``pull.full_every_hours``.
+
+Writing, onto each epic linked to one or more KRs (``write: {<name>: {items: […]}}``):
+``property`` (an issue entity property, default key ``okr-sync``, with each KR's
+id, title, progress, status, URL and the sync date), ``label`` (``okr:<KR id>``),
+``remote_link`` (to the KR page, upserted by ``globalId``) and ``comment`` (when a
+KR's status changes; never twice for the same change). See :mod:`connectors._jira_write`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from connectors._jira_client import JiraCaller, cloud_pages, jira_message, server_pages
+from connectors._jira_issues import (
+    FieldIds,
+    discover_fields,
+    in_clauses,
+    strip_order_by,
+    to_item,
+    updated_since,
+    user_zone,
+)
+from connectors._jira_write import ITEM_FIELDS, EpicWriter
+from okr_sync.errors import SourceError
+from okr_sync.interfaces import ConnectorConfig, SecretRef, WriteSpec, resolve_secret
+from okr_sync.models import (
+    FieldValue,
+    ItemKind,
+    Outcome,
+    PullRequest,
+    PullResult,
+    Record,
+    RecordRef,
+    WorkItem,
+)
+
+log = logging.getLogger(__name__)
+_MISSING_KEY = re.compile(r"An issue with key '([^']+)' does not exist")
+
+
+class JiraConfig(ConnectorConfig):
+    """``type: jira``. Secrets only as environment references."""
+
+    type: Literal["jira"]
+    url: str = Field(pattern=r"^https?://")
+    email: str | None = None
+    token: SecretRef
+    deployment: Literal["auto", "cloud", "datacenter"] = "auto"
+    scope: str | None = None
+    story_points_field: str | None = None
+    epic_link_field: str | None = None
+    kr_field: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    label_prefix: str = "okr:"
+    property_key: str = Field(default="okr-sync", min_length=1, max_length=255)
+    page_size: int = Field(default=100, ge=1, le=5000)
+    overlap_minutes: int = Field(default=10, ge=0)
+    max_retries: int = Field(default=4, ge=0, le=10)
+    max_wait_seconds: float = Field(default=120.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass
+class _Session:
+    client: Any
+    cloud: bool
+    zone: dt.tzinfo
+    ids: FieldIds
+
+
+class JiraConnector:
+    """Item source and write target (epics) for one Jira site."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = JiraConfig
+    offline: ClassVar[bool] = False
+    writable_fields: ClassVar[Mapping[str, frozenset[str]]] = {"item": ITEM_FIELDS}
+
+    def __init__(
+        self,
+        name: str,
+        config: JiraConfig,
+        base_dir: Path | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.site = config.url.rstrip("/")
+        self.clock = clock
+        self.caller = JiraCaller(
+            name,
+            self.site,
+            max_retries=config.max_retries,
+            max_wait=config.max_wait_seconds,
+            sleep=sleep,
+        )
+        self._session: _Session | None = None
+        self.writer = EpicWriter(self)
+
+    # --- connection ---------------------------------------------------------------
+    def session(self) -> _Session:
+        """Connect once: serverInfo (deployment), myself (time zone), the field list."""
+        if self._session is None:
+            from jira import JIRA  # imported on first use: a Jira-less config never loads it
+
+            cfg = self.config
+            token = resolve_secret(cfg.token, connection=self.name)
+            auth: dict[str, Any] = (
+                {"basic_auth": (cfg.email, token)} if cfg.email else {"token_auth": token}
+            )
+            client = self.caller.call(
+                "connect (serverInfo)", JIRA, server=self.site, max_retries=0,
+                timeout=cfg.timeout_seconds, options={"check_update": False}, **auth,
+            )  # fmt: skip
+            cloud = (
+                bool(client._is_cloud) if cfg.deployment == "auto" else cfg.deployment == "cloud"
+            )
+            if cloud and not cfg.email:
+                log.warning(
+                    "%s: Jira Cloud expects basic auth: set 'email' next to the API token",
+                    self.name,
+                )
+            me = self.caller.call("myself", client.myself)
+            raw_fields = self.caller.call("field list", client.fields)
+            ids = discover_fields(
+                raw_fields, self.name, story_points=cfg.story_points_field,
+                epic_link=cfg.epic_link_field, kr_field=cfg.kr_field, numeric=cfg.fields,
+                need_epic_link=not cloud,
+            )  # fmt: skip
+            self._session = _Session(client, cloud, user_zone((me or {}).get("timeZone")), ids)
+        return self._session
+
+    def search(
+        self,
+        jql: str,
+        fields: list[str],
+        *,
+        selector: str | None = None,
+        properties: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """All issues matching ``jql`` (every page), with only the given fields."""
+        s = self.session()
+        pager = cloud_pages if s.cloud else server_pages
+        out: list[dict[str, Any]] = []
+        for page in pager(self.caller, s.client, jql, fields, page_size=self.config.page_size,
+                          properties=properties, selector=selector):  # fmt: skip
+            out += page
+        return out
+
+    @staticmethod
+    def query_problem(query: object) -> str | None:
+        """Rules for a Jira connection carry JQL strings."""
+        if not isinstance(query, str) or not query.strip():
+            return "a Jira rule's query is a JQL string, e.g. 'project = PAY AND labels = bug'"
+        return None
+
+    # --- ItemSource ---------------------------------------------------------------------
+    def pull_items(self, request: PullRequest) -> PullResult:
+        """Pull the linked roots and their epics' direct children (see the module docstring)."""
+        started = self.clock()
+        s = self.session()
+        fields = s.ids.request()
+        since = (
+            updated_since(request.cursor, self.config.overlap_minutes, s.zone)
+            if request.cursor
+            else None
+        )
+        found: dict[str, WorkItem] = {}
+        tags: dict[str, set[str]] = {}
+
+        def run(clause: str, selector: str | None = None, incremental: bool = True) -> None:
+            jql = f"({clause}) AND {since}" if since and incremental else clause
+            for raw in self.search(jql, fields, selector=selector):
+                item = to_item(raw, self.name, self.site, s.ids)
+                found[item.key] = item
+                if selector:
+                    tags.setdefault(item.key, set()).add(selector)
+
+        missing = self._pull_keys(set(request.keys), run)
+        if since is None:  # a full pull sees every key that exists
+            missing |= set(request.keys) - set(found)
+        labels = set(request.labels)
+        if request.label_prefix:
+            labels |= {f"{request.label_prefix}{kr}" for kr in request.kr_ids}
+        scope = f" AND ({self.config.scope})" if self.config.scope else ""
+        for clause in in_clauses("labels", labels):
+            run(clause + scope)
+        for selector in request.queries:
+            problem = self.query_problem(selector.query)
+            if problem:
+                raise SourceError(self.name, problem, selector=selector.id)
+            run(strip_order_by(str(selector.query)), selector=selector.id)
+        epics = {k for k, i in found.items() if i.kind is ItemKind.EPIC}
+        known = set(request.known_epics) if since else set()
+        # Children of epics known from the cache: only what changed. New epics: all children.
+        child_field = "parent" if s.cloud else f"cf[{(s.ids.epic_link or '').rsplit('_', 1)[-1]}]"
+        for clause in in_clauses(child_field, known):
+            run(clause)
+        for clause in in_clauses(child_field, epics - known):
+            run(clause, incremental=False)
+        items = tuple(
+            item.replace(selectors=tuple(sorted(tags[key]))) if key in tags else item
+            for key, item in found.items()
+        )
+        return PullResult(
+            items=items,
+            cursor=started.isoformat(),
+            incremental=since is not None,
+            missing_keys=frozenset(missing),
+            description=f"{len(items)} issues from {self.site}"
+            + (" (changed since last run)" if since else ""),
+        )
+
+    def _pull_keys(self, keys: set[str], run: Callable[..., None]) -> set[str]:
+        """Pull issues by key; Data Center refuses unknown keys (400), so drop them and retry."""
+        missing: set[str] = set()
+        pending = set(keys)
+        while pending:
+            try:
+                for clause in in_clauses("key", pending):
+                    run(clause)
+                return missing
+            except SourceError as exc:
+                gone = set(_MISSING_KEY.findall(str(exc))) & pending
+                if not gone:
+                    raise
+                missing |= gone
+                pending -= gone
+        return missing
+
+    # --- WriteTarget ------------------------------------------------------------------------
+    def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
+        """One record per epic of this site linked to writable KRs (see the writer)."""
+        return self.writer.desired(outcome, spec)
+
+    def read_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """What the epics hold now: one batched search with the entity property."""
+        return self.writer.read(refs)
+
+    def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
+        """Write one epic's changed values (labels, links, comments, then the property)."""
+        self.writer.write(ref, values)
+
+
+__all__ = ["JiraConfig", "JiraConnector", "jira_message"]
