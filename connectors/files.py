@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
+from connectors._filters import query_problem
 from connectors._select import select
 from okr_sync.errors import ConfigError, Problem, SourceError, WriteError
 from okr_sync.interfaces import (
@@ -63,6 +64,12 @@ def _validation_problems(
     ]
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class YamlOkrConfig(ConnectorConfig):
     """``type: yaml_okrs``: objectives and key results in a YAML file."""
 
@@ -87,7 +94,13 @@ class YamlOkrSource:
 
     def pull_okrs(self) -> OkrTree:
         """Parse the file. Raises ConfigError listing every problem with its line."""
-        doc, problems = load_yaml(_read_text(self.path, self.name), str(self.path))
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problem = Problem(str(self.path), None, "", f"cannot read the OKR file: {exc.strerror or exc}",
+                              f"check 'path' of the {self.name!r} connection")  # fmt: skip
+            raise ConfigError([problem]) from None
+        doc, problems = load_yaml(text, str(self.path))
         if doc is None or problems:
             raise ConfigError(problems)
         data = doc.data if isinstance(doc.data, dict) else None
@@ -141,6 +154,7 @@ class JsonItemSource:
 
     config_model: ClassVar[type[ConnectorConfig]] = JsonItemsConfig
     offline: ClassVar[bool] = True
+    query_problem = staticmethod(query_problem)
 
     def __init__(self, name: str, config: JsonItemsConfig, base_dir: Path) -> None:
         self.name = name
@@ -246,7 +260,9 @@ class JsonReportTarget:
         section.setdefault(ref.id, {}).update(values)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else _default_mode()
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            os.chmod(tmp, mode)  # mkstemp makes 0600; keep what the file had (or the umask default)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
                 handle.write("\n")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from connectors._filters import query_problem
 from connectors._select import select
 from okr_sync.errors import SourceError, WriteError
 from okr_sync.interfaces import (
@@ -54,6 +55,8 @@ class MemoryConnector:
         "key_result": OKR_FIELDS,
         "objective": OBJECTIVE_FIELDS,
     }
+
+    query_problem = staticmethod(query_problem)
 
     def __init__(
         self,

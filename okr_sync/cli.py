@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -118,19 +119,44 @@ def validate(path: Path, quiet: bool) -> None:
         _echo(f"{path}: OK ({checked} valid)")
 
 
+NOW_VAR = "OKR_SYNC_NOW"
+
+
+def _clock() -> Callable[[], dt.datetime]:
+    """The run's clock: real time, or a fixed instant from $OKR_SYNC_NOW (demos, tests)."""
+    fixed = os.environ.get(NOW_VAR)
+    if not fixed:
+        return lambda: dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(fixed)
+    except ValueError:
+        raise click.UsageError(f"{NOW_VAR}={fixed!r} is not an ISO date-time") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return lambda: moment
+
+
 def _engine(loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = ()) -> Engine:
-    return Engine(loaded, build_connectors(loaded), state, accept_empty=frozenset(accept_empty))
+    return Engine(
+        loaded, build_connectors(loaded), state, now=_clock(), accept_empty=frozenset(accept_empty)
+    )
+
+
+accept_empty_option = click.option(
+    "--accept-empty", multiple=True, metavar="KR",
+    help="Accept that this KR's linked items dropped to none (repeatable).",
+)  # fmt: skip
 
 
 @main.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(path: Path, quiet: bool, as_json: bool) -> None:
+@accept_empty_option
+def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
     """Show what a sync would write. Writes nothing, not even the state store."""
     loaded = load_config(path)
     state = StateStore.open_readonly(loaded.state_path)
     try:
-        summary = _engine(loaded, state).run(apply=False)
+        summary = _engine(loaded, state, accept_empty).run(apply=False)
     finally:
         state.close()
     _report(summary, loaded, quiet, as_json)
@@ -139,12 +165,7 @@ def plan(path: Path, quiet: bool, as_json: bool) -> None:
 @main.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-@click.option(
-    "--accept-empty",
-    multiple=True,
-    metavar="KR",
-    help="Accept that this KR's linked items dropped to none (repeatable).",
-)
+@accept_empty_option
 def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
@@ -293,8 +314,9 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
     if prov.shared:
         out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
     out += [f"  note: {n}" for n in prov.notes]
-    if len(rows) > 1:
-        before = rows[-2]
+    earlier = [r for r in rows[:-1] if not r["stale"] and not r["error"]]
+    if earlier:  # compare with the last run that had trustworthy numbers
+        before = earlier[-1]
         change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
         out.append(
             f"  since run {before['run_id']}: {describe_change(before['progress'], last['progress'], change)}"

@@ -18,7 +18,7 @@ from typing import Any
 import mappings
 from okr_sync import registry
 from okr_sync.config import LoadedConfig, check_kr_ids
-from okr_sync.errors import ConfigError, OkrSyncError
+from okr_sync.errors import ConfigError, OkrSyncError, Problem
 from okr_sync.evaluate import KrSnapshot, Settings, evaluate
 from okr_sync.evaluate import fingerprint as make_fingerprint
 from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
@@ -47,6 +47,18 @@ def build_connectors(loaded: LoadedConfig) -> dict[str, Any]:
         name: registry.connector_class(cfg.type)(name, cfg, loaded.base_dir)
         for name, cfg in loaded.connections.items()
     }
+
+
+def _not_found(
+    requests: Mapping[str, PullRequest], missing: Mapping[str, frozenset[str]]
+) -> set[str]:
+    """Keys that every source asked for them (and that answered) reported missing."""
+    out = set()
+    for key in {k for r in requests.values() for k in r.keys}:
+        asked = [name for name, r in requests.items() if key in r.keys and name in missing]
+        if asked and all(key in missing[name] for name in asked):
+            out.add(key)
+    return out
 
 
 def _describe(exc: Exception) -> str:
@@ -93,6 +105,11 @@ class Engine:
         tree = source.pull_okrs()
         check_tree(tree, self.cfg.okrs)
         problems = check_kr_ids(self.loaded, tree)
+        known = {kr.id for kr in tree.key_results}
+        problems += [
+            Problem("--accept-empty", None, "", f"unknown key result {kr_id!r}", "name a KR id")
+            for kr_id in sorted(self.accept_empty - known)
+        ]
         if problems:
             raise ConfigError(problems)
         return tree
@@ -134,9 +151,7 @@ class Engine:
         caches: dict[str, tuple[list[WorkItem], bool]] = {}
         full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
         for name, request in requests.items():
-            fingerprint = make_fingerprint(
-                request.model_dump(exclude={"cursor", "known_epics"}, mode="json")
-            )
+            fingerprint = make_fingerprint(request.model_dump(exclude={"cursor", "known_epics"}))
             saved = self.state.cursor(name)
             fresh = (
                 saved is not None
@@ -203,7 +218,8 @@ class Engine:
         """Pull, link and compute; nothing is written anywhere."""
         started = self.now()
         tree = self._okr_tree()
-        items, errors, missing, cursors, caches = self._pull(self._requests(tree), started)
+        requests = self._requests(tree)
+        items, errors, missing, cursors, caches = self._pull(requests, started)
         linked = mappings.link(
             tree.key_results,
             items,
@@ -225,7 +241,7 @@ class Engine:
             tree, items, linked, settings, started,
             previous=self.state.previous(),
             failed_sources=errors,
-            not_found=set.intersection(*(set(m) for m in missing.values())) if missing else set(),
+            not_found=_not_found(requests, missing),
             accept_empty=self.accept_empty,
         )  # fmt: skip
         outcome = Outcome(
@@ -354,6 +370,7 @@ class Engine:
         for number, ((name, ref), changes) in enumerate(groups.items(), start=1):
             target: WriteTarget = self.connectors[name]
             values = {c.field: c.after for c in changes}
+            self.state.record_intent(changes)
             try:
                 target.write_record(ref, values)
             except Exception as exc:  # one failing record never stops the others
@@ -392,9 +409,7 @@ class Engine:
                 on_write(number, len(groups))
         for name, tplan in computed.target_plans.items():
             last = self.state.last_written(name)
-            adopt = [
-                (ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f), object()) != v
-            ]
+            adopt = [(ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f)) != (v,)]
             if adopt:
                 self.state.adopt(name, run_id, adopt)
         return writes, failures

@@ -25,9 +25,14 @@ from okr_sync.rollup import roll_up
 Period = tuple[dt.date | None, dt.date | None]
 
 
+def _stable(value: Any) -> Any:
+    # Sets have no order; sorted, they hash the same in every process.
+    return sorted(value, key=str) if isinstance(value, set | frozenset) else str(value)
+
+
 def fingerprint(data: Any) -> str:
     """A short stable hash of JSON-able data (links of a KR, a pull request)."""
-    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    blob = json.dumps(data, sort_keys=True, default=_stable).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -132,12 +137,15 @@ def evaluate(
             measure=settings.measure_for(kr.id, kr.measure),
             linked=[index[(lk.source, lk.item_key)] for lk in links],
             period=kr_period(kr, objectives.get(kr.objective_id or ""), settings.cycle),
-            fingerprint=fingerprint(selectors),
+            fingerprint=fingerprint(
+                [[r.model_dump(mode="json") for r in kr_rules], [ref.key for ref in kr.links]]
+            ),
             selectors=selectors,
             shared=tuple(shared),
             failed_sources={s: errors[s] for s in deps if s in errors},
             missing=tuple(sorted(asked & not_found)),
             previous=prev,
+            keyed=bool(kr.links) or any(r.epics for r in kr_rules),
         )
         result = compute_kr(inputs, children, now, settings.thresholds)
         results[kr.id] = result

@@ -22,7 +22,6 @@ from typing import Literal
 from okr_sync.models import ChangeAction, FieldChange, FieldValue, Plan, Record, RecordRef
 
 ConflictPolicy = Literal["overwrite", "skip"]
-_MISSING = object()
 
 
 def values_equal(a: FieldValue, b: FieldValue) -> bool:
@@ -50,7 +49,7 @@ def plan_target(
     target: str,
     desired: Sequence[Record],
     current: Mapping[RecordRef, Mapping[str, FieldValue]],
-    last_written: Mapping[tuple[RecordRef, str], FieldValue],
+    last_written: Mapping[tuple[RecordRef, str], Sequence[FieldValue]],
     policy: ConflictPolicy = "overwrite",
 ) -> TargetPlan:
     """Plan one target's changes (see the module docstring)."""
@@ -63,8 +62,9 @@ def plan_target(
             if values_equal(have, want):
                 in_sync.append((record.ref, name, want))
                 continue
-            last = last_written.get((record.ref, name), _MISSING)
-            conflict = last is not _MISSING and not values_equal(have, last)
+            ours = last_written.get((record.ref, name))
+            # A human changed it if it holds none of the values okr-sync wrote (or was writing).
+            conflict = bool(ours) and not any(values_equal(have, v) for v in ours or ())
             if conflict:
                 action = ChangeAction.SKIP if policy == "skip" else ChangeAction.OVERWRITE
             else:
@@ -77,7 +77,7 @@ def plan_target(
                     field=name,
                     before=have,
                     after=want,
-                    last_written=None if last is _MISSING else last,
+                    last_written=ours[0] if ours else None,
                     conflict=conflict,
                     action=action,
                 )

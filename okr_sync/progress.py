@@ -152,6 +152,7 @@ class KrInputs:
     failed_sources: Mapping[str, str] | None = None
     missing: tuple[str, ...] = ()
     previous: Previous | None = None
+    keyed: bool = False
 
 
 ChildIndex = Mapping[tuple[str, str], Sequence[WorkItem]]
@@ -208,7 +209,7 @@ def compute_kr(
     expected = expected_progress(*inputs.period, now)
     failed = {s: e for s, e in (inputs.failed_sources or {}).items()}
     if measure != "manual" and failed:
-        reasons = "; ".join(f"{s}: {e}" for s, e in sorted(failed.items()))
+        reasons = "; ".join(error for _, error in sorted(failed.items()))
         return KrResult(
             **base,
             expected=expected,
@@ -265,6 +266,9 @@ def compute_kr(
                     CountedItem(key=item.key, source=item.source, done=_done(item), value=value)
                 )
         current = sum(e.value for e in entries)
+        if counted and not entries:  # the field vanished (renamed?): a 0 here would be a lie
+            current = None
+            notes.append(f"none of the {len(counted)} counted items has a value for {field}")
     else:  # count, count:done
         entries = [CountedItem(key=i.key, source=i.source, done=_done(i)) for i in counted]
         if measure == "count:done":
@@ -328,9 +332,16 @@ def compute_kr(
 
 
 def _dropped_to_zero(inputs: KrInputs, count: int, measure: str) -> str | None:
-    """The mass-zero guard: a KR whose items vanish without a config change is stale."""
+    """The mass-zero guard: a KR whose items vanish without a config change is stale.
+
+    For ``count`` and ``sum:`` KRs linked only through queries or labels, zero is
+    a real answer (every open incident closed), so only KRs whose links name
+    items (epic keys in a rule or on the KR) are guarded; ratio measures always are.
+    """
     prev = inputs.previous
     if measure == "manual" or count > 0 or prev is None or prev.item_count == 0:
+        return None
+    if measure not in RATIO_MEASURES and not inputs.keyed:
         return None
     if prev.fingerprint != inputs.fingerprint:
         return None  # the links were changed on purpose

@@ -79,8 +79,19 @@ def _m0001_initial(db: sqlite3.Connection) -> None:
 
 
 #: Named migrations, applied in order; never edit or reorder a released one.
+def _m0002_pending_writes(db: sqlite3.Connection) -> None:
+    # A value being written: a kill between the write and its record must not make
+    # okr-sync's own value look like a human edit on the next run.
+    db.execute(
+        """CREATE TABLE pending (
+            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
+            value TEXT, PRIMARY KEY (target, kind, record, field))"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_pending_writes", _m0002_pending_writes),
 ]
 
 
@@ -221,8 +232,12 @@ class StateStore:
 
     # --- runs ----------------------------------------------------------------
     def start_run(self, started_at: dt.datetime, dry_run: bool = False) -> int:
-        """Record the start of a run; returns its id."""
+        """Record the start of a run; returns its id.
+
+        Called under the run lock, so any run still marked running has died.
+        """
         with self.transaction() as db:
+            db.execute("UPDATE runs SET outcome='interrupted' WHERE outcome='running'")
             cur = db.execute(
                 "INSERT INTO runs (started_at, dry_run) VALUES (?, ?)",
                 (started_at.isoformat(), int(dry_run)),
@@ -364,12 +379,29 @@ class StateStore:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # --- changes and written values -------------------------------------------
-    def last_written(self, target: str) -> dict[tuple[RecordRef, str], FieldValue]:
-        """The value okr-sync last wrote to each field of a target."""
-        rows = self._db.execute(
-            "SELECT kind, record, field, value FROM written WHERE target = ?", (target,)
-        )
-        return {(RecordRef(kind=k, id=rec), f): _load(v) for k, rec, f, v in rows}
+    def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:
+        """Values okr-sync wrote to each field of a target.
+
+        The last confirmed value comes first, then a value whose write was
+        started but never confirmed (a crash in between), if any.
+        """
+        out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
+        for table in ("written", "pending"):
+            rows = self._db.execute(
+                f"SELECT kind, record, field, value FROM {table} WHERE target = ?", (target,)
+            )
+            for k, rec, f, v in rows:
+                key = (RecordRef(kind=k, id=rec), f)
+                out[key] = (*out.get(key, ()), _load(v))
+        return out
+
+    def record_intent(self, changes: Sequence[FieldChange]) -> None:
+        """Note values about to be written, before the request goes out."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
+                [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
+            )
 
     def record_changes(
         self, run_id: int, changes: Sequence[FieldChange], result: str, error: str | None = None
@@ -410,16 +442,26 @@ class StateStore:
                         for c in changes
                     ],
                 )
+            if result in ("applied", "refused"):  # the outcome is known: nothing is pending
+                db.executemany(
+                    "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
+                    [(c.target, c.ref.kind, c.ref.id, c.field) for c in changes],
+                )
 
     def adopt(
         self, target: str, run_id: int, values: Iterable[tuple[RecordRef, str, FieldValue]]
     ) -> None:
         """Remember values a target already holds as ours (they equal what we want)."""
         at = _now()
+        rows = list(values)
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(target, ref.kind, ref.id, f, _dump(v), run_id, at) for ref, f, v in values],
+                [(target, ref.kind, ref.id, f, _dump(v), run_id, at) for ref, f, v in rows],
+            )
+            db.executemany(
+                "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
+                [(target, ref.kind, ref.id, f) for ref, f, _ in rows],
             )
 
     def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import yaml
@@ -41,9 +42,24 @@ def dotted(path: Path_) -> str:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose impossible dates (2026-13-01) are errors with a line, not crashes."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> dt.date:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r}: {exc}", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Problem]]:
-    """Parse one YAML document; syntax errors and duplicate keys become problems."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; syntax errors, bad dates and duplicate keys become problems."""
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -51,7 +67,8 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Problem]]
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or str(exc)
-        return None, [Problem(file, line, "", f"YAML syntax error: {what}", "fix the YAML syntax")]
+        kind = "" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error: "
+        return None, [Problem(file, line, "", f"{kind}{what}", "fix the YAML syntax at that line")]
     except yaml.YAMLError as exc:
         return None, [Problem(file, None, "", f"YAML error: {exc}")]
     finally:

@@ -181,3 +181,46 @@ def test_python_dash_m_runs_the_cli(example: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2
+
+
+def test_accept_empty_must_name_a_known_kr(example: Path) -> None:
+    code, _, err = invoke("plan", "-c", str(example), "--accept-empty", "KR-99")
+    assert code == 2 and "--accept-empty: unknown key result 'KR-99'" in err
+
+
+def test_bad_query_for_a_local_source_is_a_config_error_with_its_line(example: Path) -> None:
+    text = example.read_text().replace(
+        "query: {label: customer-bug}", "query: {labl: customer-bug}"
+    )
+    example.write_text(text)
+    code, _, err = invoke("validate", "-c", str(example))
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "labl" in t)
+    assert (
+        code == 2 and f"{example}:{line}: mapping.rules[1].query: unknown filter key 'labl'" in err
+    )
+
+
+def test_impossible_date_is_a_config_error_with_its_line(example: Path) -> None:
+    example.write_text(example.read_text().replace("start: 2026-10-01", "start: 2026-13-01"))
+    code, _, err = invoke("validate", "-c", str(example))
+    assert code == 2 and "invalid date '2026-13-01'" in err and "internal error" not in err
+
+
+def test_the_report_file_keeps_its_permissions(example: Path) -> None:
+    report = example.parent / "okr-status.json"
+    report.write_text("{}")
+    report.chmod(0o644)
+    invoke("sync", "-c", str(example))
+    assert report.stat().st_mode & 0o777 == 0o644
+
+
+def test_explain_compares_with_the_last_trustworthy_run(example: Path) -> None:
+    invoke("sync", "-c", str(example))
+    items = example.parent / "work-items.json"
+    good = items.read_text()
+    items.write_text("{broken")
+    invoke("sync", "-c", str(example))
+    items.write_text(good)
+    invoke("sync", "-c", str(example))
+    code, out, _ = invoke("explain", "-c", str(example), "KR-1")
+    assert code == 0 and "since run 1: 69 % → 69 %: no change in the counted items" in out

@@ -230,10 +230,9 @@ def test_cursor_and_cache_move_only_when_the_run_commits(
         env.engine().run(apply=True)
     assert env.state.cursor("work") is None and env.state.cached_items("work") == []
     assert env.page("KR-1")["progress"] == 0.5  # the writes themselves were recorded
-    assert (
-        env.state.last_written("pages")[(RecordRef(kind="key_result", id="KR-1"), "progress")]
-        == 0.5
-    )
+    assert env.state.last_written("pages")[
+        (RecordRef(kind="key_result", id="KR-1"), "progress")
+    ] == (0.5,)
 
 
 def test_a_connector_bug_is_contained_and_named(env: Setup) -> None:
@@ -269,3 +268,27 @@ def test_a_failing_query_names_its_rule_and_config_line(env: Setup) -> None:
     assert summary.source_errors["work"] == (
         "work: Error in the JQL Query: expecting ')' (in rule 1 (okr-sync.yaml:11): label bug)"
     )
+
+
+def test_a_missing_epic_is_reported_when_only_its_source_was_asked(tmp_path: Path) -> None:
+    env = Setup(tmp_path)
+    text = CONFIG.replace(
+        "  pages: {type: memory}\n", "  pages: {type: memory}\n  other: {type: memory}\n"
+    )
+    text = text.replace("items: [work]", "items: [work, other]")
+    text = text.replace(
+        "    - kr: KR-2\n      label: bug\n",
+        "    - kr: KR-2\n      label: bug\n    - kr: KR-1\n      source: work\n      epics: [E-9]\n",
+    )
+    path = tmp_path / "okr-sync.yaml"
+    path.write_text(text)
+    env.loaded = load_config(path)
+    conns = {
+        "okrs": env.okrs,
+        "work": env.work,
+        "pages": env.pages,
+        "other": MemoryConnector("other"),
+    }
+    summary = Engine(env.loaded, conns, env.state, now=lambda: NOW).run(apply=True)
+    kr1 = next(r for r in summary.key_results if r.kr_id == "KR-1")
+    assert "linked items not found: E-9" in (kr1.error or "") and not kr1.writable

@@ -25,7 +25,7 @@ def test_float_round_trip_noise_is_not_a_change() -> None:
 
 def test_only_changed_fields_are_planned() -> None:
     plan = plan_target("t", [record(progress=0.6, status="On track")],
-                       {REF: {"progress": 0.5, "status": "On track"}}, {(REF, "progress"): 0.5})  # fmt: skip
+                       {REF: {"progress": 0.5, "status": "On track"}}, {(REF, "progress"): (0.5,)})  # fmt: skip
     assert [(c.field, c.before, c.after, c.action) for c in plan.changes] == [
         ("progress", 0.5, 0.6, ChangeAction.WRITE)
     ]
@@ -39,7 +39,7 @@ def test_first_write_over_a_human_value_is_not_a_conflict_but_keeps_it() -> None
 
 def test_human_edit_is_a_conflict_overwritten_by_default() -> None:
     plan = plan_target("t", [record(status="At risk")], {REF: {"status": "On track"}},
-                       {(REF, "status"): "Off track"})  # fmt: skip
+                       {(REF, "status"): ("Off track",)})  # fmt: skip
     (change,) = plan.changes
     assert change.conflict and change.action is ChangeAction.OVERWRITE
     assert (change.before, change.last_written) == ("On track", "Off track")
@@ -47,7 +47,7 @@ def test_human_edit_is_a_conflict_overwritten_by_default() -> None:
 
 def test_human_edit_with_skip_policy_is_kept() -> None:
     plan = plan_target("t", [record(status="At risk")], {REF: {"status": "On track"}},
-                       {(REF, "status"): "Off track"}, policy="skip")  # fmt: skip
+                       {(REF, "status"): ("Off track",)}, policy="skip")  # fmt: skip
     (change,) = plan.changes
     assert change.conflict and change.action is ChangeAction.SKIP
 
@@ -64,6 +64,15 @@ def test_skipped_conflicts_are_not_written() -> None:
     from okr_sync.plan import merge
 
     tp = plan_target(
-        "t", [record(status="At risk")], {REF: {"status": "x"}}, {(REF, "status"): "y"}, "skip"
+        "t", [record(status="At risk")], {REF: {"status": "x"}}, {(REF, "status"): ("y",)}, "skip"
     )
     assert merge([tp]).writes() == {}
+
+
+def test_a_value_okr_sync_was_writing_when_it_died_is_not_a_human_edit() -> None:
+    # confirmed 0.4, then a write of 0.5 whose record was lost in a crash; now 0.6 is wanted
+    plan = plan_target(
+        "t", [record(progress=0.6)], {REF: {"progress": 0.5}}, {(REF, "progress"): (0.4, 0.5)}
+    )
+    (change,) = plan.changes
+    assert not change.conflict and change.action is ChangeAction.WRITE

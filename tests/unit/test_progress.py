@@ -179,7 +179,7 @@ class TestMeasures:
 
 class TestStaleness:
     def test_failed_source_makes_the_kr_stale_not_zero(self) -> None:
-        res = run(KR, "issues_done", [], failed_sources={"jira": "HTTP 503"})
+        res = run(KR, "issues_done", [], failed_sources={"jira": "jira: HTTP 503"})
         assert res.stale and res.progress is None and not res.writable
         assert "jira: HTTP 503" in (res.error or "")
 
@@ -207,3 +207,30 @@ class TestStaleness:
         universe = [epic("E-1"), item("I-1", DONE, parent_key="E-1")]
         res = run(KR, "issues_done", [universe[0]], universe, missing=("E-404",))
         assert res.progress == 1.0 and not res.writable and "E-404" in (res.error or "")
+
+
+class TestReviewRegressions:
+    def test_a_sum_field_that_vanished_is_not_written_as_zero(self) -> None:
+        rows = [item("D-1", fields={"ARR": 1000.0}), item("D-2", fields={})]
+        res = run(KeyResult(id="KR-4", title="ARR", target=3000), "sum:arr", rows)
+        assert res.progress is None and not res.writable
+        assert "none of the 2 counted items has a value for arr" in res.provenance.notes
+
+    def test_a_count_kr_whose_query_matches_nothing_is_a_real_zero(self) -> None:
+        kr = KeyResult(id="KR-5", title="Open incidents 4 → 0", start=4, target=0)
+        res = run(
+            kr, "count", [], fingerprint="f", previous=Previous(item_count=4, fingerprint="f")
+        )
+        assert not res.stale and res.current == 0 and res.progress == 1.0
+
+    def test_a_count_kr_whose_listed_epics_vanish_is_stale(self) -> None:
+        kr = KeyResult(id="KR-5", title="Issues in epics", target=10)
+        res = run(
+            kr,
+            "count",
+            [],
+            fingerprint="f",
+            previous=Previous(item_count=4, fingerprint="f"),
+            keyed=True,
+        )
+        assert res.stale

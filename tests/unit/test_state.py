@@ -170,11 +170,14 @@ def test_new_migration_runs_once_on_an_existing_store(
         calls.append("0002")
         db.execute("CREATE TABLE extra (x TEXT)")
 
-    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0002_extra", m0002)])
+    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_extra", m0002)])
     StateStore.open(db_path).close()
     StateStore.open(db_path).close()
     assert calls == ["0002"]
-    assert [name for name, _ in migrations_of(db_path)] == ["0001_initial", "0002_extra"]
+    assert [name for name, _ in migrations_of(db_path)] == [
+        *(n for n, _ in MIGRATIONS),
+        "0099_extra",
+    ]
     assert "extra" in tables_of(db_path)
 
 
@@ -182,8 +185,8 @@ def test_readonly_open_refuses_a_store_needing_migrations(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     StateStore.open(db_path).close()
-    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0002_extra", lambda db: None)])
-    with pytest.raises(StateError, match=r"needs migrations \(0002_extra\)"):
+    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_extra", lambda db: None)])
+    with pytest.raises(StateError, match=r"needs migrations \(0099_extra\)"):
         StateStore.open_readonly(db_path)
 
 
@@ -220,12 +223,12 @@ def test_failing_migration_leaves_no_half_applied_schema(
         db.execute("INSERT INTO half_done VALUES ('partial')")
         raise RuntimeError("migration exploded")
 
-    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0002_broken", broken)])
+    monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_broken", broken)])
     with pytest.raises((RuntimeError, StateError)):
         StateStore.open(db_path)
 
     assert "half_done" not in tables_of(db_path)
-    assert [name for name, _ in migrations_of(db_path)] == ["0001_initial"]
+    assert [name for name, _ in migrations_of(db_path)] == [n for n, _ in MIGRATIONS]
 
     # Once the migration is fixed, the store opens and is up to date.
     monkeypatch.setattr(state_module, "MIGRATIONS", list(MIGRATIONS))
@@ -274,7 +277,7 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
         assert [r["id"] for r in ro.runs()] == [run_id]
         assert [h["id"] for h in ro.history()] == ["KR-1"]
         assert set(ro.previous()) == {"KR-1"}
-        assert ro.last_written("report") == {(KR1, "progress"): 0.4}
+        assert ro.last_written("report") == {(KR1, "progress"): (0.4,)}
         assert ro.cursor("work") == CursorState(
             cursor="c1", fingerprint="f", full_at=T0.isoformat()
         )
@@ -292,7 +295,7 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
     assert (db_path.read_bytes(), db_path.stat().st_mtime_ns) == before
     store = StateStore.open(db_path)
     try:
-        assert store.last_written("report") == {(KR1, "progress"): 0.4}
+        assert store.last_written("report") == {(KR1, "progress"): (0.4,)}
     finally:
         store.close()
 
@@ -303,11 +306,11 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
 def test_only_applied_changes_become_last_written(store: StateStore) -> None:
     run_id = store.start_run(T0)
     store.record_changes(run_id, [change(0.5, before=0.1)], "applied")
-    assert store.last_written("report") == {(KR1, "progress"): 0.5}
+    assert store.last_written("report") == {(KR1, "progress"): (0.5,)}
 
     store.record_changes(run_id, [change(0.7, before=0.5)], "failed", "HTTP 500")
     store.record_changes(run_id, [change(0.8, before=0.5)], "skipped")
-    assert store.last_written("report") == {(KR1, "progress"): 0.5}
+    assert store.last_written("report") == {(KR1, "progress"): (0.5,)}
     assert store.last_written("other") == {}
 
     logged = store.changes_for("KR-1")
@@ -322,7 +325,10 @@ def test_only_applied_changes_become_last_written(store: StateStore) -> None:
 def test_adopt_remembers_values_as_last_written(store: StateStore) -> None:
     run_id = store.start_run(T0)
     store.adopt("report", run_id, [(KR1, "status", "On track"), (KR1, "progress", 0.25)])
-    assert store.last_written("report") == {(KR1, "status"): "On track", (KR1, "progress"): 0.25}
+    assert store.last_written("report") == {
+        (KR1, "status"): ("On track",),
+        (KR1, "progress"): (0.25,),
+    }
     assert store.changes_for("KR-1") == []
 
 
@@ -345,7 +351,7 @@ def test_cursor_and_cache_change_only_when_the_run_is_committed(db_path: Path) -
         assert store.cursor("work") == cursor1
         assert sorted(i.key for i in store.cached_items("work")) == ["A-1", "A-2"]
         assert store.runs()[0]["outcome"] == "running"
-        assert store.last_written("report") == {(KR1, "progress"): 0.9}  # the write is kept
+        assert store.last_written("report") == {(KR1, "progress"): (0.9,)}  # the write is kept
     finally:
         store.close()
 
@@ -478,9 +484,10 @@ def test_engine_interrupted_before_commit_keeps_cursor_and_cache(tmp_path: Path)
         assert {i.key: i.status_category for i in ro.cached_items("mem")} == cache
         assert [r["outcome"] for r in ro.runs()] == ["running", "ok"]
         assert {h["run_id"] for h in ro.history()} == {first.run_id}
-        # The one write that did happen is remembered, so the next run sees no conflict.
+        # The one write that did happen is remembered, so the next run sees no conflict;
+        # the interrupted one is remembered as pending (it may or may not have landed).
         written = ro.last_written("mem")
-        assert sorted(v for v in written.values()) == [0.0, 1.0]
+        assert sorted(v for v in written.values()) == [(0.0, 1.0), (1.0,)]
     finally:
         ro.close()
 
