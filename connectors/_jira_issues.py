@@ -29,7 +29,7 @@ STORY_POINT_NAMES = ("story point estimate", "story points")
 class FieldIds:
     """Field ids found on this site (or set in the config)."""
 
-    story_points: str | None = None
+    story_points: tuple[str, ...] = ()
     epic_link: str | None = None
     kr_field: str | None = None
     numeric: Mapping[str, str] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class FieldIds:
     def request(self) -> list[str]:
         """The fields every search asks for: only what okr-sync reads."""
         wanted = ["summary", "issuetype", "status", "parent", "labels", "updated"]
-        extra = [self.story_points, self.epic_link, self.kr_field, *self.numeric.values()]
+        extra = [*self.story_points, self.epic_link, self.kr_field, *self.numeric.values()]
         return wanted + [f for f in extra if f and f not in wanted]
 
 
@@ -64,30 +64,23 @@ def discover_fields(
     numeric: Mapping[str, str],
     need_epic_link: bool,
 ) -> FieldIds:
-    """Resolve configured field names to ids, and find the story points field.
+    """Resolve configured field names to ids, and find the story points fields.
 
-    Story points: an explicit setting wins; otherwise the Jira Software
-    estimate field (``jsw-story-points``), then a field named "Story point
-    estimate" or "Story Points". When several candidates remain, okr-sync
-    refuses to guess and names them.
+    Story points: an explicit ``story_points_field`` wins. Otherwise every
+    candidate is read, in this order: the Jira Software estimate field
+    (``jsw-story-points``, "Story point estimate" on Cloud), then fields named
+    "Story point estimate" or "Story Points". Sites often carry both (team- and
+    company-managed projects use different ones), so an issue's points are the
+    first candidate that has a value.
     """
     if story_points:
-        points: str | None = _find_field(fields, story_points, source, "story_points_field")
+        points: tuple[str, ...] = (_find_field(fields, story_points, source, "story_points_field"),)
     else:
         by_schema = [
             f for f in fields if (f.get("schema") or {}).get("custom") == STORY_POINT_SCHEMA
         ]
-        candidates = by_schema or [
-            f for f in fields if str(f.get("name", "")).lower() in STORY_POINT_NAMES
-        ]
-        ids = sorted({str(f["id"]) for f in candidates})
-        if len(ids) > 1:
-            names = ", ".join(f"{f['id']} ({f.get('name')})" for f in candidates)
-            raise SourceError(
-                source,
-                f"several story point fields exist ({names}); set story_points_field in the config",
-            )
-        points = ids[0] if ids else None
+        by_name = [f for f in fields if str(f.get("name", "")).lower() in STORY_POINT_NAMES]
+        points = tuple(dict.fromkeys(str(f["id"]) for f in [*by_schema, *by_name]))
     link: str | None = None
     if epic_link:
         link = _find_field(fields, epic_link, source, "epic_link_field")
@@ -207,7 +200,9 @@ def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> Wo
         kind=ItemKind.EPIC if is_epic else ItemKind.ISSUE,
         parent_key=parent if isinstance(parent, str) else None,
         status_category=_CATEGORY.get(str(status), StatusCategory.TODO),
-        story_points=_number(fields.get(ids.story_points)) if ids.story_points else None,
+        story_points=next(
+            (n for n in (_number(fields.get(f)) for f in ids.story_points) if n is not None), None
+        ),
         fields={name: _number(fields.get(fid)) for name, fid in ids.numeric.items()},
         labels=tuple(str(x) for x in fields.get("labels") or ()),
         kr_refs=_refs(fields.get(ids.kr_field)) if ids.kr_field else (),

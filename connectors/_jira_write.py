@@ -24,7 +24,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from connectors._jira_issues import in_clauses
 from okr_sync.errors import WriteError
 from okr_sync.interfaces import WriteSpec
 from okr_sync.models import FieldValue, ItemKind, KrResult, Outcome, Record, RecordRef
@@ -104,10 +103,8 @@ class EpicWriter:
         """Current values, from one batched search carrying the entity property."""
         keys = [r.id for r in refs if r.kind == "item"]
         prop = self.connector.config.property_key
-        raw: dict[str, dict[str, Any]] = {}
-        for clause in in_clauses("key", keys):
-            for issue in self.connector.search(clause, ["labels"], properties=prop):
-                raw[str(issue.get("key"))] = issue
+        issues, _missing = self.connector.search_keys(set(keys), ["labels"], properties=prop)
+        raw = {str(issue.get("key")): issue for issue in issues}
         out: dict[RecordRef, dict[str, FieldValue]] = {}
         for ref in refs:
             current = raw.get(ref.id)

@@ -207,7 +207,10 @@ class JiraConnector:
                 if selector:
                     tags.setdefault(item.key, set()).add(selector)
 
-        missing = self._pull_keys(set(request.keys), run)
+        by_key, missing = self.search_keys(set(request.keys), fields, since=since)
+        for raw in by_key:
+            item = to_item(raw, self.name, self.site, s.ids)
+            found[item.key] = item
         if since is None:  # a full pull sees every key that exists
             missing |= set(request.keys) - set(found)
         labels = set(request.labels)
@@ -242,22 +245,35 @@ class JiraConnector:
             + (" (changed since last run)" if since else ""),
         )
 
-    def _pull_keys(self, keys: set[str], run: Callable[..., None]) -> set[str]:
-        """Pull issues by key; Data Center refuses unknown keys (400), so drop them and retry."""
+    def search_keys(
+        self,
+        keys: set[str],
+        fields: list[str],
+        *,
+        since: str | None = None,
+        properties: str | None = None,
+    ) -> tuple[list[dict[str, Any]], set[str]]:
+        """Issues by key, batched; also the keys Jira does not have.
+
+        Data Center refuses a JQL naming an unknown key (400 "An issue with key
+        'X' does not exist"), so such keys are dropped and the query re-run.
+        """
         missing: set[str] = set()
         pending = set(keys)
         while pending:
             try:
+                found = []
                 for clause in in_clauses("key", pending):
-                    run(clause)
-                return missing
+                    jql = f"({clause}) AND {since}" if since else clause
+                    found += self.search(jql, fields, properties=properties)
+                return found, missing
             except SourceError as exc:
                 gone = set(_MISSING_KEY.findall(str(exc))) & pending
                 if not gone:
                     raise
                 missing |= gone
                 pending -= gone
-        return missing
+        return [], missing
 
     # --- WriteTarget ------------------------------------------------------------------------
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
