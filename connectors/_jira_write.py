@@ -118,7 +118,12 @@ class EpicWriter:
             present = set((current.get("fields") or {}).get("labels") or ())
             values: dict[str, FieldValue] = {
                 "property": {k: v for k, v in stored.items() if k not in _RECEIPTS} or None,
-                "label": sorted(present & set(want.get("label") or ())),
+                # Only the labels okr-sync manages: an okr: label it would not add is not its business.
+                "label": sorted(
+                    present & set(want["label"])
+                    if isinstance(want.get("label"), list)
+                    else {x for x in present if x.startswith(self.connector.config.label_prefix)}
+                ),
                 "remote_link": stored.get("remote_links"),
                 "comment": stored.get("commented"),
             }

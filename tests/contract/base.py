@@ -20,6 +20,8 @@ from okr_sync.models import (
     ItemRef,
     KeyResult,
     KrResult,
+    Link,
+    LinkOrigin,
     Objective,
     ObjectiveResult,
     OkrTree,
@@ -70,8 +72,8 @@ def items(source: str) -> list[WorkItem]:
     ]
 
 
-def outcome(tree: OkrTree = TREE) -> Outcome:
-    """An outcome with one writable KR, one stale KR and one objective."""
+def outcome(source: str = "mem", tree: OkrTree = TREE) -> Outcome:
+    """An outcome with one writable KR, one stale KR and one objective; each KR has an epic."""
     return Outcome(
         tree=tree,
         key_results=(
@@ -80,7 +82,10 @@ def outcome(tree: OkrTree = TREE) -> Outcome:
             KrResult(kr_id="KR-2", title="Reduce bugs", measure="count", stale=True, error="source failed"),
         ),
         objectives=(ObjectiveResult(objective_id="O-2", title="Team", progress=0.5, status=Status.AT_RISK),),
-        links=(),
+        links=(
+            Link(kr_id="KR-1", item_key="E-1", source=source, origin=LinkOrigin.RULE, kind=ItemKind.EPIC),
+            Link(kr_id="KR-2", item_key="E-2", source=source, origin=LinkOrigin.RULE, kind=ItemKind.EPIC),
+        ),
         status_labels=dict(DEFAULT_STATUS_LABELS),
         synced_on=dt.date(2026, 11, 23),
     )  # fmt: skip
@@ -101,6 +106,16 @@ class ConnectorContract:
     def query_for_label(self, label: str) -> str | dict[str, Any]:
         """A query in the connector's own language selecting items with this label."""
         raise NotImplementedError
+
+    def sample_record(self) -> tuple[RecordRef, dict[str, Any], dict[str, Any], RecordRef]:
+        """A record of the target, two writes (the second changes one field), an unknown record."""
+        first = {"progress": 0.25, "status": "At risk"}
+        return (
+            RecordRef(kind="key_result", id="KR-1"),
+            first,
+            {"progress": 0.75},
+            RecordRef(kind="key_result", id="KR-404"),
+        )
 
     # --- helpers ---------------------------------------------------------------
     def _source(self) -> ItemSource:
@@ -167,31 +182,32 @@ class ConnectorContract:
     # --- write target ----------------------------------------------------------------
     def test_unknown_records_read_as_empty(self) -> None:
         target = self._target()
-        ref = RecordRef(kind="key_result", id="KR-1")
-        assert target.read_records([ref]) == {ref: {}}
+        *_, unknown = self.sample_record()
+        assert target.read_records([unknown]) == {unknown: {}}
 
     def test_write_then_read_back_and_rewrite_is_idempotent(self) -> None:
         target = self._target()
-        ref = RecordRef(kind="key_result", id="KR-1")
-        target.write_record(ref, {"progress": 0.5, "status": "On track"})
-        target.write_record(ref, {"progress": 0.5, "status": "On track"})
+        ref, first, _, _ = self.sample_record()
+        target.write_record(ref, first)
+        target.write_record(ref, first)
         values = target.read_records([ref])[ref]
-        assert values["progress"] == pytest.approx(0.5) and values["status"] == "On track"
+        assert {k: values[k] for k in first} == first
 
     def test_a_write_touches_only_the_fields_it_carries(self) -> None:
         target = self._target()
-        ref = RecordRef(kind="key_result", id="KR-1")
-        target.write_record(ref, {"progress": 0.25, "status": "At risk"})
-        target.write_record(ref, {"progress": 0.75})
+        ref, first, second, _ = self.sample_record()
+        target.write_record(ref, first)
+        target.write_record(ref, second)
         values = target.read_records([ref])[ref]
-        assert values["progress"] == pytest.approx(0.75) and values["status"] == "At risk"
+        assert {k: values[k] for k in first} == {**first, **second}
 
     def test_desired_records_skip_stale_krs_and_unconfigured_fields(self) -> None:
         target = self._target()
-        spec = WriteSpec(key_results=("progress", "status"), objectives=("progress",))
-        records = target.desired_records(outcome(), spec)
-        by_id = {r.ref.id: r for r in records}
-        assert "KR-2" not in by_id  # stale: never written
-        assert set(by_id["KR-1"].fields) <= {"progress", "status"}
-        assert by_id["KR-1"].fields["status"] == "On track"
-        assert set(by_id["O-2"].fields) == {"progress"}
+        spec = WriteSpec(
+            key_results=("progress", "status"), objectives=("progress",), items=("property",)
+        )
+        records = target.desired_records(outcome(target.name), spec)
+        assert records, "the writable KR (or its epic) must get a record"
+        for record in records:
+            assert "KR-2" not in record.owner.split(",")  # stale: never written
+            assert set(record.fields) <= set(spec.for_kind(record.ref.kind))
