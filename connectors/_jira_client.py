@@ -2,9 +2,10 @@
 
 Retries: the ``jira`` client is built with ``max_retries=0`` (its own layer
 would also retry comment POSTs and cap waits at 60 s), and tenacity retries
-*idempotent* calls only, on 429/502/503/504 and connection errors, waiting
-what ``Retry-After`` says, with the total wait capped. A non-idempotent call
-(a comment) is tried once; its de-duplication happens before it is sent.
+*idempotent* calls on 429/502/503/504 and connection errors, waiting what
+``Retry-After`` says, with the total wait capped. A non-idempotent call (a
+comment) is retried only on 429, which Jira sends before doing anything; its
+de-duplication against existing comments happens before it is sent.
 
 Errors: every ``JIRAError`` becomes a :class:`SourceError`, :class:`AuthError`
 or :class:`WriteError` whose message names the site and request but never
@@ -53,6 +54,10 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return True
     return _status(exc) in RETRY_STATUSES
+
+
+def _is_rate_limited(exc: BaseException) -> bool:
+    return _status(exc) == 429
 
 
 def jira_message(exc: BaseException) -> str:
@@ -135,9 +140,8 @@ class JiraCaller:
             )  # fmt: skip
 
         retrying = Retrying(
-            retry=retry_if_exception(is_transient)
-            if idempotent
-            else retry_if_exception(lambda e: False),
+            # 429 means the request was refused unprocessed: safe to resend even a comment.
+            retry=retry_if_exception(is_transient if idempotent else _is_rate_limited),
             wait=self._wait,
             stop=self._stop,
             sleep=self.sleep,

@@ -123,6 +123,20 @@ def in_clauses(field_name: str, values: Iterable[str], budget: int = MAX_JQL_CHA
     return clauses
 
 
+def or_groups(clauses: Sequence[str], budget: int = MAX_JQL_CHARS) -> list[str]:
+    """Clauses OR-ed together into as few statements as fit the budget."""
+    groups: list[str] = []
+    current: list[str] = []
+    for clause in clauses:
+        if current and sum(len(c) + 4 for c in current) + len(clause) > budget:
+            groups.append(" OR ".join(current))
+            current = []
+        current.append(clause)
+    if current:
+        groups.append(" OR ".join(current))
+    return groups
+
+
 def strip_order_by(jql: str) -> str:
     """A user's JQL without its ORDER BY, so that it can be combined with other clauses."""
     return _ORDER_BY.sub("", jql).strip()

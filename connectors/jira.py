@@ -45,6 +45,7 @@ from connectors._jira_issues import (
     FieldIds,
     discover_fields,
     in_clauses,
+    or_groups,
     strip_order_by,
     to_item,
     updated_since,
@@ -85,7 +86,7 @@ class JiraConfig(ConnectorConfig):
     property_key: str = Field(default="okr-sync", min_length=1, max_length=255)
     page_size: int = Field(default=100, ge=1, le=5000)
     overlap_minutes: int = Field(default=10, ge=0)
-    max_retries: int = Field(default=4, ge=0, le=10)
+    max_retries: int = Field(default=8, ge=0, le=20)
     max_wait_seconds: float = Field(default=120.0, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -207,29 +208,29 @@ class JiraConnector:
                 if selector:
                     tags.setdefault(item.key, set()).add(selector)
 
-        by_key, missing = self.search_keys(set(request.keys), fields, since=since)
-        for raw in by_key:
-            item = to_item(raw, self.name, self.site, s.ids)
-            found[item.key] = item
-        if since is None:  # a full pull sees every key that exists
-            missing |= set(request.keys) - set(found)
         labels = set(request.labels)
         if request.label_prefix:
             labels |= {f"{request.label_prefix}{kr}" for kr in request.kr_ids}
         scope = f" AND ({self.config.scope})" if self.config.scope else ""
-        for clause in in_clauses("labels", labels):
-            run(clause + scope)
+        child_field = "parent" if s.cloud else f"cf[{(s.ids.epic_link or '').rsplit('_', 1)[-1]}]"
+        known = set(request.known_epics) if since else set()
+        # Roots (keys, labels) and, when incremental, the changed children of cached
+        # epics, in as few OR-ed queries as fit: a no-op rerun costs one page.
+        others = [f"({c}{scope})" for c in in_clauses("labels", labels)]
+        others += in_clauses(child_field, known)
+        roots, missing = self.search_keys(set(request.keys), fields, since=since, others=others)
+        for raw in roots:
+            item = to_item(raw, self.name, self.site, s.ids)
+            found[item.key] = item
+        if since is None:  # a full pull sees every key that exists
+            missing |= set(request.keys) - set(found)
         for selector in request.queries:
             problem = self.query_problem(selector.query)
             if problem:
                 raise SourceError(self.name, problem, selector=selector.id)
             run(strip_order_by(str(selector.query)), selector=selector.id)
+        # Epics new to the cache (or all, on a full pull): every child, changed or not.
         epics = {k for k, i in found.items() if i.kind is ItemKind.EPIC}
-        known = set(request.known_epics) if since else set()
-        # Children of epics known from the cache: only what changed. New epics: all children.
-        child_field = "parent" if s.cloud else f"cf[{(s.ids.epic_link or '').rsplit('_', 1)[-1]}]"
-        for clause in in_clauses(child_field, known):
-            run(clause)
         for clause in in_clauses(child_field, epics - known):
             run(clause, incremental=False)
         items = tuple(
@@ -252,19 +253,20 @@ class JiraConnector:
         *,
         since: str | None = None,
         properties: str | None = None,
+        others: Sequence[str] = (),
     ) -> tuple[list[dict[str, Any]], set[str]]:
-        """Issues by key, batched; also the keys Jira does not have.
+        """Issues by key (plus any ``others`` clauses, OR-ed in), batched; and the unknown keys.
 
         Data Center refuses a JQL naming an unknown key (400 "An issue with key
         'X' does not exist"), so such keys are dropped and the query re-run.
         """
         missing: set[str] = set()
         pending = set(keys)
-        while pending:
+        while True:
             try:
-                found = []
-                for clause in in_clauses("key", pending):
-                    jql = f"({clause}) AND {since}" if since else clause
+                found: list[dict[str, Any]] = []
+                for group in or_groups([*in_clauses("key", pending), *others]):
+                    jql = f"({group}) AND {since}" if since else group
                     found += self.search(jql, fields, properties=properties)
                 return found, missing
             except SourceError as exc:
@@ -273,7 +275,6 @@ class JiraConnector:
                     raise
                 missing |= gone
                 pending -= gone
-        return [], missing
 
     # --- WriteTarget ------------------------------------------------------------------------
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:

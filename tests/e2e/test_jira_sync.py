@@ -1,0 +1,235 @@
+"""End to end: the engine, the real `jira` client and the Jira sandbox over loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.files import YamlOkrConfig, YamlOkrSource
+from connectors.jira import JiraConfig, JiraConnector
+from connectors.sandbox import JiraSandbox
+from okr_sync.config import load_config
+from okr_sync.engine import Engine
+from okr_sync.models import RunSummary
+from okr_sync.state import StateStore
+
+NOW = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC)
+OKRS = """
+objectives:
+  - {id: O-1, title: Ship payments}
+key_results:
+  - {id: KR-1, title: Finish the checkout epic, objective: O-1, epics: [PAY-1], url: "https://notion.example/kr-1"}
+  - {id: KR-2, title: Platform epics, objective: O-1}
+  - {id: KR-3, title: Close bugs, objective: O-1, start: 0, target: 10, measure: "count:done"}
+"""
+CONFIG = """
+connections:
+  okrs: {type: yaml_okrs, path: okrs.yaml}
+  jira:
+    type: jira
+    url: URL
+    EMAIL
+    token: "${E2E_JIRA_TOKEN}"
+okrs: okrs
+items: [jira]
+cycle: {start: 2026-10-01, end: 2026-12-31}
+mapping:
+  rules:
+    - kr: KR-3
+      source: jira
+      query: QUERY
+write:
+  jira:
+    items: [property, label, remote_link, comment]
+"""
+
+
+class World:
+    """A sandbox seeded with two epics (one with 250 children), bugs, and a config."""
+
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, mode: str = "cloud",
+                 query: str = "project = PAY AND labels = bug") -> None:  # fmt: skip
+        self.sandbox = JiraSandbox(mode)  # type: ignore[arg-type]
+        url = self.sandbox.start()
+        sb = self.sandbox
+        old = {"updated": dt.datetime.now(dt.UTC) - dt.timedelta(days=2)}  # seeded two days ago
+        sb.add_project("PAY", "Payments")
+        self.epic1 = sb.add_issue("PAY", "Checkout", issuetype="Epic", **old)
+        self.epic2 = sb.add_issue("PAY", "Platform", issuetype="Epic", labels=["okr:KR-2"], **old)
+        self.children = [
+            sb.add_issue(
+                "PAY",
+                f"Story {i}",
+                parent=self.epic1,
+                status="Done" if i < 100 else "To Do",
+                story_points=2,
+                **old,
+            )  # fmt: skip
+            for i in range(250)
+        ]
+        for i in range(4):
+            sb.add_issue(
+                "PAY",
+                f"Platform task {i}",
+                parent=self.epic2,
+                status="Done" if i == 0 else "In Progress",
+                **old,
+            )
+        for i in range(3):
+            sb.add_issue(
+                "PAY",
+                f"Bug {i}",
+                issuetype="Bug",
+                labels=["bug"],
+                status="Done" if i < 2 else "To Do",
+                **old,
+            )
+        cloud = mode == "cloud"
+        monkeypatch.setenv("E2E_JIRA_TOKEN", sb.api_token if cloud else sb.pat)
+        (tmp / "okrs.yaml").write_text(OKRS)
+        text = CONFIG.replace("URL", url).replace("QUERY", f'"{query}"')
+        text = text.replace("EMAIL", f"email: {sb.email}" if cloud else "")
+        (tmp / "okr-sync.yaml").write_text(text)
+        self.tmp = tmp
+        self.sleeps: list[float] = []
+        self.state = StateStore.open(tmp / "state.db")
+
+    def run(self, apply: bool = True) -> tuple[RunSummary, Counter[str]]:
+        loaded = load_config(self.tmp / "okr-sync.yaml")
+        jira = JiraConnector("jira", loaded.connections["jira"], self.tmp, sleep=self.sleeps.append)  # type: ignore[arg-type]
+        okrs = YamlOkrSource("okrs", loaded.connections["okrs"], self.tmp)  # type: ignore[arg-type]
+        before = Counter(self.sandbox.requests)
+        summary = Engine(loaded, {"okrs": okrs, "jira": jira}, self.state, now=lambda: NOW).run(
+            apply=apply
+        )
+        return summary, Counter(self.sandbox.requests) - before
+
+    def prop(self, key: str) -> dict[str, object]:
+        return self.sandbox.issue(key)["properties"].get("okr-sync")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    w = World(tmp_path, monkeypatch)
+    yield w
+    w.sandbox.stop()
+
+
+def kr(summary: RunSummary, kr_id: str):  # type: ignore[no-untyped-def]
+    return next(r for r in summary.key_results if r.kr_id == kr_id)
+
+
+def searches(requests: Counter[str]) -> int:
+    return sum(n for endpoint, n in requests.items() if "/search" in endpoint)
+
+
+def writes(requests: Counter[str]) -> int:
+    return sum(n for endpoint, n in requests.items() if endpoint.split()[0] in ("PUT", "POST", "DELETE")
+               and "/search" not in endpoint)  # fmt: skip
+
+
+def test_full_sync_pages_through_every_child_and_writes_back(world: World) -> None:
+    summary, requests = world.run()
+    assert not summary.failed and not summary.source_errors
+    one = kr(summary, "KR-1")
+    assert (one.done, one.total) == (100, 250) and one.progress == pytest.approx(0.4)
+    assert kr(summary, "KR-2").progress == pytest.approx(0.25)
+    assert kr(summary, "KR-3").current == 2
+    # roots (keys and labels in one query), the rule's query, 250 children at 100 a
+    # page, and one read of the epics' values before writing
+    assert requests["GET /rest/api/2/search/jql"] == 1 + 1 + 3 + 1
+    prop = world.prop(world.epic1)
+    assert prop["key_results"] == [  # type: ignore[index]
+        {"id": "KR-1", "title": "Finish the checkout epic", "progress": 0.4, "status": "On track",
+         "url": "https://notion.example/kr-1"}
+    ]  # fmt: skip
+    issue = world.sandbox.issue(world.epic1)
+    assert "okr:KR-1" in issue["labels"]
+    assert [link["globalId"] for link in issue["remote_links"]] == ["okr-sync:KR-1"]
+
+
+def test_rerun_with_nothing_changed_writes_nothing(world: World) -> None:
+    world.run()
+    summary, requests = world.run()
+    assert summary.writes == 0 and summary.plan.changes == ()
+    assert writes(requests) == 0
+    # incremental: one page for the linked items that changed (the epics okr-sync just
+    # labelled), one for the rule's query, one to read the epics' values back
+    assert requests["GET /rest/api/2/search/jql"] == 3
+
+
+def test_incremental_pull_sees_only_what_changed(world: World) -> None:
+    world.run()
+    world.sandbox.update_issue(world.children[200], status="Done")
+    summary, requests = world.run()
+    assert kr(summary, "KR-1").done == 101 and kr(summary, "KR-1").total == 250
+    assert world.prop(world.epic1)["key_results"][0]["progress"] == pytest.approx(0.404)  # type: ignore[index]
+    assert requests["PUT /rest/api/2/issue/{key}/properties/{prop}"] == 1
+
+
+def test_status_change_comments_once_even_through_a_429_storm(world: World) -> None:
+    world.run()
+    assert world.sandbox.issue(world.epic1)["comments"] == []  # first sync: no comment
+    for key in world.children[100:]:
+        world.sandbox.update_issue(key, status="Done")
+    world.sandbox.faults.add("*", 429, times=6, retry_after=1)
+    summary, _ = world.run()
+    assert not summary.failed and kr(summary, "KR-1").status is not None
+    assert world.sleeps and all(s == 1.0 for s in world.sleeps)
+    comments = world.sandbox.issue(world.epic1)["comments"]
+    assert len(comments) == 1 and "[okr-sync:KR-1:Achieved:2026-11-15]" in str(comments[0])
+    world.run()
+    assert len(world.sandbox.issue(world.epic1)["comments"]) == 1
+
+
+def test_a_comment_whose_answer_was_lost_is_not_posted_again(world: World) -> None:
+    world.run()
+    for key in world.children[100:]:
+        world.sandbox.update_issue(key, status="Done")
+    world.sandbox.faults.add("PUT /rest/api/2/issue/{key}/properties/{prop}", 500, times=1)
+    first, _ = world.run()  # the comment is posted, then the property write fails
+    assert [f.owner for f in first.failures] == ["KR-1"]
+    world.run()
+    assert len(world.sandbox.issue(world.epic1)["comments"]) == 1
+
+
+def test_data_center_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(tmp_path, monkeypatch, mode="datacenter")
+    try:
+        summary, requests = world.run()
+        assert not summary.failed
+        assert (kr(summary, "KR-1").done, kr(summary, "KR-1").total) == (100, 250)
+        assert (
+            requests["GET /rest/api/2/search"] >= 3 and requests["GET /rest/api/2/search/jql"] == 0
+        )
+        assert world.prop(world.epic1)["key_results"][0]["progress"] == 0.4  # type: ignore[index]
+    finally:
+        world.sandbox.stop()
+
+
+def test_wrong_token_is_reported_with_the_site_and_no_secret(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("E2E_JIRA_TOKEN", "tracer-wrong-token-42")
+    summary, _ = world.run()
+    error = summary.source_errors["jira"]
+    assert world.sandbox.url in error and "Check the API token" in error
+    assert "tracer-wrong-token-42" not in summary.model_dump_json()
+    assert all(kr(summary, k).stale for k in ("KR-1", "KR-2", "KR-3"))
+
+
+def test_bad_jql_names_jiras_message_and_the_rule_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path, monkeypatch, query="project = PAY AND labels = (")
+    try:
+        summary, _ = world.run()
+        error = summary.source_errors["jira"]
+        assert "Error in the JQL Query" in error and "(in rule 1 (okr-sync.yaml:14)" in error
+        assert kr(summary, "KR-3").stale and kr(summary, "KR-1").stale
+    finally:
+        world.sandbox.stop()
