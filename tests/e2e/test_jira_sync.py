@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import YamlOkrConfig, YamlOkrSource
-from connectors.jira import JiraConfig, JiraConnector
+from connectors.files import YamlOkrSource
+from connectors.jira import JiraConnector
 from connectors.sandbox import JiraSandbox
 from okr_sync.config import load_config
 from okr_sync.engine import Engine
@@ -68,7 +68,7 @@ class World:
                 status="Done" if i < 100 else "To Do",
                 story_points=2,
                 **old,
-            )  # fmt: skip
+            )
             for i in range(250)
         ]
         for i in range(4):
