@@ -26,6 +26,7 @@ from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, OkrSyncError, Sta
 from okr_sync.lock import RunLock
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
+from okr_sync.sandbox_cli import sandbox
 from okr_sync.state import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -330,3 +331,6 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
             for c in conflicts
         ]
     _echo("\n".join(out))
+
+
+main.add_command(sandbox)
