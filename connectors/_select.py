@@ -35,10 +35,15 @@ def select(
     wanted_labels = set(request.labels) | {f"{request.label_prefix}{k}" for k in request.kr_ids}
     by_key = {i.key: i for i in items}
     chosen: dict[str, list[str]] = {}
+    counts = {s.id: 0 for s in request.queries if s.count_only}
     for item in items:
-        tags = [
-            s.id for s in request.queries if isinstance(s.query, dict) and matches(item, s.query)
-        ]
+        tags = []
+        for s in request.queries:
+            if isinstance(s.query, dict) and matches(item, s.query):
+                if s.count_only:  # only the number is wanted, not the item
+                    counts[s.id] += 1
+                else:
+                    tags.append(s.id)
         if (
             tags
             or item.key in request.keys
@@ -65,5 +70,6 @@ def select(
         cursor=cursor,
         incremental=since is not None,
         missing_keys=frozenset(k for k in request.keys if k not in by_key),
+        counts=counts,
         description=f"{len(result)} of {len(items)} items in {source}",
     )

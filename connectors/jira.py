@@ -179,6 +179,23 @@ class JiraConnector:
             out += page
         return out
 
+    def count(self, jql: str, selector: str) -> int:
+        """How many issues match: approximate-count on Cloud, a zero-size search on Data Center."""
+        s = self.session()
+        if s.cloud:
+            result = self.caller.call(
+                "approximate-count", s.client.approximate_issue_count, jql, selector=selector
+            )
+        else:
+            page = self.caller.call(
+                "search (count)", s.client.search_issues, jql, maxResults=1, fields=["key"],
+                json_result=True, selector=selector,
+            )  # fmt: skip
+            result = page.get("total") if isinstance(page, dict) else None
+        if not isinstance(result, int):
+            raise SourceError(self.name, "count: malformed answer (no count)", selector=selector)
+        return result
+
     @staticmethod
     def query_problem(query: object) -> str | None:
         """Rules for a Jira connection carry JQL strings."""
@@ -224,11 +241,15 @@ class JiraConnector:
             found[item.key] = item
         if since is None:  # a full pull sees every key that exists
             missing |= set(request.keys) - set(found)
+        counts: dict[str, int] = {}
         for selector in request.queries:
             problem = self.query_problem(selector.query)
             if problem:
                 raise SourceError(self.name, problem, selector=selector.id)
-            run(strip_order_by(str(selector.query)), selector=selector.id)
+            if selector.count_only:
+                counts[selector.id] = self.count(strip_order_by(str(selector.query)), selector.id)
+            else:
+                run(strip_order_by(str(selector.query)), selector=selector.id)
         # Epics new to the cache (or all, on a full pull): every child, changed or not.
         epics = {k for k, i in found.items() if i.kind is ItemKind.EPIC}
         for clause in in_clauses(child_field, epics - known):
@@ -242,6 +263,7 @@ class JiraConnector:
             cursor=started.isoformat(),
             incremental=since is not None,
             missing_keys=frozenset(missing),
+            counts=counts,
             description=f"{len(items)} issues from {self.site}"
             + (" (changed since last run)" if since else ""),
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mappings
+from mappings.rules import Rule
 from okr_sync import registry
 from okr_sync.config import LoadedConfig, check_kr_ids
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
@@ -64,6 +65,18 @@ def _not_found(
 def _describe(exc: Exception) -> str:
     """Our own errors speak for themselves; anything else is a connector bug, named as such."""
     return str(exc) if isinstance(exc, OkrSyncError) else f"unexpected {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Pulled:
+    """What the item sources gave, per source, in one run."""
+
+    items: list[WorkItem] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, frozenset[str]] = field(default_factory=dict)
+    cursors: dict[str, CursorState] = field(default_factory=dict)
+    caches: dict[str, tuple[list[WorkItem], bool]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +130,7 @@ class Engine:
     def _requests(self, tree: OkrTree) -> dict[str, PullRequest]:
         prefix = self.cfg.mapping.label_prefix
         kr_ids = frozenset(kr.id for kr in tree.key_results)
+        counted_by_query = self._count_only_rules(tree)
         requests = {}
         for name in self.cfg.items:
             rules = [r for r in self.cfg.mapping.rules if r.source in (None, name)]
@@ -127,7 +141,9 @@ class Engine:
             requests[name] = PullRequest(
                 keys=frozenset(keys),
                 queries=tuple(
-                    QuerySelector(id=r.id, query=r.query) for r in rules if r.query is not None
+                    QuerySelector(id=r.id, query=r.query, count_only=r.id in counted_by_query)
+                    for r in rules
+                    if r.query is not None
                 ),
                 labels=frozenset(r.label for r in rules if r.label),
                 kr_ids=kr_ids,
@@ -135,20 +151,28 @@ class Engine:
             )
         return requests
 
-    def _pull(
-        self, requests: dict[str, PullRequest], started: dt.datetime
-    ) -> tuple[
-        list[WorkItem],
-        dict[str, str],
-        dict[str, frozenset[str]],
-        dict[str, CursorState],
-        dict[str, tuple[list[WorkItem], bool]],
-    ]:
-        items: list[WorkItem] = []
-        errors: dict[str, str] = {}
-        missing: dict[str, frozenset[str]] = {}
-        cursors: dict[str, CursorState] = {}
-        caches: dict[str, tuple[list[WorkItem], bool]] = {}
+    def _count_only_rules(self, tree: OkrTree) -> set[str]:
+        """Query rules whose KR needs only a count: a ``count`` KR linked by that one query."""
+        rules_of: dict[str, list[Rule]] = {}
+        for rule in self.cfg.mapping.rules:
+            rules_of.setdefault(rule.kr, []).append(rule)
+        out = set()
+        for kr in tree.key_results:
+            rules = rules_of.get(kr.id, [])
+            measure = self.loaded.measure_for(kr.id, kr.measure)
+            if (
+                measure == "count"
+                and not kr.links
+                and len(rules) == 1
+                and rules[0].query is not None
+            ):
+                out.add(rules[0].id)
+        return out
+
+    def _pull(self, requests: dict[str, PullRequest], started: dt.datetime) -> Pulled:
+        pulled_all = Pulled()
+        items, errors, missing = pulled_all.items, pulled_all.errors, pulled_all.missing
+        cursors, caches = pulled_all.cursors, pulled_all.caches
         full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
         for name, request in requests.items():
             fingerprint = make_fingerprint(request.model_dump(exclude={"cursor", "known_epics"}))
@@ -187,6 +211,7 @@ class Engine:
                 full_at = started.isoformat()
             items += source_items
             missing[name] = result.missing_keys
+            pulled_all.counts.update(result.counts)
             caches[name] = (pulled, not result.incremental)
             cursors[name] = CursorState(
                 cursor=result.cursor, fingerprint=fingerprint, full_at=full_at
@@ -202,7 +227,7 @@ class Engine:
                     "incremental": result.incremental,
                 },
             )
-        return items, errors, missing, cursors, caches
+        return pulled_all
 
     def _explain_pull_error(self, exc: Exception) -> str:
         """The error, pointing at the config line of the rule whose query failed."""
@@ -219,7 +244,8 @@ class Engine:
         started = self.now()
         tree = self._okr_tree()
         requests = self._requests(tree)
-        items, errors, missing, cursors, caches = self._pull(requests, started)
+        pulled = self._pull(requests, started)
+        items, errors = pulled.items, pulled.errors
         linked = mappings.link(
             tree.key_results,
             items,
@@ -241,7 +267,8 @@ class Engine:
             tree, items, linked, settings, started,
             previous=self.state.previous(),
             failed_sources=errors,
-            not_found=_not_found(requests, missing),
+            not_found=_not_found(requests, pulled.missing),
+            counts=pulled.counts,
             accept_empty=self.accept_empty,
         )  # fmt: skip
         outcome = Outcome(
@@ -252,7 +279,14 @@ class Engine:
             status_labels=self.cfg.status.label_map(),
             synced_on=started.date(),
         )
-        return Computed(outcome, evaluation.snapshots, errors, cursors, caches, dict(linked.shared))
+        return Computed(
+            outcome,
+            evaluation.snapshots,
+            errors,
+            pulled.cursors,
+            pulled.caches,
+            dict(linked.shared),
+        )
 
     # --- plan ----------------------------------------------------------------------
     def plan(self, computed: Computed) -> Plan:

@@ -96,6 +96,7 @@ def evaluate(
     failed_sources: Mapping[str, str] | None = None,
     not_found: set[str] | frozenset[str] = frozenset(),
     accept_empty: frozenset[str] = frozenset(),
+    counts: Mapping[str, int] | None = None,
 ) -> Evaluation:
     """Compute every KR and roll the results up (see the module docstring).
 
@@ -109,7 +110,10 @@ def evaluate(
         failed_sources: item source → error, for the sources that failed.
         not_found: keys asked for that no item source has.
         accept_empty: KRs whose drop to no items is accepted this time.
+        counts: query selector → number of matches, from sources that answered
+            a count-only query (a ``count`` KR linked by one query) with a count.
     """
+    counts = counts or {}
     previous = previous or {}
     errors = failed_sources or {}
     index = {(i.source, i.key): i for i in items}
@@ -146,6 +150,7 @@ def evaluate(
             missing=tuple(sorted(asked & not_found)),
             previous=prev,
             keyed=bool(kr.links) or any(r.epics for r in kr_rules),
+            source_count=next((counts[r.id] for r in kr_rules if r.id in counts), None),
         )
         result = compute_kr(inputs, children, now, settings.thresholds)
         results[kr.id] = result

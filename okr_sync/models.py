@@ -165,10 +165,16 @@ WORK_ITEM: TypeAdapter[WorkItem] = TypeAdapter(WorkItem)
 
 
 class QuerySelector(Frozen):
-    """A source-specific query (JQL string, Notion filter, simple field filter)."""
+    """A source-specific query (JQL string, Notion filter, simple field filter).
+
+    ``count_only``: the engine needs only how many items match (a ``count`` KR
+    linked by this one query), so the source may answer with a count in
+    ``PullResult.counts`` instead of the items (Jira Cloud: approximate-count).
+    """
 
     id: str
     query: str | dict[str, Any]
+    count_only: bool = False
 
 
 class PullRequest(Frozen):
@@ -202,6 +208,7 @@ class PullResult(Frozen):
     cursor: str | None = None
     incremental: bool = False
     missing_keys: frozenset[str] = frozenset()
+    counts: dict[str, int] = Field(default_factory=dict)
     description: str = ""
 
 

@@ -153,6 +153,7 @@ class KrInputs:
     missing: tuple[str, ...] = ()
     previous: Previous | None = None
     keyed: bool = False
+    source_count: int | None = None
 
 
 ChildIndex = Mapping[tuple[str, str], Sequence[WorkItem]]
@@ -269,6 +270,10 @@ def compute_kr(
         if counted and not entries:  # the field vanished (renamed?): a 0 here would be a lie
             current = None
             notes.append(f"none of the {len(counted)} counted items has a value for {field}")
+    elif inputs.source_count is not None:  # counted by the source itself
+        entries = []
+        current = float(inputs.source_count)
+        notes.append(f"counted by the source: {inputs.source_count} matching items (not listed)")
     else:  # count, count:done
         entries = [CountedItem(key=i.key, source=i.source, done=_done(i)) for i in counted]
         if measure == "count:done":

@@ -25,6 +25,7 @@ key_results:
   - {id: KR-1, title: Finish the checkout epic, objective: O-1, epics: [PAY-1], url: "https://notion.example/kr-1"}
   - {id: KR-2, title: Platform epics, objective: O-1}
   - {id: KR-3, title: Close bugs, objective: O-1, start: 0, target: 10, measure: "count:done"}
+  - {id: KR-4, title: Bugs reported, objective: O-1, start: 0, target: 10, measure: count}
 """
 CONFIG = """
 connections:
@@ -42,6 +43,9 @@ mapping:
     - kr: KR-3
       source: jira
       query: QUERY
+    - kr: KR-4
+      source: jira
+      query: "project = PAY AND labels = bug"
 write:
   jira:
     items: [property, label, remote_link, comment]
@@ -139,6 +143,9 @@ def test_full_sync_pages_through_every_child_and_writes_back(world: World) -> No
     assert (one.done, one.total) == (100, 250) and one.progress == pytest.approx(0.4)
     assert kr(summary, "KR-2").progress == pytest.approx(0.25)
     assert kr(summary, "KR-3").current == 2
+    # a count KR linked by one query is answered by Jira's approximate-count, not a search
+    assert kr(summary, "KR-4").current == 3
+    assert requests["POST /rest/api/2/search/approximate-count"] == 1
     # roots (keys and labels in one query), the rule's query, 250 children at 100 a
     # page, and one read of the epics' values before writing
     assert requests["GET /rest/api/2/search/jql"] == 1 + 1 + 3 + 1
@@ -206,6 +213,7 @@ def test_data_center_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert (
             requests["GET /rest/api/2/search"] >= 3 and requests["GET /rest/api/2/search/jql"] == 0
         )
+        assert kr(summary, "KR-4").current == 3  # a zero-size search on Data Center
         assert world.prop(world.epic1)["key_results"][0]["progress"] == 0.4  # type: ignore[index]
     finally:
         world.sandbox.stop()

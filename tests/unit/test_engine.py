@@ -292,3 +292,19 @@ def test_a_missing_epic_is_reported_when_only_its_source_was_asked(tmp_path: Pat
     summary = Engine(env.loaded, conns, env.state, now=lambda: NOW).run(apply=True)
     kr1 = next(r for r in summary.key_results if r.kr_id == "KR-1")
     assert "linked items not found: E-9" in (kr1.error or "") and not kr1.writable
+
+
+def test_a_count_kr_linked_by_one_query_asks_the_source_for_a_count(tmp_path: Path) -> None:
+    env = Setup(tmp_path)
+    text = CONFIG.replace(
+        "    - kr: KR-2\n      label: bug\n",
+        "    - kr: KR-2\n      source: work\n      query: {label: bug}\n",
+    )
+    (tmp_path / "okr-sync.yaml").write_text(text + "measures: {KR-2: count}\n")
+    env.loaded = load_config(tmp_path / "okr-sync.yaml")
+    summary = env.engine().run(apply=False)
+    (selector,) = env.work.pulls[-1].queries
+    assert selector.count_only
+    kr2 = next(r for r in summary.key_results if r.kr_id == "KR-2")
+    assert kr2.current == 2 and kr2.provenance.counted == ()
+    assert "counted by the source: 2 matching items" in kr2.provenance.notes[0]
