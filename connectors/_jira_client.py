@@ -99,6 +99,7 @@ class JiraCaller:
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.sleep = sleep
+        #: Retries made over this connector's life (for figures); messages count per call.
         self.retries = 0
 
     def _wait(self, state: RetryCallState) -> float:
@@ -129,9 +130,11 @@ class JiraCaller:
             write: raise WriteError rather than SourceError.
             **kwargs: keyword arguments of ``func``.
         """
+        tries = [0]
 
         def before_sleep(state: RetryCallState) -> None:
             self.retries += 1
+            tries[0] += 1
             exc = state.outcome.exception() if state.outcome else None
             log.info(
                 "%s: %s failed (%s), retry %d in %.1f s", self.source, what,
@@ -153,11 +156,11 @@ class JiraCaller:
         except OkrSyncError:
             raise
         except Exception as exc:  # translated below; never chained (it carries headers)
-            error = self.translate(exc, what, selector=selector, write=write)
+            error = self.translate(exc, what, selector=selector, write=write, retries=tries[0])
         raise error
 
     def translate(self, exc: BaseException, what: str, *, selector: str | None = None,
-                  write: bool = False) -> OkrSyncError:  # fmt: skip
+                  write: bool = False, retries: int = 0) -> OkrSyncError:  # fmt: skip
         """A typed, secret-free error for a failed call."""
         status = _status(exc)
         if isinstance(exc, requests.ConnectionError | requests.Timeout):
@@ -178,7 +181,7 @@ class JiraCaller:
             wait = _retry_after(exc)
             hint = f", Retry-After {wait:.0f} s" if wait is not None else ""
             message = (
-                f"{what}: {self.site} answered {status}{hint}; gave up after {self.retries} retries"
+                f"{what}: {self.site} answered {status}{hint}; gave up after {retries} retries"
             )
         elif status is not None:
             message = f"{what}: {self.site} answered {status}: {jira_message(exc)}"

@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from connectors.jira import JiraConnector
 
 ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"})
-_RECEIPTS = ("remote_links", "commented")
+_RECEIPTS = ("remote_links", "commented", "comment_seq")
 
 
-def _marker(kr_id: str, status: str, day: str) -> str:
-    return f"[okr-sync:{kr_id}:{status}:{day}]"
+def _marker(kr_id: str, status: str, seq: int) -> str:
+    # Numbered per KR and epic, so the marker of one change is the same on every
+    # retry or rerun (whatever the day), and differs from any earlier change.
+    return f"[okr-sync:{kr_id}:{status}:#{seq}]"
 
 
 class EpicWriter:
@@ -163,9 +165,12 @@ class EpicWriter:
                 )
             stored["remote_links"] = values["remote_link"]
         if "comment" in values:
+            seq = dict(stored.get("comment_seq") or {})
             stored["commented"] = self._comment(
-                key, base, http, stored.get("commented") or {}, values["comment"] or {}
+                key, base, http, stored.get("commented") or {}, values["comment"] or {}, seq
             )
+            if seq:
+                stored["comment_seq"] = seq
         prop = values.get("property")
         if prop is None:
             prop = {k: v for k, v in stored.items() if k not in _RECEIPTS}
@@ -189,8 +194,12 @@ class EpicWriter:
         http: Any,
         commented: Mapping[str, str],
         wanted: Mapping[str, str],
+        seq: dict[str, int],
     ) -> dict[str, str]:
-        """Post one comment per KR whose status changed since the last comment (de-duplicated)."""
+        """Post one comment per KR whose status changed since the last comment (de-duplicated).
+
+        ``seq`` (updated in place) numbers each KR's comments on this epic.
+        """
         caller = self.connector.caller
         changed = {kr: s for kr, s in wanted.items() if commented.get(kr) not in (None, s)}
         if changed:
@@ -203,7 +212,8 @@ class EpicWriter:
             )
             bodies = " ".join(str(c.get("body")) for c in (existing.json().get("comments") or []))
             for kr, status in sorted(changed.items()):
-                marker = _marker(kr, status, self._day)
+                seq[kr] = int(seq.get(kr, 0)) + 1
+                marker = _marker(kr, status, seq[kr])
                 if marker in bodies:
                     continue  # posted by an earlier attempt that did not record it
                 text = f"{self._comments.get((key, kr), f'{kr}: {status}')}\n{marker}"

@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from connectors._jira_client import JiraCaller, cloud_pages, jira_message, server_pages
+from connectors._jira_client import GONE_HINT, JiraCaller, cloud_pages, jira_message, server_pages
 from connectors._jira_issues import (
     FieldIds,
     discover_fields,
@@ -76,6 +76,7 @@ class JiraConfig(ConnectorConfig):
     url: str = Field(pattern=r"^https?://")
     email: str | None = None
     token: SecretRef
+    #: "auto" uses what serverInfo says; a fixed value is checked against it.
     deployment: Literal["auto", "cloud", "datacenter"] = "auto"
     scope: str | None = None
     story_points_field: str | None = None
@@ -144,9 +145,15 @@ class JiraConnector:
                 "connect (serverInfo)", JIRA, server=self.site, max_retries=0,
                 timeout=cfg.timeout_seconds, options={"check_update": False}, **auth,
             )  # fmt: skip
-            cloud = (
-                bool(client._is_cloud) if cfg.deployment == "auto" else cfg.deployment == "cloud"
-            )
+            cloud = bool(client._is_cloud)
+            if cfg.deployment != "auto" and cloud != (cfg.deployment == "cloud"):
+                says = "Jira Cloud" if cloud else "Jira Data Center / Server"
+                hint = f" ({GONE_HINT})" if cloud else ""
+                raise SourceError(
+                    self.name,
+                    f"{self.site} reports itself as {says}, but the config says "
+                    f"'deployment: {cfg.deployment}'; remove that line to use what the site says{hint}",
+                )
             if cloud and not cfg.email:
                 log.warning(
                     "%s: Jira Cloud expects basic auth: set 'email' next to the API token",
