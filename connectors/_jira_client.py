@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connectors._retry import Caller
 from okr_sync.errors import AuthError, OkrSyncError, SourceError, WriteError
 
 log = logging.getLogger(__name__)
@@ -82,82 +81,21 @@ def jira_message(exc: BaseException) -> str:
     return str(text) if text else type(exc).__name__
 
 
-class JiraCaller:
-    """Runs client calls with the retry policy and translates their errors."""
+class JiraCaller(Caller):
+    """Retries and error wording for the ``jira`` client."""
 
-    def __init__(
-        self,
-        source: str,
-        site: str,
-        *,
-        max_retries: int,
-        max_wait: float,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.source = source
+    def __init__(self, source: str, site: str, *, max_retries: int, max_wait: float,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        super().__init__(source, max_retries=max_retries, max_wait=max_wait, sleep=sleep)
         self.site = site
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self.sleep = sleep
-        #: Retries made over this connector's life (for figures); messages count per call.
-        self.retries = 0
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        told = _retry_after(exc) if exc else None
-        if told is None:  # no instruction: exponential backoff with jitter
-            told = min(30.0, 2.0 ** (state.attempt_number - 1)) * random.uniform(0.7, 1.3)
-        return told
+    def retry_after(self, exc: BaseException) -> float | None:
+        """``Retry-After`` of a JIRAError's response."""
+        return _retry_after(exc)
 
-    def _stop(self, state: RetryCallState) -> bool:
-        if stop_after_attempt(self.max_retries + 1)(state):
-            return True
-        exc = state.outcome.exception() if state.outcome else None
-        upcoming = self._wait(state) if exc else 0.0
-        # Cap the total wait: a quota 429 asking for half an hour is reported, not slept on.
-        return state.idle_for + upcoming > self.max_wait
-
-    def call(self, what: str, func: Callable[..., T], *args: Any, idempotent: bool = True,
-             selector: str | None = None, write: bool = False, **kwargs: Any) -> T:  # fmt: skip
-        """Call ``func`` with retries (idempotent calls only) and typed errors.
-
-        Args:
-            what: the request in words, for messages ("search", "PUT property on PAY-1").
-            func: the client method.
-            *args: positional arguments of ``func``.
-            idempotent: whether the call may be repeated safely.
-            selector: the query selector this call serves, for error messages.
-            write: raise WriteError rather than SourceError.
-            **kwargs: keyword arguments of ``func``.
-        """
-        tries = [0]
-
-        def before_sleep(state: RetryCallState) -> None:
-            self.retries += 1
-            tries[0] += 1
-            exc = state.outcome.exception() if state.outcome else None
-            log.info(
-                "%s: %s failed (%s), retry %d in %.1f s", self.source, what,
-                (_status(exc) if exc else None) or type(exc).__name__, state.attempt_number,
-                state.next_action.sleep if state.next_action else 0.0,
-            )  # fmt: skip
-
-        retrying = Retrying(
-            # 429 means the request was refused unprocessed: safe to resend even a comment.
-            retry=retry_if_exception(is_transient if idempotent else _is_rate_limited),
-            wait=self._wait,
-            stop=self._stop,
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(func, *args, **kwargs)
-        except OkrSyncError:
-            raise
-        except Exception as exc:  # translated below; never chained (it carries headers)
-            error = self.translate(exc, what, selector=selector, write=write, retries=tries[0])
-        raise error
+    def transient(self, exc: BaseException) -> bool:
+        """429/502/503/504 and connection errors."""
+        return is_transient(exc)
 
     def translate(self, exc: BaseException, what: str, *, selector: str | None = None,
                   write: bool = False, retries: int = 0) -> OkrSyncError:  # fmt: skip
