@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
@@ -27,7 +27,6 @@ from connectors._retry import Caller
 from okr_sync.errors import AuthError, OkrSyncError, SourceError, WriteError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 GONE_HINT = (
     "Jira answered 410 Gone: this Cloud site has removed the old /search endpoint. okr-sync "
@@ -53,10 +52,6 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return True
     return _status(exc) in RETRY_STATUSES
-
-
-def _is_rate_limited(exc: BaseException) -> bool:
-    return _status(exc) == 429
 
 
 def jira_message(exc: BaseException) -> str:
