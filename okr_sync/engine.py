@@ -91,6 +91,7 @@ class Computed:
     shared: dict[str, tuple[str, ...]]
     target_plans: dict[str, TargetPlan] = field(default_factory=dict)
     target_errors: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -309,6 +310,7 @@ class Engine:
                     extra={"event": "failure", "target": name, "error": error},
                 )  # fmt: skip
                 continue
+            computed.notes += list(getattr(target, "plan_notes", None) or ())
             computed.target_plans[name] = plan_target(
                 name, records, current, self.state.last_written(name), self.cfg.conflicts
             )
@@ -336,6 +338,7 @@ class Engine:
             source_errors=computed.source_errors,
             shared_items=computed.shared,
             failures=tuple(failures),
+            notes=tuple(computed.notes),
         )
         for change in plan.conflicts:
             log.warning(

@@ -407,6 +407,7 @@ class RunSummary(Frozen):
     failures: tuple[WriteFailure, ...] = ()
     source_errors: dict[str, str] = Field(default_factory=dict)
     shared_items: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ BUILTIN: dict[str, str] = {
     "json_items": "connectors.files:JsonItemSource",
     "json_report": "connectors.files:JsonReportTarget",
     "jira": "connectors.jira:JiraConnector",
+    "notion": "connectors.notion:NotionConnector",
 }
 
 ROLE_METHODS = {"okrs": "pull_okrs", "items": "pull_items", "target": "write_record"}

@@ -127,6 +127,7 @@ def footer_text(summary: RunSummary) -> str:
     verb = "would write" if summary.dry_run else "wrote"
     count = len(summary.plan.writes()) if summary.dry_run else summary.writes
     lines.append(f"{verb} {count} record(s); {len(summary.plan.conflicts)} conflict(s)")
+    lines += [f"note: {note}" for note in summary.notes]
     for key, krs in sorted(summary.shared_items.items()):
         lines.append(f"shared: {key} counts for {', '.join(krs)}")
     for _source, error in sorted(summary.source_errors.items()):
@@ -207,4 +208,5 @@ def summary_json(summary: RunSummary, labels: dict[Status, str]) -> dict[str, An
         "source_errors": summary.source_errors,
         "write_failures": [f.model_dump(mode="json") for f in summary.failures],
         "shared_items": {k: list(v) for k, v in summary.shared_items.items()},
+        "notes": list(summary.notes),
     }

@@ -1,0 +1,142 @@
+"""The Notion connection: ``notion-client`` with a throttle, one retry layer, errors, paging.
+
+``notion-client`` is built with ``retry=False``: its own layer would retry
+429s on comment POSTs and nothing on 502/504/timeouts. okr-sync's layer
+(:mod:`connectors._retry`) retries reads and property PATCHes (idempotent:
+they set values) on 409/429/5xx/529, timeouts and connection errors, and
+comments only on 429/529, always honouring ``Retry-After``. A token bucket
+keeps a run under Notion's average of 3 requests per second, so a normal
+run meets no 429 at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from connectors._retry import Caller
+from connectors._throttle import TokenBucket
+from okr_sync.errors import AuthError, OkrSyncError, SourceError, WriteError
+
+TRANSIENT = frozenset({409, 429, 500, 502, 503, 504, 529})
+SHARE_HINT = (
+    "share it with the integration: open the database in Notion, choose ••• → Connections, "
+    "and add the integration whose token okr-sync uses"
+)
+
+
+class NotionCaller(Caller):
+    """Throttled calls with retries and Notion's error codes turned into advice."""
+
+    def __init__(self, source: str, *, rate: float, max_retries: int, max_wait: float,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        super().__init__(source, max_retries=max_retries, max_wait=max_wait, sleep=sleep)
+        self.bucket = TokenBucket(rate, burst=3, sleep=sleep)
+
+    def status(self, exc: BaseException) -> int | None:
+        """The HTTP status of a notion-client error."""
+        status = getattr(exc, "status", None)
+        return status if isinstance(status, int) else None
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """``Retry-After`` (integer seconds) of the response."""
+        headers = getattr(exc, "headers", None)
+        value = headers.get("retry-after") if headers is not None else None
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    def transient(self, exc: BaseException) -> bool:
+        """Conflicts, rate limits, 5xx, timeouts and connection errors."""
+        if (
+            isinstance(exc, httpx.TransportError)
+            or getattr(exc, "code", "") == "notionhq_client_request_timeout"
+        ):
+            return True
+        return self.status(exc) in TRANSIENT
+
+    def refused(self, exc: BaseException) -> bool:
+        """429 and 529 are refusals before any work."""
+        return self.status(exc) in (429, 529)
+
+    def call(self, what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Like :meth:`Caller.call`, every attempt waiting for a throttle token first."""
+
+        def throttled(*a: Any, **k: Any) -> Any:
+            self.bucket.acquire()
+            return func(*a, **k)
+
+        return super().call(what, throttled, *args, **kwargs)
+
+    def translate(self, exc: BaseException, what: str, *, selector: str | None, write: bool,
+                  retries: int) -> OkrSyncError:  # fmt: skip
+        """Notion's error codes in the user's terms; never a token."""
+        code = str(getattr(exc, "code", "") or "")
+        status = self.status(exc)
+        message = str(exc) if hasattr(exc, "code") else type(exc).__name__
+        if code == "unauthorized" or status == 401:
+            return AuthError(self.source, f"{what}: Notion refused the token (unauthorized); check "
+                             "that the integration token in the environment is current")  # fmt: skip
+        if code in ("restricted_resource", "object_not_found"):
+            text = f"{what}: Notion says {code} ({message}); if the database exists, {SHARE_HINT}"
+        elif code == "validation_error":
+            text = f"{what}: Notion rejected the request: {message}"
+        elif isinstance(exc, httpx.TransportError) or code == "notionhq_client_request_timeout":
+            text = f"{what}: cannot reach Notion ({type(exc).__name__})"
+        elif status in TRANSIENT:
+            text = f"{what}: Notion answered {status} {code}; gave up after {retries} retries"
+        elif isinstance(exc, ValueError):
+            text = f"{what}: malformed response from Notion"
+        else:
+            text = f"{what}: {message}"
+        if write:
+            return WriteError(self.source, text)
+        return SourceError(self.source, text, retriable=status in TRANSIENT, selector=selector)
+
+
+def query_pages(caller: NotionCaller, client: Any, data_source: str, *, what: str,
+                selector: str | None = None, **body: Any) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Every page of a data-source query, 100 at a time; cursor loops and cut-offs are errors."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        kwargs = {**body, "page_size": 100, **({"start_cursor": cursor} if cursor else {})}
+        page = caller.call(
+            what, client.data_sources.query, data_source, selector=selector, **kwargs
+        )
+        results = page.get("results") if isinstance(page, dict) else None
+        if not isinstance(results, list):
+            raise SourceError(
+                caller.source, f"{what}: malformed page (no results)", selector=selector
+            )
+        status = page.get("request_status") or {}
+        if isinstance(status, dict) and status.get("type") == "incomplete":
+            raise SourceError(caller.source, f"{what}: Notion cut the result short "
+                              f"({status.get('incomplete_reason')}); narrow the filter", selector=selector)  # fmt: skip
+        yield from (r for r in results if isinstance(r, dict))
+        cursor = page.get("next_cursor") if page.get("has_more") else None
+        if not cursor:
+            return
+        if cursor in seen:
+            raise SourceError(caller.source, f"{what}: Notion repeated a cursor", selector=selector)
+        seen.add(cursor)
+
+
+def property_items(caller: NotionCaller, client: Any, page_id: str, property_id: str,
+                   *, what: str) -> list[dict[str, Any]]:  # fmt: skip
+    """All items of a paginated page property (relations beyond the 25 a page object holds)."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        kwargs = {"page_size": 100, **({"start_cursor": cursor} if cursor else {})}
+        page = caller.call(what, client.pages.properties.retrieve, page_id, property_id, **kwargs)
+        if not isinstance(page, dict) or page.get("object") != "list":
+            raise SourceError(caller.source, f"{what}: malformed property list")
+        items += [r for r in page.get("results") or () if isinstance(r, dict)]
+        cursor = page.get("next_cursor") if page.get("has_more") else None
+        if not cursor:
+            return items

@@ -1,0 +1,90 @@
+"""The ``type: notion`` connection's config: databases and their property names.
+
+The defaults follow the usual Notion OKR layout (Notion's own OKR template and
+common team templates): an Objectives database with a parent-objective
+relation, a Key Results database related to it with Start, Target, Current,
+Progress, Status, a due date, Last synced, a text property listing Jira epic
+keys and a relation to an Initiatives database.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from okr_sync.interfaces import ConnectorConfig, SecretRef
+
+
+class _Names(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KeyResultProperties(_Names):
+    """Property names in the Key Results database (None: not used)."""
+
+    title: str = "Name"
+    id: str | None = (
+        None  # a unique_id or text property; default: the first unique_id, else the page id
+    )
+    objective: str | None = "Objective"
+    start: str | None = "Start"
+    target: str | None = "Target"
+    current: str | None = "Current"
+    progress: str | None = "Progress"
+    status: str | None = "Status"
+    period: str | None = "Due"
+    last_synced: str | None = "Last synced"
+    epics: str | None = "Jira epics"
+    initiatives: str | None = "Initiatives"
+    measure: str | None = None
+    unit: str | None = None
+    weight: str | None = None
+
+
+class ObjectiveProperties(_Names):
+    """Property names in the Objectives database (None: not used)."""
+
+    title: str = "Name"
+    id: str | None = None
+    parent: str | None = "Parent objective"
+    owner: str | None = "Owner"
+    period: str | None = None
+    progress: str | None = "Progress"
+    status: str | None = "Status"
+    last_synced: str | None = "Last synced"
+    weight: str | None = None
+
+
+class ItemDatabase(_Names):
+    """A database whose rows are work items (initiatives, projects, tasks)."""
+
+    database: str
+    filter: dict[str, Any] | None = None
+    title: str = "Name"
+    status: str | None = "Status"  # a status, select or checkbox property
+    done: tuple[str, ...] = ("Done", "Complete", "Completed")
+    in_progress: tuple[str, ...] = ("In progress", "In Progress", "Doing", "Started")
+    labels: str | None = None  # a multi_select or select property
+    key_results: str | None = None  # a relation to the Key Results database
+    numbers: dict[str, str] = Field(default_factory=dict)  # sum:<name> → property
+
+
+class NotionConfig(ConnectorConfig):
+    """``type: notion``. Databases by id or URL; the token only as an environment reference."""
+
+    type: Literal["notion"]
+    token: SecretRef
+    objectives: str | None = None
+    key_results: str | None = None
+    key_result_properties: KeyResultProperties = KeyResultProperties()
+    objective_properties: ObjectiveProperties = ObjectiveProperties()
+    items: tuple[ItemDatabase, ...] = ()
+    epics_source: str | None = None  # item source of the epic keys listed on KRs (e.g. jira)
+    base_url: str = Field(default="https://api.notion.com", pattern=r"^https?://")
+    requests_per_second: float = Field(default=2.5, gt=0, le=3)
+    overlap_minutes: int = Field(default=2, ge=1)
+    max_retries: int = Field(default=6, ge=0, le=20)
+    max_wait_seconds: float = Field(default=120.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    version: Literal["2025-09-03"] = "2025-09-03"
