@@ -28,6 +28,11 @@ SHARE_HINT = (
 )
 
 
+def _code(exc: BaseException) -> str:
+    raw = getattr(exc, "code", "") or ""
+    return str(getattr(raw, "value", raw))  # APIErrorCode is a str enum: str() gives its name
+
+
 class NotionCaller(Caller):
     """Throttled calls with retries and Notion's error codes turned into advice."""
 
@@ -52,10 +57,7 @@ class NotionCaller(Caller):
 
     def transient(self, exc: BaseException) -> bool:
         """Conflicts, rate limits, 5xx, timeouts and connection errors."""
-        if (
-            isinstance(exc, httpx.TransportError)
-            or getattr(exc, "code", "") == "notionhq_client_request_timeout"
-        ):
+        if isinstance(exc, httpx.TransportError) or _code(exc) == "notionhq_client_request_timeout":
             return True
         return self.status(exc) in TRANSIENT
 
@@ -75,7 +77,7 @@ class NotionCaller(Caller):
     def translate(self, exc: BaseException, what: str, *, selector: str | None, write: bool,
                   retries: int) -> OkrSyncError:  # fmt: skip
         """Notion's error codes in the user's terms; never a token."""
-        code = str(getattr(exc, "code", "") or "")
+        code = _code(exc)
         status = self.status(exc)
         message = str(exc) if hasattr(exc, "code") else type(exc).__name__
         if code == "unauthorized" or status == 401:

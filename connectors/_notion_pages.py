@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from connectors.notion import NotionConnector
 
 FIELD_TO_LOGICAL = {"progress": "progress", "current": "current", "status": "status",
-                    "last_synced": "last_synced", "comment": "status"}  # fmt: skip
+                    "last_synced": "last_synced"}  # fmt: skip
 READ_ONLY = frozenset({"formula", "rollup"})
 
 
@@ -35,6 +35,7 @@ class PageWriter:
     def __init__(self, connector: NotionConnector) -> None:
         self.connector = connector
         self.notes: list[str] = []
+        self.comment = False
         self._text: dict[str, str] = {}
 
     def _schema(self, kind: str) -> Schema:
@@ -56,19 +57,11 @@ class PageWriter:
         """
         self.notes = []
         records = okr_records(outcome, spec)
-        if "comment" in spec.key_results:
-            results = {r.kr_id: r for r in outcome.key_results}
-            with_comment = []
-            for record in records:
-                kr = results.get(record.owner)
-                if record.ref.kind == "key_result" and kr is not None and kr.status is not None:
-                    label = outcome.status_labels[kr.status]
-                    self._text[kr.kr_id] = _check_in(kr, label)
-                    record = record.model_copy(
-                        update={"fields": {**record.fields, "comment": label}}
-                    )
-                with_comment.append(record)
-            records = with_comment
+        # A check-in comment is not a field of its own: it goes with a status change.
+        self.comment = "comment" in spec.key_results
+        for kr in outcome.key_results if self.comment else ():
+            if kr.status is not None:
+                self._text[kr.kr_id] = _check_in(kr, outcome.status_labels[kr.status])
         problems: list[str] = []
         for kind in ("key_result", "objective"):
             fields = spec.key_results if kind == "key_result" else spec.objectives
@@ -76,11 +69,13 @@ class PageWriter:
                 continue
             schema = self._schema(kind)
             for field in fields:
+                if field == "comment":
+                    continue
                 logical = FIELD_TO_LOGICAL[field]
                 prop_kind = schema.kind(logical)
                 if prop_kind is None:
                     problems.append(f"the {schema.database} database has no property for {field}")
-                elif prop_kind in READ_ONLY and field != "comment":
+                elif prop_kind in READ_ONLY:
                     self.notes.append(
                         f"{schema.database}: {schema.resolved[logical]!r} is a {prop_kind} in Notion, "
                         f"so okr-sync does not write {field} there and lets Notion compute it"
@@ -109,9 +104,10 @@ class PageWriter:
     def _writable(self, record: Record) -> Record:
         schema = self._schema(record.ref.kind)
         keep = {
-            f: v for f, v in record.fields.items()
-            if f == "comment" or schema.kind(FIELD_TO_LOGICAL[f]) not in READ_ONLY
-        }  # fmt: skip
+            f: v
+            for f, v in record.fields.items()
+            if schema.kind(FIELD_TO_LOGICAL[f]) not in READ_ONLY
+        }
         return record.model_copy(update={"fields": keep})
 
     def read(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
@@ -146,14 +142,12 @@ class PageWriter:
         if page is None:
             raise WriteError(connector.name, f"no Notion page for {ref.id}")
         schema = self._schema(ref.kind)
-        if "comment" in values:
+        if self.comment and ref.kind == "key_result" and values.get("status"):
             before = plain(page["properties"].get(schema.resolved.get("status", "")) or {})
-            if before and before != values["comment"]:  # a change, not the first sync
-                self._comment(ref.id, str(page["id"]), str(before), str(values["comment"]))
+            if before and before != values["status"]:  # a change, not the first sync
+                self._comment(ref.id, str(page["id"]), str(before), str(values["status"]))
         properties: dict[str, Any] = {}
         for field, value in values.items():
-            if field == "comment":
-                continue
             logical = FIELD_TO_LOGICAL[field]
             name = schema.resolved[logical]
             kind = str(schema.properties[name]["type"])
