@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from connectors.sandbox import JiraSandbox
+from connectors.sandbox import JiraSandbox, NotionSandbox
 
 
 def seed_jira(sandbox: JiraSandbox, path: Path) -> int:
@@ -72,6 +72,61 @@ def jira(port: int, mode: str, seed_file: Path | None, latency: float) -> None:
         click.echo(f"  email: {box.email}")
     click.echo('  token: "${JIRA_API_TOKEN}"')
     click.echo(f"and export JIRA_API_TOKEN={secret}   (the sandbox's own fixed token)")
+    _serve(box)
+
+
+STATUS_OPTIONS = ("Not started", "On track", "At risk", "Off track", "Achieved")
+
+
+def notion_layout(box: NotionSandbox) -> dict[str, str]:
+    """Create the default OKR layout (Objectives, Key Results, Initiatives); return database ids."""
+    status = {"status": {"options": [{"name": n} for n in STATUS_OPTIONS]}}
+    objectives, obj_ds = box.add_database("Objectives", {
+        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "O"}}, "Owner": {"people": {}},
+        "Progress": {"number": {"format": "percent"}}, "Status": status, "Last synced": {"date": {}},
+    })  # fmt: skip
+    box.add_property(obj_ds, "Parent objective", {"relation": {"data_source_id": obj_ds, "type": "single_property", "single_property": {}}})  # fmt: skip
+    initiatives, ini_ds = box.add_database("Initiatives", {
+        "Name": {"title": {}},
+        "Status": {"status": {"options": [{"name": n} for n in ("Not started", "In progress", "Done")]}},
+    })  # fmt: skip
+    key_results, _ = box.add_database("Key Results", {
+        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "KR"}},
+        "Objective": {"relation": {"data_source_id": obj_ds, "type": "single_property", "single_property": {}}},
+        "Start": {"number": {}}, "Target": {"number": {}}, "Current": {"number": {}},
+        "Progress": {"number": {"format": "percent"}}, "Status": status, "Due": {"date": {}},
+        "Last synced": {"date": {}}, "Jira epics": {"rich_text": {}},
+        "Initiatives": {"relation": {"data_source_id": ini_ds, "type": "single_property", "single_property": {}}},
+    })  # fmt: skip
+    return {"objectives": objectives, "key_results": key_results, "initiatives": initiatives}
+
+
+@sandbox.command("notion")
+@click.option(
+    "--port",
+    type=int,
+    default=8081,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option("--latency", type=float, default=0.0, help="Seconds added to every request.")
+@click.option("--no-rate-limit", is_flag=True, help="Turn off the 3 requests/s limit.")
+def notion(port: int, latency: float, no_rate_limit: bool) -> None:
+    """Serve the Notion sandbox, with empty OKR databases in the default layout, until interrupted."""
+    box = NotionSandbox(latency=latency, rate_limit=None if no_rate_limit else 3.0)
+    url = box.start(port=port)
+    ids = notion_layout(box)
+    click.echo(f"Notion sandbox at {url}")
+    click.echo("Point a notion connection at it:")
+    click.echo(f"  base_url: {url}")
+    click.echo('  token: "${NOTION_TOKEN}"')
+    for role, ident in ids.items():
+        click.echo(f"  {role}: {ident}")
+    click.echo(f"and export NOTION_TOKEN={box.token}   (the sandbox's own fixed token)")
+    _serve(box)
+
+
+def _serve(box: JiraSandbox | NotionSandbox) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

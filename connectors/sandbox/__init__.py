@@ -1,7 +1,9 @@
 """Local fakes of the work-management APIs okr-sync talks to, for tests and demos.
 
 ``JiraSandbox`` serves a faithful subset of the Jira Cloud / Data Center REST API on
-loopback; drive it with the real ``jira`` client. Nothing runs at import time.
+loopback; drive it with the real ``jira`` client. ``NotionSandbox`` does the same for
+the Notion API (versions 2025-09-03 and 2022-06-28); drive it with the real
+``notion_client.Client``. Nothing runs at import time.
 """
 
 from __future__ import annotations
@@ -9,5 +11,7 @@ from __future__ import annotations
 from connectors.sandbox.jira_faults import FaultPlan
 from connectors.sandbox.jira_sandbox import JiraSandbox
 from connectors.sandbox.jql import JqlError
+from connectors.sandbox.notion_faults import NotionFaultPlan
+from connectors.sandbox.notion_sandbox import NotionSandbox
 
-__all__ = ["FaultPlan", "JiraSandbox", "JqlError"]
+__all__ = ["FaultPlan", "JiraSandbox", "JqlError", "NotionFaultPlan", "NotionSandbox"]

@@ -9,50 +9,28 @@ the next ``times`` matching requests, oldest schedule first.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 from http import HTTPStatus
 from typing import Literal
 
 from connectors.sandbox.jira_http import ApiResponse, error_body
 
+# Re-exported: ScheduledFault used to live here.
+from connectors.sandbox.loopback import BaseFaultPlan
+from connectors.sandbox.loopback import ScheduledFault as ScheduledFault
+
 _GATEWAY_PAGE = b"<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>"
 
 
-@dataclass
-class ScheduledFault:
-    """One entry of the plan (internal; ``FaultPlan`` builds them)."""
-
-    pattern: str
-    kind: Literal["status", "malformed"]
-    remaining: int
-    status: int = 200
-    retry_after: int | None = None
-    body: str | None = None
-    headers: dict[str, str | None] = field(default_factory=dict)
-
-    def matches(self, method: str, template: str) -> bool:
-        """Whether this fault applies to ``method`` on ``template``."""
-        if self.pattern == "*":
-            return True
-        if " " in self.pattern:
-            return fnmatchcase(f"{method} {template}", self.pattern)
-        return fnmatchcase(template, self.pattern)
-
-
-class FaultPlan:
+class FaultPlan(BaseFaultPlan):
     """What to break, and when. Thread-safe; change it while the server runs.
 
     ``latency`` (seconds) delays every request, faulted or not.
     """
 
     def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
-        self._lock = threading.Lock()
-        self._faults: list[ScheduledFault] = []
+        super().__init__(latency)
         self._search: dict[str, int] = {"repeat_token": 0, "empty_page": 0}
 
     def add(
@@ -76,21 +54,11 @@ class FaultPlan:
             raise ValueError("status must be an error (>= 400) and times >= 1")
         if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
             raise ValueError("retry_after must be whole seconds (the jira client int()s it)")
-        fault = ScheduledFault(
-            endpoint, "status", times, status, retry_after, body, dict(headers or {})
+        self._schedule(
+            ScheduledFault(
+                endpoint, "status", times, status, retry_after, body, dict(headers or {})
+            )
         )
-        with self._lock:
-            self._faults.append(fault)
-
-    def malformed(self, endpoint: str, times: int = 1) -> None:
-        """Answer 200 with the real body cut in half (invalid JSON) ``times`` times.
-
-        The request still takes effect, as when a connection drops mid-response.
-        """
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            self._faults.append(ScheduledFault(endpoint, "malformed", times))
 
     def repeat_token(self, times: int = 1) -> None:
         """Repeat the request's token as ``nextPageToken`` on the next ``times`` pages.
@@ -107,26 +75,16 @@ class FaultPlan:
 
     def clear(self) -> None:
         """Drop everything scheduled (latency stays)."""
+        super().clear()
         with self._lock:
-            self._faults.clear()
             self._search = dict.fromkeys(self._search, 0)
 
     @property
     def pending(self) -> int:
         """How many faults are still to fire."""
         with self._lock:
-            return sum(f.remaining for f in self._faults) + sum(self._search.values())
-
-    def take(self, method: str, template: str) -> ScheduledFault | None:
-        """Consume and return the fault for this request, if one is due."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, template):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
+            searches = sum(self._search.values())
+        return super().pending + searches
 
     def take_search(self, kind: Literal["repeat_token", "empty_page"]) -> bool:
         """Consume one search fault of ``kind``; True when it should fire."""

@@ -11,6 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+# Re-exported: the Jira handlers import them from here.
+from connectors.sandbox.loopback import JSON_TYPE as JSON_TYPE
+from connectors.sandbox.loopback import ApiResponse as ApiResponse
+
 if TYPE_CHECKING:
     from connectors.sandbox.jira_catalog import Mode
     from connectors.sandbox.jira_faults import FaultPlan
@@ -18,7 +22,6 @@ if TYPE_CHECKING:
     from connectors.sandbox.jira_search import PageTokens
     from connectors.sandbox.jira_store import JiraStore
 
-JSON_TYPE = "application/json;charset=UTF-8"
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 
 
@@ -27,25 +30,6 @@ def error_body(
 ) -> dict[str, Any]:
     """Jira's ``ErrorCollection``."""
     return {"errorMessages": list(messages), "errors": dict(errors or {})}
-
-
-@dataclass
-class ApiResponse:
-    """What a handler answers: a JSON ``body``, or ``raw`` bytes, or nothing (204)."""
-
-    status: int = 200
-    body: Any = None
-    raw: bytes | None = None
-    content_type: str = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def payload(self) -> bytes:
-        """The encoded body."""
-        if self.raw is not None:
-            return self.raw
-        if self.body is None:
-            return b""
-        return json.dumps(self.body, separators=(",", ":")).encode()
 
 
 class ApiError(Exception):

@@ -11,15 +11,12 @@ Nothing is logged, so credentials never leave the process.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hmac
-import socket
 import threading
 import time
 import traceback
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from email.message import Message
 
 from connectors.sandbox.jira_faults import FaultPlan, status_response
 from connectors.sandbox.jira_http import (
@@ -34,121 +31,30 @@ from connectors.sandbox.jira_render import Renderer
 from connectors.sandbox.jira_routes import Resolved, resolve
 from connectors.sandbox.jira_search import PageTokens
 from connectors.sandbox.jira_store import JiraStore
+from connectors.sandbox.loopback import LoopbackServer
 
 CLOUD_UNAUTHORIZED = b"Client must be authenticated to access this resource."
 DC_UNAUTHORIZED = "You are not authenticated. Authentication required to perform this operation."
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    app: SandboxServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # Keep-alive, so the jira client's pooled connections are reused.
-    protocol_version = "HTTP/1.1"
-    server_version = "JiraSandbox"
-    sys_version = ""
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Small responses on a kept-alive connection otherwise stall ~40 ms on Nagle.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.app.track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.app.track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay silent: tests stay quiet and nothing about requests is printed."""
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        resp = self.server.app.dispatch(
-            self.command, parts.path, query, body, self.headers.get("Authorization")
-        )
-        payload = resp.payload()
-        self.send_response(resp.status)
-        if resp.status != 204:
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(payload)))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if payload and resp.status != 204:
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """Serves one ``JiraStore`` over HTTP (used through ``JiraSandbox``)."""
+
+    server_name = "JiraSandbox"
 
     def __init__(
         self, site: SiteConfig, store: JiraStore, faults: FaultPlan, requests: Counter[str]
     ) -> None:
+        super().__init__()
         self.site = site
         self.store = store
         self.faults = faults
         self.requests = requests
         self.tokens = PageTokens()
         self.errors: list[str] = []
-        self.url = ""
         self._count_lock = threading.Lock()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
         basic = base64.b64encode(f"{site.email}:{site.api_token}".encode()).decode()
         self._expected = f"Basic {basic}" if site.cloud else f"Bearer {site.pat}"
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    def start(self, host: str, port: int) -> str:
-        """Bind and serve in a daemon thread; returns the base URL."""
-        if self._httpd is not None:
-            return self.url
-        httpd = _Server((host, port), _Handler)
-        httpd.app = self
-        self._httpd = httpd
-        self.url = f"http://{host}:{httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="jira-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        """Stop serving and drop open keep-alive connections."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        with self._count_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        """Remember open connections so ``stop`` can close idle keep-alives."""
-        with self._count_lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
 
     # -- requests ------------------------------------------------------------------
 
@@ -159,6 +65,17 @@ class SandboxServer:
     def renderer(self, version: str) -> Renderer:
         """A renderer for one REST version."""
         return Renderer(self.store, self.url, version, self.site.email)
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        headers: Message,
+    ) -> ApiResponse:
+        """Answer one request from the HTTP server."""
+        return self.dispatch(method, path, query, body, headers.get("Authorization"))
 
     def dispatch(
         self,

@@ -1,0 +1,98 @@
+"""Fault injection for the Notion sandbox: error answers, broken bodies, latency.
+
+Endpoints are written the way ``NotionSandbox.requests`` counts them:
+``"PATCH /v1/pages/{id}"`` (one method), ``"/v1/pages/{id}"`` (any method) or
+``"*"``; shell-style wildcards work too (``"* /v1/data_sources/*"``). Each fault
+fires on the next ``times`` matching requests, oldest schedule first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.sandbox.loopback import ApiResponse, BaseFaultPlan, ScheduledFault
+from connectors.sandbox.notion_http import NOTION_JSON, NotionError
+
+# Default code and message per status (Notion's status-codes page).
+DEFAULTS: dict[int, tuple[str, str]] = {
+    400: ("validation_error", "body failed validation."),
+    401: ("unauthorized", "API token is invalid."),
+    403: ("restricted_resource", "API token does not have access to this resource."),
+    404: ("object_not_found", "Could not find the requested object."),
+    409: ("conflict_error", "Conflict occurred while saving. Please try again."),
+    429: ("rate_limited", "You have been rate limited. Please try again in a few minutes."),
+    500: ("internal_server_error", "Unexpected error occurred."),
+    502: ("bad_gateway", "Bad Gateway"),
+    503: ("service_unavailable", "Notion is unavailable. Please try again later."),
+    504: ("gateway_timeout", "Gateway Timeout"),
+    529: ("service_overload", "Notion is currently overloaded. Please try again later."),
+}
+_BAD_GATEWAY = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+class NotionFaultPlan(BaseFaultPlan):
+    """What to break, and when. Thread-safe; change it while the server runs.
+
+    ``latency`` (seconds) delays every request, faulted or not.
+    """
+
+    def add(
+        self,
+        endpoint: str,
+        status: int,
+        *,
+        code: str | None = None,
+        times: int = 1,
+        retry_after: int | None = None,
+        body: str | None = None,
+        headers: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Answer ``status`` with Notion's error object on the next ``times`` matches.
+
+        ``code`` defaults by status (409 ``conflict_error``, 429 ``rate_limited``,
+        500 ``internal_server_error``, 503 ``service_unavailable``, 504
+        ``gateway_timeout``, 529 ``service_overload``...). A 429 always carries an
+        integer ``Retry-After`` (default 1) and ``additional_data.rate_limit_reason``;
+        other statuses carry ``Retry-After`` only when ``retry_after`` is given. A 502
+        answers Cloudflare's HTML page. ``body`` replaces the body; in ``headers`` a
+        value of None removes a header.
+        """
+        if status < 400 or times < 1:
+            raise ValueError("status must be an error (>= 400) and times >= 1")
+        if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
+            raise ValueError("retry_after must be whole seconds, as Notion sends it")
+        fault = ScheduledFault(
+            endpoint, "status", times, status, retry_after, body, dict(headers or {}), code
+        )
+        self._schedule(fault)
+
+
+def fault_response(fault: ScheduledFault, request_id: str) -> ApiResponse:
+    """The answer for a scheduled status fault."""
+    status = fault.status
+    code, message = DEFAULTS.get(status, ("internal_server_error", "Unexpected error occurred."))
+    code = fault.code or code
+    retry_after = fault.retry_after
+    if status == 502 and fault.code is None:
+        resp = ApiResponse(status, raw=_BAD_GATEWAY, content_type="text/html")
+    else:
+        extra: dict[str, Any] | None = None
+        if code == "rate_limited":
+            extra = {"rate_limit_reason": "public_api_request_rate_limit"}
+            retry_after = 1 if retry_after is None else retry_after
+        body = NotionError(status, code, message, extra).body(request_id)
+        resp = ApiResponse(status, body, content_type=NOTION_JSON)
+    if retry_after is not None:
+        resp.headers["Retry-After"] = str(retry_after)
+    if fault.body is not None:
+        resp.raw, resp.body = fault.body.encode(), None
+    for name, value in fault.headers.items():
+        resp.headers.pop(name, None)
+        if value is not None:
+            resp.headers[name] = value
+    return resp
