@@ -142,7 +142,7 @@ def cloud_pages(
     for _ in range(max_pages):
         page = caller.call(
             "search", client.enhanced_search_issues, jql, nextPageToken=token, maxResults=page_size,
-            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500,
+            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500 and not properties,
             selector=selector,
         )  # fmt: skip
         issues = page.get("issues") if isinstance(page, dict) else None
@@ -172,7 +172,7 @@ def server_pages(
     while True:
         page = caller.call(
             "search", client.search_issues, jql, startAt=start, maxResults=page_size,
-            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500,
+            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500 and not properties,
             selector=selector,
         )  # fmt: skip
         issues = page.get("issues") if isinstance(page, dict) else None

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from connectors.jira import JiraConnector
 
 ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"})
-_RECEIPTS = ("remote_links", "commented", "comment_seq")
+_RECEIPTS = ("remote_links", "commented", "comment_seq")  # bookkeeping kept in the property
 
 
 def _marker(kr_id: str, status: str, seq: int) -> str:
@@ -82,7 +82,6 @@ class EpicWriter:
                          "status": status[k.kr_id], "url": urls.get(k.kr_id)}
                         for k in krs
                     ],
-                    "synced_on": self._day,
                 }  # fmt: skip
             if "label" in spec.items:
                 fields["label"] = sorted(f"{prefix}{k.kr_id}" for k in krs)
@@ -119,7 +118,7 @@ class EpicWriter:
             want = self._desired.get(ref, {})
             present = set((current.get("fields") or {}).get("labels") or ())
             values: dict[str, FieldValue] = {
-                "property": {k: v for k, v in stored.items() if k not in _RECEIPTS} or None,
+                "property": _comparable(stored),
                 # Only the labels okr-sync manages: an okr: label it would not add is not its business.
                 "label": sorted(
                     present & set(want["label"])
@@ -174,7 +173,14 @@ class EpicWriter:
         prop = values.get("property")
         if prop is None:
             prop = {k: v for k, v in stored.items() if k not in _RECEIPTS}
-        document = {**prop, **{k: stored[k] for k in _RECEIPTS if k in stored}}
+        # The sync date is stamped on write, outside the compared value: a new day
+        # alone never rewrites an epic, and any real change refreshes it.
+        day = self._day or connector.clock().date().isoformat()
+        document = {
+            **prop,
+            "synced_on": day,
+            **{k: stored[k] for k in _RECEIPTS if k in stored},
+        }
         text = json.dumps(document, sort_keys=True)
         if len(text) > 32768:
             raise WriteError(
@@ -222,6 +228,12 @@ class EpicWriter:
                     data=json.dumps({"body": text}), idempotent=False, write=True,
                 )  # fmt: skip
         return {**commented, **wanted}
+
+
+def _comparable(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored property as the plan compares it: without receipts and sync date."""
+    prop = {k: v for k, v in stored.items() if k not in (*_RECEIPTS, "synced_on")}
+    return prop or None
 
 
 def _comment_text(kr: KrResult, status: str) -> str:

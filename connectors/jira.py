@@ -33,7 +33,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -42,6 +42,7 @@ from pydantic import Field
 
 from connectors._jira_client import GONE_HINT, JiraCaller, cloud_pages, jira_message, server_pages
 from connectors._jira_issues import (
+    MAX_JQL_CHARS,
     FieldIds,
     discover_fields,
     in_clauses,
@@ -161,6 +162,10 @@ class JiraConnector:
                 )
             me = self.caller.call("myself", client.myself)
             raw_fields = self.caller.call("field list", client.fields)
+            if hasattr(client, "_fields_cache_value"):  # spare the client its own GET /field
+                client._fields_cache_value = {
+                    name: f["id"] for f in raw_fields for name in f.get("clauseNames") or ()
+                }
             ids = discover_fields(
                 raw_fields, self.name, story_points=cfg.story_points_field,
                 epic_link=cfg.epic_link_field, kr_field=cfg.kr_field, numeric=cfg.fields,
@@ -176,15 +181,13 @@ class JiraConnector:
         *,
         selector: str | None = None,
         properties: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """All issues matching ``jql`` (every page), with only the given fields."""
+    ) -> Iterator[dict[str, Any]]:
+        """Issues matching ``jql``, page after page (a page is dropped once converted)."""
         s = self.session()
         pager = cloud_pages if s.cloud else server_pages
-        out: list[dict[str, Any]] = []
         for page in pager(self.caller, s.client, jql, fields, page_size=self.config.page_size,
                           properties=properties, selector=selector):  # fmt: skip
-            out += page
-        return out
+            yield from page
 
     def count(self, jql: str, selector: str) -> int:
         """How many issues match: approximate-count on Cloud, a zero-size search on Data Center."""
@@ -294,7 +297,10 @@ class JiraConnector:
         while True:
             try:
                 found: list[dict[str, Any]] = []
-                for group in or_groups([*in_clauses("key", pending), *others]):
+                # The jira client drops `properties` from a Data Center POST search, so a
+                # search that needs them stays short enough to go by GET.
+                budget = 1400 if properties and not self.session().cloud else MAX_JQL_CHARS
+                for group in or_groups([*in_clauses("key", pending, budget), *others], budget):
                     jql = f"({group}) AND {since}" if since else group
                     found += self.search(jql, fields, properties=properties)
                 return found, missing

@@ -719,6 +719,7 @@ def test_write_labels_then_property(make: Callable[..., JiraConnector], rsps: An
     connector.session()
     before = len(rsps.calls)
 
+    connector.writer._day = "2024-05-06"  # set by desired() from the outcome's sync date
     connector.writer.write(
         RecordRef(kind="item", id=EPIC_KEY), {"property": KR_PROPERTY, "label": ["okr:KR-1"]}
     )
@@ -831,10 +832,14 @@ def test_first_sync_of_a_kr_records_without_commenting(
     connector.session()
     before = len(rsps.calls)
 
+    connector.writer._day = "2024-05-06"
     connector.writer.write(RecordRef(kind="item", id=EPIC_KEY), {"comment": {"KR-1": "On track"}})
 
     writes = rsps.calls[before:]
     assert [(c.request.method, urlsplit(str(c.request.url)).path) for c in writes] == [
         ("PUT", PROPERTY_PATH)
     ]
-    assert json.loads(writes[0].request.body) == {"commented": {"KR-1": "On track"}}
+    assert json.loads(writes[0].request.body) == {
+        "commented": {"KR-1": "On track"},
+        "synced_on": "2024-05-06",  # stamped on every write
+    }

@@ -69,11 +69,9 @@ class JiraContract(ConnectorContract):
     def sample_record(self) -> tuple[RecordRef, dict[str, Any], dict[str, Any], RecordRef]:
         prop = {
             "key_results": [{"id": "KR-1", "progress": 0.25, "status": "At risk"}],
-            "synced_on": "2026-11-23",
         }
         later = {
             "key_results": [{"id": "KR-1", "progress": 0.75, "status": "On track"}],
-            "synced_on": "2026-11-24",
         }
         ref = RecordRef(kind="item", id="E-1")
         return (

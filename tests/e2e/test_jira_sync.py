@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +242,33 @@ def test_bad_jql_names_jiras_message_and_the_rule_line(
         assert kr(summary, "KR-3").stale and kr(summary, "KR-1").stale
     finally:
         world.sandbox.stop()
+
+
+def test_many_epics_on_data_center_are_read_back_with_their_property(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The jira client drops `properties` from a POSTed Data Center search; a long
+    # read-back must still see them, or every rerun would rewrite every epic.
+    world = World(tmp_path, monkeypatch, mode="datacenter")
+    try:
+        epics = [world.sandbox.add_issue("PAY", f"Epic {i}", issuetype="Epic") for i in range(200)]
+        okrs = OKRS.replace("epics: [PAY-1]", f"epics: [PAY-1, {', '.join(epics)}]")
+        (tmp_path / "okrs.yaml").write_text(okrs)
+        first, _ = world.run()
+        assert first.writes >= 200
+        second, requests = world.run()
+        assert second.writes == 0 and second.plan.conflicts == ()
+        assert writes(requests) == 0
+    finally:
+        world.sandbox.stop()
+
+
+def test_a_new_day_alone_does_not_rewrite_the_epics(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "NOW", dt.datetime(2026, 11, 10, 23, 59, tzinfo=dt.UTC))
+    world.run()
+    monkeypatch.setattr(module, "NOW", dt.datetime(2026, 11, 11, 0, 1, tzinfo=dt.UTC))
+    summary, requests = world.run()
+    assert summary.writes == 0 and writes(requests) == 0
