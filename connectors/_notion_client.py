@@ -133,6 +133,7 @@ def property_items(caller: NotionCaller, client: Any, page_id: str, property_id:
     """All items of a paginated page property (relations beyond the 25 a page object holds)."""
     items: list[dict[str, Any]] = []
     cursor: str | None = None
+    seen: set[str] = set()
     while True:
         kwargs = {"page_size": 100, **({"start_cursor": cursor} if cursor else {})}
         page = caller.call(what, client.pages.properties.retrieve, page_id, property_id, **kwargs)
@@ -142,3 +143,6 @@ def property_items(caller: NotionCaller, client: Any, page_id: str, property_id:
         cursor = page.get("next_cursor") if page.get("has_more") else None
         if not cursor:
             return items
+        if cursor in seen:
+            raise SourceError(caller.source, f"{what}: Notion repeated a cursor")
+        seen.add(cursor)

@@ -145,7 +145,7 @@ class PageWriter:
         if self.comment and ref.kind == "key_result" and values.get("status"):
             before = plain(page["properties"].get(schema.resolved.get("status", "")) or {})
             if before and before != values["status"]:  # a change, not the first sync
-                self._comment(ref.id, str(page["id"]), str(before), str(values["status"]))
+                self._comment(ref.id, page, str(before), str(values["status"]))
         properties: dict[str, Any] = {}
         for field, value in values.items():
             logical = FIELD_TO_LOGICAL[field]
@@ -160,10 +160,14 @@ class PageWriter:
             if isinstance(updated, dict) and "properties" in updated:
                 connector.pages[ref] = updated
 
-    def _comment(self, kr_id: str, page_id: str, before: str, after: str) -> None:
+    def _comment(self, kr_id: str, page: Mapping[str, Any], before: str, after: str) -> None:
+        """Post the check-in unless an earlier attempt did (since the page last changed)."""
         connector = self.connector
-        day = connector.clock().date().isoformat()
-        marker = f"[okr-sync:{kr_id}:{before}→{after}:{day}]"
+        page_id = str(page["id"])
+        marker = f"[okr-sync:{kr_id}:{before}→{after}]"
+        # Only comments made since the page's status last changed count: the same
+        # change months later is a new check-in. Timestamps are minute-floored: >=.
+        since = str(page.get("last_edited_time") or "")
         client = connector.client()
         cursor: str | None = None
         while True:
@@ -176,9 +180,8 @@ class PageWriter:
                 f"list comments of {kr_id}", client.comments.list, write=True, **kwargs
             )
             for comment in listed.get("results") or ():
-                if marker in "".join(
-                    t.get("plain_text", "") for t in comment.get("rich_text") or ()
-                ):
+                text = "".join(t.get("plain_text", "") for t in comment.get("rich_text") or ())
+                if marker in text and str(comment.get("created_time") or "") >= since:
                     return  # posted by an earlier attempt
             cursor = listed.get("next_cursor") if listed.get("has_more") else None
             if not cursor:

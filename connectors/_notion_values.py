@@ -96,10 +96,23 @@ def to_date(value: Any) -> dt.date | None:
 
 
 def date_range(prop: Mapping[str, Any] | None) -> tuple[dt.date | None, dt.date | None]:
-    """Start and end of a date property (a single date is the end: a due date)."""
-    if not prop or prop.get("type") != "date" or not isinstance(prop.get("date"), dict):
+    """Start and end of a date property, or of a formula or rollup giving a date.
+
+    A single date is the end of the period (a due date).
+    """
+    if not prop:
         return None, None
-    start, end = to_date(prop["date"].get("start")), to_date(prop["date"].get("end"))
+    value = prop.get("date")
+    if prop.get("type") in ("formula", "rollup"):
+        inner = prop.get(str(prop.get("type"))) or {}
+        value = (
+            inner.get("date") if isinstance(inner, dict) and inner.get("type") == "date" else None
+        )
+    elif prop.get("type") != "date":
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    start, end = to_date(value.get("start")), to_date(value.get("end"))
     return (start, end) if end else (None, start)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,20 @@ from okr_sync.interfaces import ConnectorConfig, WriteSpec, resolve_secret
 from okr_sync.models import FieldValue, OkrTree, Outcome, PullRequest, PullResult, Record, RecordRef
 
 log = logging.getLogger(__name__)
+
+
+_HEX_ID = re.compile(
+    r"([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I
+)
+
+
+def _id_in_url(ref: str) -> str:
+    """The id in any Notion URL (app.notion.com too), else the text itself."""
+    found = _HEX_ID.findall(ref.split("?", 1)[0])
+    if not found:
+        return ref
+    hexes = str(found[-1]).replace("-", "").lower()
+    return f"{hexes[:8]}-{hexes[8:12]}-{hexes[12:16]}-{hexes[16:20]}-{hexes[20:]}"
 
 
 class NotionConnector:
@@ -100,7 +115,7 @@ class NotionConnector:
             return self._sources[ref]
         from notion_client.helpers import extract_notion_id
 
-        ident = extract_notion_id(ref) or ref
+        ident = extract_notion_id(ref) or _id_in_url(ref)
         client = self.client()
         try:
             database = self.caller.call(

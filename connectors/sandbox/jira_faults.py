@@ -29,6 +29,8 @@ class FaultPlan(BaseFaultPlan):
     ``latency`` (seconds) delays every request, faulted or not.
     """
 
+    retry_after_rule = "retry_after must be whole seconds (the jira client int()s it)"
+
     def __init__(self, latency: float = 0.0) -> None:
         super().__init__(latency)
         self._search: dict[str, int] = {"repeat_token": 0, "empty_page": 0}
@@ -50,15 +52,7 @@ class FaultPlan(BaseFaultPlan):
         statuses carry ``Retry-After`` only when ``retry_after`` is given. ``body``
         replaces the default body; in ``headers`` a value of None removes a header.
         """
-        if status < 400 or times < 1:
-            raise ValueError("status must be an error (>= 400) and times >= 1")
-        if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
-            raise ValueError("retry_after must be whole seconds (the jira client int()s it)")
-        self._schedule(
-            ScheduledFault(
-                endpoint, "status", times, status, retry_after, body, dict(headers or {})
-            )
-        )
+        self._add_status(endpoint, status, times, retry_after, body, headers)
 
     def repeat_token(self, times: int = 1) -> None:
         """Repeat the request's token as ``nextPageToken`` on the next ``times`` pages.
@@ -121,12 +115,4 @@ def status_response(fault: ScheduledFault, now: datetime, unauthorized: ApiRespo
         resp = ApiResponse(status, raw=page, content_type="text/html;charset=UTF-8")
     else:
         resp = ApiResponse(status, error_body([phrase]))
-    if fault.retry_after is not None:
-        resp.headers["Retry-After"] = str(fault.retry_after)
-    if fault.body is not None:
-        resp.raw, resp.body = fault.body.encode(), None
-    for name, value in fault.headers.items():
-        resp.headers.pop(name, None)
-        if value is not None:
-            resp.headers[name] = value
-    return resp
+    return fault.finish(resp, fault.retry_after)

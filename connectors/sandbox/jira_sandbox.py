@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Literal
 
 from connectors.sandbox.jira_faults import FaultPlan
@@ -27,9 +26,10 @@ from connectors.sandbox.jira_http import SiteConfig
 from connectors.sandbox.jira_server import SandboxServer
 from connectors.sandbox.jira_store import JiraStore
 from connectors.sandbox.jql_eval import JqlEvaluator
+from connectors.sandbox.loopback import LoopbackSandbox
 
 
-class JiraSandbox:
+class JiraSandbox(LoopbackSandbox):
     """A fake Jira Cloud or Data Center site on loopback.
 
     Cloud: HTTP Basic ``email:api_token``, REST v2 and v3, ``search/jql`` with token
@@ -40,6 +40,8 @@ class JiraSandbox:
     ``"METHOD template"``, e.g. ``"GET /rest/api/3/search/jql"`` or
     ``"PUT /rest/api/2/issue/{key}/properties/{prop}"``. ``faults`` schedules errors.
     ``clock`` (default: now, UTC) drives ``created``/``updated`` and relative JQL dates.
+    ``url``, ``latency``, ``server_errors``, ``start``/``stop`` and ``with`` come from
+    ``LoopbackSandbox``.
     """
 
     def __init__(
@@ -74,47 +76,6 @@ class JiraSandbox:
     def __repr__(self) -> str:
         # Never show credentials.
         return f"JiraSandbox(mode={self.mode!r}, url={self.url!r})"
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL once started (``http://127.0.0.1:PORT``), else ``""``."""
-        return self._server.url
-
-    @property
-    def latency(self) -> float:
-        """Seconds added to every request (same as ``faults.latency``)."""
-        return self.faults.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self.faults.latency = seconds
-
-    @property
-    def server_errors(self) -> list[str]:
-        """Tracebacks of sandbox bugs answered as 500 (should stay empty)."""
-        return self._server.errors
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns the URL."""
-        return self._server.start(host, port)
-
-    def stop(self) -> None:
-        """Stop serving; the data stays, so ``start`` again serves it on a new port."""
-        self._server.stop()
-
-    def __enter__(self) -> JiraSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- seeding and simulated humans -------------------------------------------------
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-import threading
-import time
-import traceback
 from collections import Counter
-from email.message import Message
 
 from connectors.sandbox.jira_faults import FaultPlan, status_response
 from connectors.sandbox.jira_http import (
@@ -31,13 +27,13 @@ from connectors.sandbox.jira_render import Renderer
 from connectors.sandbox.jira_routes import Resolved, resolve
 from connectors.sandbox.jira_search import PageTokens
 from connectors.sandbox.jira_store import JiraStore
-from connectors.sandbox.loopback import LoopbackServer
+from connectors.sandbox.loopback import HttpRequest, LoopbackServer, cut_in_half
 
 CLOUD_UNAUTHORIZED = b"Client must be authenticated to access this resource."
 DC_UNAUTHORIZED = "You are not authenticated. Authentication required to perform this operation."
 
 
-class SandboxServer(LoopbackServer):
+class SandboxServer(LoopbackServer[FaultPlan]):
     """Serves one ``JiraStore`` over HTTP (used through ``JiraSandbox``)."""
 
     server_name = "JiraSandbox"
@@ -45,14 +41,10 @@ class SandboxServer(LoopbackServer):
     def __init__(
         self, site: SiteConfig, store: JiraStore, faults: FaultPlan, requests: Counter[str]
     ) -> None:
-        super().__init__()
+        super().__init__(faults, requests)
         self.site = site
         self.store = store
-        self.faults = faults
-        self.requests = requests
         self.tokens = PageTokens()
-        self.errors: list[str] = []
-        self._count_lock = threading.Lock()
         basic = base64.b64encode(f"{site.email}:{site.api_token}".encode()).decode()
         self._expected = f"Basic {basic}" if site.cloud else f"Bearer {site.pat}"
 
@@ -66,52 +58,28 @@ class SandboxServer(LoopbackServer):
         """A renderer for one REST version."""
         return Renderer(self.store, self.url, version, self.site.email)
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: bytes,
-        headers: Message,
-    ) -> ApiResponse:
-        """Answer one request from the HTTP server."""
-        return self.dispatch(method, path, query, body, headers.get("Authorization"))
-
-    def dispatch(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: bytes,
-        authorization: str | None,
-    ) -> ApiResponse:
+    def handle(self, request: HttpRequest) -> ApiResponse:
         """Answer one request (see the module docstring for the order of steps)."""
-        target = resolve(method, path, self.site.mode)
-        with self._count_lock:
-            self.requests[f"{method} {target.template}"] += 1
-        if self.faults.latency > 0:
-            time.sleep(self.faults.latency)
-        fault = self.faults.take(method, target.template)
+        target = resolve(request.method, request.path, self.site.mode)
+        fault = self.admit(request.method, target.template)
         if fault is not None and fault.kind == "status":
             return status_response(fault, self.store.now(), self.unauthorized())
+        authorization = request.headers.get("Authorization")
         if authorization is None or not hmac.compare_digest(authorization, self._expected):
             return self.unauthorized()
-        resp = self._route(method, path, query, body, target)
+        resp = self._route(request, target)
         if fault is not None:
-            full = resp.payload() or b'{"errorMessages":["'
-            resp = ApiResponse(200, raw=full[: max(1, len(full) // 2)])
+            resp = cut_in_half(resp, b'{"errorMessages":["')
         return resp
 
-    def _route(
-        self, method: str, path: str, query: dict[str, list[str]], body: bytes, target: Resolved
-    ) -> ApiResponse:
+    def _route(self, request: HttpRequest, target: Resolved) -> ApiResponse:
         if not target.route_found:
             return ApiResponse(
-                404, {"message": f"null for uri: {self.url}{path}", "status-code": 404}
+                404, {"message": f"null for uri: {self.url}{request.path}", "status-code": 404}
             )
         if target.handler is None:
             return ApiResponse(405, raw=b"", headers={"Allow": "GET, POST, PUT, DELETE"})
-        req = ApiRequest(method, path, query, body, target.args)
+        req = ApiRequest(request.method, request.path, request.query, request.body, target.args)
         try:
             with self.store.lock:
                 return target.handler(self.context(), req)
@@ -119,7 +87,7 @@ class SandboxServer(LoopbackServer):
             return exc.response()
         except Exception:
             # A sandbox bug: answer like Jira's 500 and keep the trace for the tests.
-            self.errors.append(traceback.format_exc())
+            self.record_bug()
             return ApiResponse(500, error_body(["Internal server error"]))
 
     def unauthorized(self) -> ApiResponse:

@@ -110,8 +110,9 @@ def decode_offset(cursor: str | None, *expected: object) -> int:
         return 0
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        *head, offset = raw.split(":")
-        if head != [str(e) for e in expected]:
+        # Split on the last ':' only: the expected parts (property ids) may contain ':'.
+        head, _, offset = raw.rpartition(":")
+        if head != ":".join(str(e) for e in expected):
             raise ValueError(raw)
         return int(offset)
     except (ValueError, UnicodeDecodeError):

@@ -41,6 +41,8 @@ class NotionFaultPlan(BaseFaultPlan):
     ``latency`` (seconds) delays every request, faulted or not.
     """
 
+    retry_after_rule = "retry_after must be whole seconds, as Notion sends it"
+
     def add(
         self,
         endpoint: str,
@@ -62,14 +64,7 @@ class NotionFaultPlan(BaseFaultPlan):
         answers Cloudflare's HTML page. ``body`` replaces the body; in ``headers`` a
         value of None removes a header.
         """
-        if status < 400 or times < 1:
-            raise ValueError("status must be an error (>= 400) and times >= 1")
-        if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
-            raise ValueError("retry_after must be whole seconds, as Notion sends it")
-        fault = ScheduledFault(
-            endpoint, "status", times, status, retry_after, body, dict(headers or {}), code
-        )
-        self._schedule(fault)
+        self._add_status(endpoint, status, times, retry_after, body, headers, code)
 
 
 def fault_response(fault: ScheduledFault, request_id: str) -> ApiResponse:
@@ -87,12 +82,4 @@ def fault_response(fault: ScheduledFault, request_id: str) -> ApiResponse:
             retry_after = 1 if retry_after is None else retry_after
         body = NotionError(status, code, message, extra).body(request_id)
         resp = ApiResponse(status, body, content_type=NOTION_JSON)
-    if retry_after is not None:
-        resp.headers["Retry-After"] = str(retry_after)
-    if fault.body is not None:
-        resp.raw, resp.body = fault.body.encode(), None
-    for name, value in fault.headers.items():
-        resp.headers.pop(name, None)
-        if value is not None:
-            resp.headers[name] = value
-    return resp
+    return fault.finish(resp, retry_after)

@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
+from connectors.sandbox.loopback import LoopbackSandbox
 from connectors.sandbox.notion_faults import NotionFaultPlan
 from connectors.sandbox.notion_http import CAPABILITIES
 from connectors.sandbox.notion_model import normalize_id
@@ -38,7 +38,7 @@ from connectors.sandbox.notion_values import text_runs
 DEFAULT_TOKEN = "ntn_sandbox_token_000000000000000000000000000"
 
 
-class NotionSandbox:
+class NotionSandbox(LoopbackSandbox):
     """A fake Notion workspace on loopback, with one internal integration (the bot).
 
     ``requests`` counts every request (faulted and refused ones too) by ``"METHOD
@@ -49,7 +49,9 @@ class NotionSandbox:
     (default: now, UTC) drives page timestamps and relative date filters.
     ``capabilities`` (default: all) can drop ``read_comments``, ``insert_comments``,
     ``update_content``... to get Notion's 403 ``restricted_resource``. ``seed`` makes
-    ids (objects, property ids, option ids) repeat from run to run.
+    ids (objects, property ids, option ids) repeat from run to run. ``url`` (the
+    client adds ``/v1/``), ``latency``, ``server_errors``, ``start``/``stop`` and
+    ``with`` come from ``LoopbackSandbox``.
     """
 
     def __init__(
@@ -86,51 +88,10 @@ class NotionSandbox:
         # Never show the token.
         return f"NotionSandbox(url={self.url!r})"
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL once started (``http://127.0.0.1:PORT``; the client adds ``/v1/``)."""
-        return self._server.url
-
     @property
     def bot_id(self) -> str:
         """The integration's bot user id (``GET /v1/users/me``)."""
         return self.store.bot.id
-
-    @property
-    def latency(self) -> float:
-        """Seconds added to every request (same as ``faults.latency``)."""
-        return self.faults.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self.faults.latency = seconds
-
-    @property
-    def server_errors(self) -> list[str]:
-        """Tracebacks of sandbox bugs answered as 500 (should stay empty)."""
-        return self._server.errors
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns the URL."""
-        return self._server.start(host, port)
-
-    def stop(self) -> None:
-        """Stop serving; the data stays, so ``start`` again serves it on a new port."""
-        self._server.stop()
-
-    def __enter__(self) -> NotionSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- seeding and simulated humans -------------------------------------------------
 

@@ -14,13 +14,11 @@ import hmac
 import math
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter
-from email.message import Message
 from typing import Any
 
-from connectors.sandbox.loopback import ApiResponse, LoopbackServer, cut_in_half
+from connectors.sandbox.loopback import ApiResponse, HttpRequest, LoopbackServer, cut_in_half
 from connectors.sandbox.notion_faults import NotionFaultPlan, fault_response
 from connectors.sandbox.notion_http import (
     NOTION_JSON,
@@ -59,7 +57,7 @@ class TokenBucket:
             return (1 - self._tokens) / self.rate
 
 
-class NotionServer(LoopbackServer):
+class NotionServer(LoopbackServer[NotionFaultPlan]):
     """Serves one ``NotionStore`` over HTTP (used through ``NotionSandbox``)."""
 
     server_name = "NotionSandbox"
@@ -74,51 +72,29 @@ class NotionServer(LoopbackServer):
         bucket: TokenBucket | None,
         capabilities: set[str],
     ) -> None:
-        super().__init__()
+        super().__init__(faults, requests)
         self.store = store
-        self.faults = faults
-        self.requests = requests
         self.bucket = bucket
         self.capabilities = capabilities
-        self.errors: list[str] = []
         self._expected = f"Bearer {token}"
-        self._count_lock = threading.Lock()
 
     def renderer(self, version: str) -> NotionRenderer:
         """A renderer for one API version."""
         return NotionRenderer(self.store, version)
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: bytes,
-        headers: Message,
-    ) -> ApiResponse:
+    def handle(self, request: HttpRequest) -> ApiResponse:
         """Answer one request (see the module docstring for the order of steps)."""
         request_id = str(uuid.uuid4())
-        resp = self._answer(method, path, query, body, headers, request_id)
+        resp = self._answer(request, request_id)
         if isinstance(resp.body, dict) and resp.raw is None:
             resp.body["request_id"] = request_id
         resp.headers.setdefault("x-notion-request-id", request_id)
         return resp
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: bytes,
-        headers: Message,
-        request_id: str,
-    ) -> ApiResponse:
-        target = resolve(path)
-        with self._count_lock:
-            self.requests[f"{method} {target.template}"] += 1
-        if self.faults.latency > 0:
-            time.sleep(self.faults.latency)
-        fault = self.faults.take(method, target.template)
+    def _answer(self, request: HttpRequest, request_id: str) -> ApiResponse:
+        method, headers = request.method, request.headers
+        target = resolve(request.path)
+        fault = self.admit(method, target.template)
         if fault is not None and fault.kind == "status":
             return fault_response(fault, request_id)
         try:
@@ -130,14 +106,16 @@ class NotionServer(LoopbackServer):
             handler = target.handler(method, version)
             if handler is None:
                 raise invalid_url()
-            req = NotionRequest(method, path, query, body, version, target.args)
+            req = NotionRequest(
+                method, request.path, request.query, request.body, version, target.args
+            )
             with self.store.lock:
                 resp = handler(self._context(), req)
         except NotionError as exc:
             resp = self._error(exc, request_id)
         except Exception:
             # A sandbox bug: answer like Notion's 500 and keep the trace for the tests.
-            self.errors.append(traceback.format_exc())
+            self.record_bug()
             resp = self._error(
                 NotionError(500, "internal_server_error", "Unexpected error occurred."),
                 request_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,17 +15,6 @@ from connectors.sandbox import NotionSandbox
 START = datetime(2026, 9, 27, 9, 30, 15, tzinfo=UTC)
 # One quiet logger: notion-client adds a stderr handler to its own on every Client().
 LOGGER = logging.getLogger("tests.notion_sandbox")
-
-
-class FakeClock:
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def client(

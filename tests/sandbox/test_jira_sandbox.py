@@ -15,24 +15,14 @@ from jira import JIRA, JIRAError
 
 from connectors.sandbox import JiraSandbox, JqlError
 from connectors.sandbox.jql import parse_jql
+from tests.sandbox.fake_clock import FakeClock
 
 START = datetime(2026, 9, 27, 0, 0, tzinfo=UTC)  # 10:00 in Sydney (AEST, +10)
 
 
-class FakeClock:
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
@@ -10,25 +9,7 @@ import pytest
 from notion_client import APIResponseError, collect_paginated_api
 
 from connectors.sandbox import NotionSandbox
-from tests.sandbox.notion_helpers import FakeClock, Okr, client, raw, seed_okr
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sb(clock: FakeClock) -> Iterator[NotionSandbox]:
-    with NotionSandbox(rate_limit=None, clock=clock) as sandbox:
-        yield sandbox
-        assert sandbox.server_errors == []
-
-
-@pytest.fixture
-def okr(sb: NotionSandbox) -> Okr:
-    return seed_okr(sb)
-
+from tests.sandbox.notion_helpers import Okr, client, raw
 
 # -- discovery ---------------------------------------------------------------------------
 

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from notion_client import APIResponseError, collect_paginated_api
 
 from connectors.sandbox import NotionSandbox
-from tests.sandbox.notion_helpers import START, FakeClock, Okr, client, raw, seed_okr
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sb(clock: FakeClock) -> Iterator[NotionSandbox]:
-    with NotionSandbox(rate_limit=None, clock=clock) as sandbox:
-        yield sandbox
-        assert sandbox.server_errors == []
-
-
-@pytest.fixture
-def okr(sb: NotionSandbox) -> Okr:
-    return seed_okr(sb)
-
+from tests.sandbox.fake_clock import FakeClock
+from tests.sandbox.notion_helpers import START, Okr, client, raw
 
 # -- queries ---------------------------------------------------------------------------------
 

@@ -7,14 +7,13 @@ api.notion.com, MIT-licensed sources named in each constant's comment).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from notion_client import APIResponseError
 
 from connectors.sandbox import NotionSandbox
-from tests.sandbox.notion_helpers import FakeClock, Okr, client, seed_okr
+from tests.sandbox.notion_helpers import Okr, client
 
 # 2025-09-03/sdk_databases_retrieve.json
 DATABASE = [
@@ -72,18 +71,6 @@ ROLLUP_SCHEMA = [
     "rollup_property_name", "relation_property_name", "rollup_property_id",
     "relation_property_id", "function",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def sb() -> Iterator[NotionSandbox]:
-    with NotionSandbox(rate_limit=None, clock=FakeClock()) as sandbox:
-        yield sandbox
-        assert sandbox.server_errors == []
-
-
-@pytest.fixture
-def okr(sb: NotionSandbox) -> Okr:
-    return seed_okr(sb)
 
 
 def keys(obj: dict[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,27 +16,11 @@ from notion_client import (
 )
 
 from connectors.sandbox import NotionSandbox
-from tests.sandbox.notion_helpers import FakeClock, Okr, client, raw, seed_okr
+from tests.sandbox.fake_clock import FakeClock
+from tests.sandbox.notion_helpers import Okr, client, raw
 
 FAST_RETRY = RetryOptions(max_retries=2, initial_retry_delay_ms=1, max_retry_delay_ms=10)
 _clients: dict[str, Client] = {}  # one client per sandbox URL: building one costs ~20 ms
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sb(clock: FakeClock) -> Iterator[NotionSandbox]:
-    with NotionSandbox(rate_limit=None, clock=clock) as sandbox:
-        yield sandbox
-        assert sandbox.server_errors == []
-
-
-@pytest.fixture
-def okr(sb: NotionSandbox) -> Okr:
-    return seed_okr(sb)
 
 
 # -- pages.update ------------------------------------------------------------------------------
