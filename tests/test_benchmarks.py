@@ -16,3 +16,10 @@ def test_link_compute_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "200 KRs over" in out and "20,000 items" in out
     assert "link+compute+roll-up:" in out and "peak RSS" in out
+
+
+def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_jira.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "run 2" in out and "epics holding their KRs' current state: 40/40" in out
