@@ -82,7 +82,7 @@ class NotionConfig(ConnectorConfig):
     items: tuple[ItemDatabase, ...] = ()
     epics_source: str | None = None  # item source of the epic keys listed on KRs (e.g. jira)
     base_url: str = Field(default="https://api.notion.com", pattern=r"^https?://")
-    requests_per_second: float = Field(default=2.5, gt=0, le=3)
+    requests_per_second: float = Field(default=2.8, gt=0, le=3)
     overlap_minutes: int = Field(default=2, ge=1)
     max_retries: int = Field(default=6, ge=0, le=20)
     max_wait_seconds: float = Field(default=120.0, gt=0)

@@ -106,6 +106,7 @@ class NotionConnector:
                 notion_version=self.config.version,
                 retry=False,  # one retry layer: okr-sync's (see _notion_client)
                 logger=logging.getLogger("notion_client"),
+                log_level=logging.ERROR,  # okr-sync reports failures itself, in its own words
             )
         return self._client
 
