@@ -23,6 +23,7 @@ from okr_sync import __version__, log, registry, render
 from okr_sync.config import LoadedConfig, check_kr_ids, find_config, load_config
 from okr_sync.engine import Engine, build_connectors
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, OkrSyncError, StateError
+from okr_sync.interfaces import ENV_REF_TEXT
 from okr_sync.lock import RunLock
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
@@ -30,7 +31,7 @@ from okr_sync.sandbox_cli import sandbox
 from okr_sync.state import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REF = re.compile(ENV_REF_TEXT)
 _redactor = log.Redactor()
 
 

@@ -33,6 +33,7 @@ from pydantic import (
 from mappings.rules import Rule
 from okr_sync import registry
 from okr_sync.errors import ConfigError, Problem
+from okr_sync.interfaces import ENV_REF as _ENV_REF
 from okr_sync.interfaces import ConnectorConfig, WriteSpec
 from okr_sync.models import DEFAULT_STATUS_LABELS, OkrTree, Status
 from okr_sync.progress import Thresholds, check_measure
@@ -168,7 +169,6 @@ _SECRET_KEY = re.compile(r"(?i)(^|_)(token|password|passwd|secret|api_?key|pat|c
 _SECRET_VALUE = re.compile(
     r"^(secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}|ATATT[A-Za-z0-9_\-=]{20,})$"
 )
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def _scan_strings(

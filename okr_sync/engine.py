@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mappings
-from mappings.rules import Rule
 from okr_sync import registry
 from okr_sync.config import LoadedConfig, check_kr_ids
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
-from okr_sync.evaluate import KrSnapshot, Settings, evaluate
+from okr_sync.evaluate import KrSnapshot, Settings, evaluate, rules_by_kr
 from okr_sync.evaluate import fingerprint as make_fingerprint
 from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
 from okr_sync.models import (
@@ -154,9 +153,7 @@ class Engine:
 
     def _count_only_rules(self, tree: OkrTree) -> set[str]:
         """Query rules whose KR needs only a count: a ``count`` KR linked by that one query."""
-        rules_of: dict[str, list[Rule]] = {}
-        for rule in self.cfg.mapping.rules:
-            rules_of.setdefault(rule.kr, []).append(rule)
+        rules_of = rules_by_kr(self.cfg.mapping.rules)
         out = set()
         for kr in tree.key_results:
             rules = rules_of.get(kr.id, [])

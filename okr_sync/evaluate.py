@@ -66,6 +66,14 @@ class Evaluation:
     snapshots: list[KrSnapshot]
 
 
+def rules_by_kr(rules: Sequence[Rule]) -> dict[str, list[Rule]]:
+    """The mapping rules of each KR."""
+    out: dict[str, list[Rule]] = {}
+    for rule in rules:
+        out.setdefault(rule.kr, []).append(rule)
+    return out
+
+
 def kr_period(kr: KeyResult, objective: Objective | None, cycle: Period) -> Period:
     """A KR's period: its own dates, else its objective's, else the cycle's."""
     start = kr.period_start or (objective.period_start if objective else None) or cycle[0]
@@ -119,9 +127,7 @@ def evaluate(
     index = {(i.source, i.key): i for i in items}
     children = children_index(items)
     objectives = {o.id: o for o in tree.objectives}
-    rules_of: dict[str, list[Rule]] = {}
-    for rule in settings.rules:
-        rules_of.setdefault(rule.kr, []).append(rule)
+    rules_of = rules_by_kr(settings.rules)
     results: dict[str, KrResult] = {}
     snapshots: list[KrSnapshot] = []
     for kr in tree.key_results:

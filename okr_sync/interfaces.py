@@ -30,6 +30,8 @@ from okr_sync.models import (
 from okr_sync.yamlpos import YamlDocument, load_yaml
 
 __all__ = [
+    "ENV_REF",
+    "ENV_REF_TEXT",
     "OBJECTIVE_FIELDS",
     "OKR_FIELDS",
     "ConnectorConfig",
@@ -46,7 +48,9 @@ __all__ = [
     "resolve_secret",
 ]
 
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+#: An environment reference such as ``${NOTION_TOKEN}`` (unanchored text, and anchored).
+ENV_REF_TEXT = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
+_ENV_REF = ENV_REF = re.compile(f"^{ENV_REF_TEXT}$")
 
 
 def _check_secret_ref(value: str) -> str:
