@@ -6,96 +6,23 @@ Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import json
 import logging
-import os
-import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from okr_sync import __version__, log, registry, render
-from okr_sync.config import LoadedConfig, check_kr_ids, find_config, load_config
+from okr_sync import __version__, registry, render
+from okr_sync.cli_common import clock, common_options, echo, emit_json
+from okr_sync.config import LoadedConfig, check_kr_ids, load_config
 from okr_sync.engine import Engine, build_connectors
-from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, OkrSyncError, StateError
-from okr_sync.interfaces import ENV_REF_TEXT
+from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, StateError
 from okr_sync.lock import RunLock
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
 from okr_sync.sandbox_cli import sandbox
 from okr_sync.state import StateStore
-
-F = TypeVar("F", bound=Callable[..., Any])
-_REF = re.compile(ENV_REF_TEXT)
-_redactor = log.Redactor()
-
-
-def _secrets_of(path: Path) -> list[str]:
-    """Values of the environment variables a config file refers to (for redaction)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    return [os.environ[name] for name in _REF.findall(text) if os.environ.get(name)]
-
-
-def common_options(func: F) -> F:
-    """--config, --verbose, --quiet and --log-format on every command."""
-
-    @click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Config file (default: $OKR_SYNC_CONFIG, else ./okr-sync.yaml).",
-    )
-    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-    @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
-    @click.option(
-        "--log-format",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="json: one JSON object per log line, for log shippers.",
-    )
-    @functools.wraps(func)
-    def wrapper(
-        config_path: Path | None, verbose: int, quiet: bool, log_format: str, **kw: Any
-    ) -> Any:
-        global _redactor
-        path = find_config(config_path)
-        level = (
-            logging.ERROR
-            if quiet
-            else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-        )
-        _redactor = log.setup(level, log_format, _secrets_of(path))
-        try:
-            return func(path=path, quiet=quiet, **kw)
-        except OkrSyncError as exc:
-            click.echo(_redactor.scrub(f"error: {exc}"), err=True)
-            sys.exit(exc.exit_code)
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # a bug: say so, without a traceback unless asked (-vv)
-            logging.getLogger(__name__).debug("internal error", exc_info=True)
-            click.echo(_redactor.scrub(f"internal error: {type(exc).__name__}: {exc}"), err=True)
-            sys.exit(EXIT_FAILED)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _echo(text: str) -> None:
-    click.echo(_redactor.scrub(text))
-
-
-def _emit_json(data: Any) -> None:
-    _echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,28 +45,12 @@ def validate(path: Path, quiet: bool) -> None:
             raise ConfigError(problems)
         checked = f"config and {len(tree.key_results)} key results"
     if not quiet:
-        _echo(f"{path}: OK ({checked} valid)")
-
-
-NOW_VAR = "OKR_SYNC_NOW"
-
-
-def _clock() -> Callable[[], dt.datetime]:
-    """The run's clock: real time, or a fixed instant from $OKR_SYNC_NOW (demos, tests)."""
-    fixed = os.environ.get(NOW_VAR)
-    if not fixed:
-        return lambda: dt.datetime.now(dt.UTC)
-    try:
-        moment = dt.datetime.fromisoformat(fixed)
-    except ValueError:
-        raise click.UsageError(f"{NOW_VAR}={fixed!r} is not an ISO date-time") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return lambda: moment
+        echo(f"{path}: OK ({checked} valid)")
 
 
 def _engine(loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = ()) -> Engine:
     return Engine(
-        loaded, build_connectors(loaded), state, now=_clock(), accept_empty=frozenset(accept_empty)
+        loaded, build_connectors(loaded), state, now=clock(), accept_empty=frozenset(accept_empty)
     )
 
 
@@ -203,13 +114,13 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) 
 def _report(summary: RunSummary, loaded: LoadedConfig, quiet: bool, as_json: bool) -> None:
     labels = loaded.config.status.label_map()
     if as_json:
-        _emit_json(render.summary_json(summary, labels))
+        emit_json(render.summary_json(summary, labels))
     else:
         if not quiet:
-            _echo(render.results_text(summary, labels))
-            _echo("")
-            _echo(render.plan_text(summary.plan))
-        _echo(render.footer_text(summary))
+            echo(render.results_text(summary, labels))
+            echo("")
+            echo(render.plan_text(summary.plan))
+        echo(render.footer_text(summary))
     sys.exit(EXIT_FAILED if summary.failed or summary.source_errors else EXIT_OK)
 
 
@@ -236,7 +147,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     if kr is not None:
         if not rows:
@@ -252,8 +163,8 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             ]
             for r in rows
         ]
-        _echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
-        _echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
+        echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return
     by_kr: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -267,7 +178,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         ]
         for k, v in sorted(by_kr.items())
     ]
-    _echo(render.table(["KR", "TITLE", "HISTORY", "LATEST"], table))
+    echo(render.table(["KR", "TITLE", "HISTORY", "LATEST"], table))
 
 
 @main.command()
@@ -331,7 +242,7 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
             f"(okr-sync had written {render.show(c['last_written'])}) → {c['action']}"
             for c in conflicts
         ]
-    _echo("\n".join(out))
+    echo("\n".join(out))
 
 
 main.add_command(sandbox)
