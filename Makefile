@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine: `make example` and `make test`.
+# Two entry points for a fresh machine: `make demo` and `make test`.
 # Each creates and fills its own virtual environment (.venv) on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +11,10 @@ $(BIN)/okr-sync: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/okr-sync
 
-.PHONY: example test lint
+.PHONY: demo example test lint
+demo: $(BIN)/okr-sync
+	$(BIN)/okr-sync demo
+
 example: $(BIN)/okr-sync
 	$(BIN)/okr-sync validate --config $(EXAMPLE)
 	$(BIN)/okr-sync plan --config $(EXAMPLE)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from okr_sync.models import ChangeAction, FieldValue, KrResult, Plan, RunSummary, Status
@@ -38,13 +39,14 @@ def number(value: float | None) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
 
 
-def show(value: FieldValue) -> str:
-    """A field value as shown in the plan table."""
+def show(value: FieldValue, width: int = 48) -> str:
+    """A field value as shown in the plan table (long ones cut to ``width`` with …)."""
     if value is None:
         return "–"
     if isinstance(value, float):
         return number(value)
-    return str(value)
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -210,3 +212,59 @@ def summary_json(summary: RunSummary, labels: dict[Status, str]) -> dict[str, An
         "shared_items": {k: list(v) for k, v in summary.shared_items.items()},
         "notes": list(summary.notes),
     }
+
+
+def natural_key(ident: str) -> tuple[str | int, ...]:
+    """Sort key that puts KR-2 before KR-10."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", ident))
+
+
+def tree_text(
+    summary: RunSummary,
+    labels: dict[Status, str],
+    objective_parent: Mapping[str, str | None],
+    kr_objective: Mapping[str, str | None],
+) -> str:
+    """Objectives as a tree with their key results under them, each with a progress bar."""
+    objectives = {o.objective_id: o for o in summary.objectives}
+    krs_of: dict[str | None, list[KrResult]] = {}
+    for kr in sorted(summary.key_results, key=lambda k: natural_key(k.kr_id)):
+        krs_of.setdefault(kr_objective.get(kr.kr_id), []).append(kr)
+    children: dict[str | None, list[str]] = {}
+    for oid in sorted(objective_parent, key=natural_key):
+        children.setdefault(objective_parent[oid], []).append(oid)
+    rows: list[list[str]] = []
+
+    def walk(oid: str, indent: str) -> None:
+        o = objectives.get(oid)
+        rows.append([
+            f"{indent}{oid}", (o.title if o else "")[:46], bar(o.progress if o else None),
+            pct(o.progress if o else None), "", labels[o.status] if o and o.status else "–",
+        ])  # fmt: skip
+        for kr in krs_of.get(oid, []):
+            unit = f" {kr.unit}" if kr.unit else ""
+            rows.append([
+                f"{indent}  {kr.kr_id}", kr.title[:46], bar(kr.progress), pct(kr.progress),
+                f"{number(kr.current)} / {number(kr.target)}{unit}",
+                labels[kr.status] if kr.status else ("STALE" if kr.stale else "–"),
+            ])  # fmt: skip
+        for child in children.get(oid, []):
+            walk(child, indent + "  ")
+
+    for root in children.get(None, []):
+        walk(root, "")
+    return table(["", "", "PROGRESS", "", "CURRENT / TARGET", "STATUS"], rows)
+
+
+def written_text(summary: RunSummary) -> str:
+    """Which records of which target got which fields (or would, in a plan)."""
+    by_target: dict[str, dict[str, set[str]]] = {}
+    for (target, ref), _changes in summary.plan.writes().items():
+        kinds = by_target.setdefault(target, {})
+        kinds.setdefault(ref.kind.replace("_", " "), set()).add(ref.id)
+    lines = []
+    for target, kinds in sorted(by_target.items()):
+        fields = sorted({c.field for c in summary.plan.changes if c.target == target})
+        parts = [f"{len(ids)} {kind}(s)" for kind, ids in sorted(kinds.items())]
+        lines.append(f"  {target}: {', '.join(parts)} — {', '.join(fields)}")
+    return "\n".join(lines) or "  nothing"
