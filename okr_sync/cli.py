@@ -16,6 +16,7 @@ import click
 from okr_sync import __version__, registry, render
 from okr_sync.cli_common import clock, common_options, echo, emit_json
 from okr_sync.cli_demo import demo
+from okr_sync.cli_init import init
 from okr_sync.config import LoadedConfig, check_kr_ids, load_config
 from okr_sync.engine import Engine, build_connectors
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, StateError
@@ -248,3 +249,4 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
 
 main.add_command(sandbox)
 main.add_command(demo)
+main.add_command(init)
