@@ -59,11 +59,10 @@ def common_options(func: F) -> F:
     ) -> Any:
         global _redactor
         path = find_config(config_path)
-        level = (
-            logging.ERROR
-            if quiet
-            else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-        )
+        # JSON logs are for shippers, which want every run_start/write/conflict/summary
+        # line, so they start at INFO; text logs start at WARNING to keep terminals quiet.
+        base = logging.INFO if log_format == "json" else logging.WARNING
+        level = logging.ERROR if quiet else [base, logging.INFO, logging.DEBUG][min(verbose, 2)]
         _redactor = log.setup(level, log_format, _secrets_of(path))
         try:
             return func(path=path, quiet=quiet, **kw)

@@ -158,6 +158,31 @@ def test_json_logs_are_one_object_per_line(example: Path) -> None:
     assert events.count("write") == 10
 
 
+def test_json_logs_start_at_info_and_name_conflicts_and_failures(example: Path) -> None:
+    assert invoke("sync", "-c", str(example))[0] == 0
+    report = example.parent / "okr-status.json"
+    data = json.loads(report.read_text())
+    data["key_results"]["KR-1"]["status"] = "Achieved"  # a human edit
+    report.write_text(json.dumps(data))
+    code, _, err = invoke("sync", "-c", str(example), "--log-format", "json")
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert code == 0 and all({"time", "level", "event", "message"} <= set(x) for x in lines)
+    (conflict,) = [x for x in lines if x["event"] == "conflict"]
+    assert (conflict["record"], conflict["field"], conflict["action"]) == (
+        "KR-1",
+        "status",
+        "overwrite",
+    )
+    assert [x["record"] for x in lines if x["event"] == "write"] == ["KR-1"]
+    assert lines[0]["event"] == "run_start" and lines[-1]["event"] == "summary"
+    (example.parent / "work-items.json").write_text("{broken")
+    code, _, err = invoke("sync", "-c", str(example), "--log-format", "json")
+    lines = [json.loads(line) for line in err.splitlines()]
+    (failure,) = [x for x in lines if x["event"] == "failure"]
+    assert code == 1 and failure["source"] == "work" and "work-items.json" in failure["error"]
+    assert lines[-1]["event"] == "summary" and lines[-1]["failed"]
+
+
 def test_config_from_environment_variable(example: Path, monkeypatch: object) -> None:
     import pytest
 
