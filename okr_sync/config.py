@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -31,7 +32,7 @@ from pydantic import (
 )
 
 from mappings.rules import Rule
-from okr_sync import registry
+from okr_sync import cron, registry
 from okr_sync.errors import ConfigError, Problem
 from okr_sync.interfaces import ENV_REF as _ENV_REF
 from okr_sync.interfaces import ConnectorConfig, WriteSpec
@@ -90,27 +91,47 @@ class PullConfig(_Section):
     full_every_hours: float = Field(default=24.0, gt=0)
 
 
-_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
-
-
 class ScheduleConfig(_Section):
-    """When ``okr-sync schedule`` runs syncs."""
+    """When ``okr-sync schedule`` runs syncs (see :mod:`okr_sync.cron`)."""
 
     cron: str | None = None
     jitter_seconds: int = Field(default=0, ge=0)
+    timezone: str = "UTC"
 
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parts = value.split()
-        if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-            raise ValueError(
-                f"{value!r} is not a 5-field cron expression (minute hour day month weekday), "
-                "e.g. '*/30 * * * *'"
-            )
+        if value is not None:
+            cron.parse(value)  # a CronError is a ValueError naming the cron field
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        """The zone the cron expression is read in."""
+        return zone(self.timezone)
+
+
+def zone(name: str) -> dt.tzinfo:
+    """A time zone by IANA name; UTC needs no time zone database.
+
+    Raises:
+        ValueError: the name is unknown here.
+    """
+    if name.upper() == "UTC":
+        return dt.UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or "
+            "America/New_York (or UTC)"
+        ) from None
 
 
 class Config(_Section):

@@ -98,3 +98,18 @@ class LockHeld(OkrSyncError):
     """Another okr-sync process holds the lock of this state store."""
 
     exit_code = EXIT_LOCKED
+
+
+class CronError(OkrSyncError, ValueError):
+    """A cron expression is invalid; ``field`` names the cron field at fault.
+
+    A ``ValueError`` too, so a config model's validator can raise it as is.
+    """
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, expression: str, field: str, message: str) -> None:
+        self.expression = expression
+        self.field = field
+        where = "" if field == "expression" else f"{field} field "
+        super().__init__(f"{where}{message} (in cron {expression!r})")
