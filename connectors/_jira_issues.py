@@ -41,7 +41,7 @@ class FieldIds:
         return wanted + [f for f in extra if f and f not in wanted]
 
 
-def _find_field(fields: Sequence[Mapping[str, Any]], wanted: str, source: str, what: str) -> str:
+def find_field(fields: Sequence[Mapping[str, Any]], wanted: str, source: str, what: str) -> str:
     """A field id from an id, a name or a clause name, case-insensitively."""
     lowered = wanted.lower()
     hits = [
@@ -74,7 +74,7 @@ def discover_fields(
     first candidate that has a value.
     """
     if story_points:
-        points: tuple[str, ...] = (_find_field(fields, story_points, source, "story_points_field"),)
+        points: tuple[str, ...] = (find_field(fields, story_points, source, "story_points_field"),)
     else:
         by_schema = [
             f for f in fields if (f.get("schema") or {}).get("custom") == STORY_POINT_SCHEMA
@@ -83,7 +83,7 @@ def discover_fields(
         points = tuple(dict.fromkeys(str(f["id"]) for f in [*by_schema, *by_name]))
     link: str | None = None
     if epic_link:
-        link = _find_field(fields, epic_link, source, "epic_link_field")
+        link = find_field(fields, epic_link, source, "epic_link_field")
     elif need_epic_link:
         found = [f for f in fields if (f.get("schema") or {}).get("custom") == EPIC_LINK_SCHEMA]
         if not found:
@@ -94,8 +94,8 @@ def discover_fields(
     return FieldIds(
         story_points=points,
         epic_link=link,
-        kr_field=_find_field(fields, kr_field, source, "kr_field") if kr_field else None,
-        numeric={k: _find_field(fields, v, source, f"fields.{k}") for k, v in numeric.items()},
+        kr_field=find_field(fields, kr_field, source, "kr_field") if kr_field else None,
+        numeric={k: find_field(fields, v, source, f"fields.{k}") for k, v in numeric.items()},
     )
 
 

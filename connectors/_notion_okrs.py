@@ -59,40 +59,72 @@ class Schema:
         return [str(o.get("name")) for o in (prop.get(prop["type"]) or {}).get("options") or ()]
 
 
-def resolve_schema(
-    database: str, properties: Mapping[str, Mapping[str, Any]], names: BaseModel
-) -> Schema:
-    """Check the configured property names against a data source's schema.
+@dataclass(frozen=True)
+class PropertyProblem:
+    """A configured property that is missing, or of a type okr-sync cannot use for its role."""
+
+    logical: str
+    name: str
+    found: str | None  # the property's type, None when missing
+    choices: tuple[str, ...]  # the data source's property names
+
+    def __str__(self) -> str:
+        if self.found is None:
+            return (f"has no property {self.name!r} ({self.logical}); set {self.logical} to one of: "
+                    f"{', '.join(self.choices)}")  # fmt: skip
+        return (f"property {self.name!r} is a {self.found}, but {self.logical} must be one of "
+                f"{', '.join(sorted(KR_TYPES[self.logical]))}")  # fmt: skip
+
+
+def check_properties(
+    properties: Mapping[str, Mapping[str, Any]], names: BaseModel
+) -> tuple[dict[str, str], list[PropertyProblem]]:
+    """Configured property names against a data source's schema: resolved names and problems.
 
     A property named explicitly in the config (or a required one) that is
-    missing, or any property of a type okr-sync cannot read for its role, is an
-    error naming the database and the property. A default name the database
-    does not have is simply not used.
+    missing, or any property of a type okr-sync cannot read for its role, is a
+    problem. A default name the database does not have is simply not used.
     """
     resolved: dict[str, str] = {}
-    problems: list[str] = []
+    problems: list[PropertyProblem] = []
     explicit = names.model_fields_set
+    choices = tuple(sorted(properties))
     for logical, name in names.model_dump().items():
         if not isinstance(name, str) or logical not in KR_TYPES:
             continue
         prop = properties.get(name)
         if prop is None:
             if logical in REQUIRED or logical in explicit:
-                problems.append(f"has no property {name!r} ({logical}); set {logical} to one of: "
-                                f"{', '.join(sorted(properties))}")  # fmt: skip
+                problems.append(PropertyProblem(logical, name, None, choices))
             continue
         if prop.get("type") not in KR_TYPES[logical]:
-            problems.append(f"property {name!r} is a {prop.get('type')}, but {logical} must be one of "
-                            f"{', '.join(sorted(KR_TYPES[logical]))}")  # fmt: skip
+            problems.append(PropertyProblem(logical, name, str(prop.get("type")), choices))
             continue
         resolved[logical] = name
     if "id" not in resolved and "id" not in explicit:
         unique = [n for n, p in properties.items() if p.get("type") == "unique_id"]
         if unique:
             resolved["id"] = unique[0]
+    return resolved, problems
+
+
+def resolve_schema(
+    database: str, properties: Mapping[str, Mapping[str, Any]], names: BaseModel
+) -> Schema:
+    """Check the configured property names against a data source's schema.
+
+    Raises:
+        SourceError: naming the database and every problem (see :func:`check_properties`).
+    """
+    resolved, problems = check_properties(properties, names)
     if problems:
-        raise SourceError(database, f"database {database!r} " + "; ".join(problems))
+        raise SourceError(database, f"database {database!r} " + "; ".join(map(str, problems)))
     return Schema(database, properties, resolved)
+
+
+def source_title(raw: Mapping[str, Any], default: str) -> str:
+    """A data source's title as plain text (``default`` when it has none)."""
+    return "".join(t.get("plain_text", "") for t in raw.get("title") or ()) or default
 
 
 def value(page: Mapping[str, Any], schema: Schema, logical: str) -> Any:

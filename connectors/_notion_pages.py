@@ -12,7 +12,7 @@ before the status PATCH, so a run that dies in between finds its marker).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connectors._notion_values import number, plain, write_value
@@ -27,6 +27,18 @@ if TYPE_CHECKING:
 FIELD_TO_LOGICAL = {"progress": "progress", "current": "current", "status": "status",
                     "last_synced": "last_synced"}  # fmt: skip
 READ_ONLY = frozenset({"formula", "rollup"})
+
+
+def missing_status_options(schema: Schema, labels: Iterable[str]) -> list[str]:
+    """Status labels that the Status property has no option for (none if there is no Status).
+
+    The API cannot create status options (and a select would silently gain one),
+    so every label okr-sync writes must already be an option.
+    """
+    if not schema.kind("status"):
+        return []
+    options = schema.options("status")
+    return sorted({label for label in labels if label not in options})
 
 
 class PageWriter:
@@ -83,17 +95,12 @@ class PageWriter:
             labels = {
                 r.fields["status"] for r in records if r.ref.kind == kind and r.fields.get("status")
             }
-            options = schema.options("status")
-            unknown = (
-                sorted(label for label in labels if label not in options)
-                if options or labels
-                else []
-            )
-            if "status" in fields and unknown and schema.kind("status"):
+            unknown = missing_status_options(schema, labels)
+            if "status" in fields and unknown:
                 problems.append(
                     f"the {schema.database} database's {schema.resolved['status']!r} has no option "
-                    f"{', '.join(map(repr, unknown))} (it has: {', '.join(options) or 'none'}); add the "
-                    "option in Notion or map the label under status.labels in the config"
+                    f"{', '.join(map(repr, unknown))} (it has: {', '.join(schema.options('status')) or 'none'}); "
+                    "add the option in Notion or map the label under status.labels in the config"
                 )
         if problems:
             raise WriteError(

@@ -15,12 +15,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
+from connectors._file_check import check_items_file, check_okr_file, check_report_file
 from connectors._filters import query_problem
 from connectors._select import select
 from okr_sync.errors import ConfigError, Problem, SourceError, WriteError
 from okr_sync.interfaces import (
     OBJECTIVE_FIELDS,
     OKR_FIELDS,
+    CheckContext,
+    CheckResult,
     ConnectorConfig,
     WriteSpec,
     YamlDocument,
@@ -141,6 +144,10 @@ class YamlOkrSource:
             raise ConfigError(problems)
         return OkrTree(objectives=tuple(objectives), key_results=tuple(key_results))
 
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: the file exists and reads (every problem with its line)."""
+        return check_okr_file(self.name, self.path, self.pull_okrs)
+
 
 class JsonItemsConfig(ConnectorConfig):
     """``type: json_items``: work items in a JSON file (``{"items": [...]}``)."""
@@ -196,6 +203,10 @@ class JsonItemSource:
         """The items matching the request (always a full pull: files are cheap)."""
         return select(self.name, self.load(), request)
 
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: the file exists and reads, and holds every key linked to a KR."""
+        return check_items_file(self.name, self.path, self.load, context.item_keys)
+
 
 class JsonReportConfig(ConnectorConfig):
     """``type: json_report``: a JSON file that receives the computed values."""
@@ -235,6 +246,10 @@ class JsonReportTarget:
         if not isinstance(data, dict):
             raise SourceError(self.name, f"{self.path}: expected a JSON object")
         return data
+
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: an existing file parses, and its folder can take the rewritten file."""
+        return check_report_file(self.name, self.path, self._load)
 
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
         """KR and objective records (see :func:`okr_sync.interfaces.okr_records`)."""

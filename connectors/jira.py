@@ -40,6 +40,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from connectors._jira_check import check_jira
 from connectors._jira_client import GONE_HINT, JiraCaller, cloud_pages, jira_message, server_pages
 from connectors._jira_issues import (
     MAX_JQL_CHARS,
@@ -54,7 +55,14 @@ from connectors._jira_issues import (
 )
 from connectors._jira_write import ITEM_FIELDS, EpicWriter
 from okr_sync.errors import SourceError
-from okr_sync.interfaces import ConnectorConfig, SecretRef, WriteSpec, resolve_secret
+from okr_sync.interfaces import (
+    CheckContext,
+    CheckResult,
+    ConnectorConfig,
+    SecretRef,
+    WriteSpec,
+    resolve_secret,
+)
 from okr_sync.models import (
     FieldValue,
     ItemKind,
@@ -94,6 +102,15 @@ class JiraConfig(ConnectorConfig):
 
 
 @dataclass
+class _Connection:
+    client: Any
+    cloud: bool
+    zone: dt.tzinfo
+    me: dict[str, Any]
+    fields: list[dict[str, Any]]
+
+
+@dataclass
 class _Session:
     client: Any
     cloud: bool
@@ -128,13 +145,14 @@ class JiraConnector:
             max_wait=config.max_wait_seconds,
             sleep=sleep,
         )
+        self._connection: _Connection | None = None
         self._session: _Session | None = None
         self.writer = EpicWriter(self)
 
     # --- connection ---------------------------------------------------------------
-    def session(self) -> _Session:
-        """Connect once: serverInfo (deployment), myself (time zone), the field list."""
-        if self._session is None:
+    def connect(self) -> _Connection:
+        """Connect once: serverInfo (deployment), myself (credentials, time zone), the field list."""
+        if self._connection is None:
             from jira import JIRA  # imported on first use: a Jira-less config never loads it
 
             cfg = self.config
@@ -166,12 +184,22 @@ class JiraConnector:
                 client._fields_cache_value = {
                     name: f["id"] for f in raw_fields for name in f.get("clauseNames") or ()
                 }
+            self._connection = _Connection(
+                client, cloud, user_zone((me or {}).get("timeZone")), me or {}, list(raw_fields)
+            )
+        return self._connection
+
+    def session(self) -> _Session:
+        """The connection, with the configured and discovered field ids resolved."""
+        if self._session is None:
+            conn = self.connect()
+            cfg = self.config
             ids = discover_fields(
-                raw_fields, self.name, story_points=cfg.story_points_field,
+                conn.fields, self.name, story_points=cfg.story_points_field,
                 epic_link=cfg.epic_link_field, kr_field=cfg.kr_field, numeric=cfg.fields,
-                need_epic_link=not cloud,
+                need_epic_link=not conn.cloud,
             )  # fmt: skip
-            self._session = _Session(client, cloud, user_zone((me or {}).get("timeZone")), ids)
+            self._session = _Session(conn.client, conn.cloud, conn.zone, ids)
         return self._session
 
     def search(
@@ -183,15 +211,15 @@ class JiraConnector:
         properties: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Issues matching ``jql``, page after page (a page is dropped once converted)."""
-        s = self.session()
+        s = self.connect()
         pager = cloud_pages if s.cloud else server_pages
         for page in pager(self.caller, s.client, jql, fields, page_size=self.config.page_size,
                           properties=properties, selector=selector):  # fmt: skip
             yield from page
 
     def count(self, jql: str, selector: str) -> int:
-        """How many issues match: approximate-count on Cloud, a zero-size search on Data Center."""
-        s = self.session()
+        """How many issues match: approximate-count on Cloud, a one-row search on Data Center."""
+        s = self.connect()
         if s.cloud:
             result = self.caller.call(
                 "approximate-count", s.client.approximate_issue_count, jql, selector=selector
@@ -299,7 +327,7 @@ class JiraConnector:
                 found: list[dict[str, Any]] = []
                 # The jira client drops `properties` from a Data Center POST search, so a
                 # search that needs them stays short enough to go by GET.
-                budget = 1400 if properties and not self.session().cloud else MAX_JQL_CHARS
+                budget = 1400 if properties and not self.connect().cloud else MAX_JQL_CHARS
                 for group in or_groups([*in_clauses("key", pending, budget), *others], budget):
                     jql = f"({group}) AND {since}" if since else group
                     found += self.search(jql, fields, properties=properties)
@@ -323,6 +351,11 @@ class JiraConnector:
     def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
         """Write one epic's changed values (labels, links, comments, then the property)."""
         self.writer.write(ref, values)
+
+    # --- Checkable ----------------------------------------------------------------------------
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: credentials, fields, linked epics, JQL rules (see :mod:`connectors._jira_check`)."""
+        return check_jira(self, context)
 
 
 __all__ = ["JiraConfig", "JiraConnector", "jira_message"]

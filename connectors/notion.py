@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from connectors._notion_check import check_notion
 from connectors._notion_client import NotionCaller, property_items, query_pages
 from connectors._notion_config import NotionConfig
 from connectors._notion_okrs import (
@@ -36,11 +37,18 @@ from connectors._notion_okrs import (
     build_key_results,
     build_objectives,
     resolve_schema,
+    source_title,
     to_item,
 )
 from connectors._notion_pages import PageWriter
 from okr_sync.errors import SourceError
-from okr_sync.interfaces import ConnectorConfig, WriteSpec, resolve_secret
+from okr_sync.interfaces import (
+    CheckContext,
+    CheckResult,
+    ConnectorConfig,
+    WriteSpec,
+    resolve_secret,
+)
 from okr_sync.models import FieldValue, OkrTree, Outcome, PullRequest, PullResult, Record, RecordRef
 
 log = logging.getLogger(__name__)
@@ -89,6 +97,7 @@ class NotionConnector:
         self._client: Any = None
         self._sources: dict[str, str] = {}
         self._schemas: dict[str, Schema] = {}
+        self._raw: dict[str, dict[str, Any]] = {}
         #: Pages of the last OKR pull, by record: what the target reads before writing.
         self.pages: dict[RecordRef, dict[str, Any]] = {}
         self.writer = PageWriter(self)
@@ -141,15 +150,23 @@ class NotionConnector:
         self._sources[ref] = str(sources[0]["id"])
         return self._sources[ref]
 
+    def source_schema(self, ref: str, role: str) -> dict[str, Any]:
+        """A database's data source object as Notion returns it (title, properties), read once."""
+        source = self.data_source(ref, role)
+        if source not in self._raw:
+            self._raw[source] = self.caller.call(
+                f"read the {role} schema", self.client().data_sources.retrieve, source
+            )
+        return self._raw[source]
+
     def schema(self, ref: str, role: str, names: Any) -> Schema:
         """The checked schema of a database's data source."""
         source = self.data_source(ref, role)
         if source not in self._schemas:
-            raw = self.caller.call(
-                f"read the {role} schema", self.client().data_sources.retrieve, source
+            raw = self.source_schema(ref, role)
+            self._schemas[source] = resolve_schema(
+                source_title(raw, role), raw.get("properties") or {}, names
             )
-            title = "".join(t.get("plain_text", "") for t in raw.get("title") or ()) or role
-            self._schemas[source] = resolve_schema(title, raw.get("properties") or {}, names)
         return self._schemas[source]
 
     def query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
@@ -279,3 +296,8 @@ class NotionConnector:
     def plan_notes(self) -> list[str]:
         """What the plan should tell the user about this target (skipped properties)."""
         return self.writer.notes
+
+    # --- Checkable ----------------------------------------------------------------------------
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: token, shared databases, properties, status options (see :mod:`connectors._notion_check`)."""
+        return check_notion(self, context)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from okr_sync import __version__, registry, render
+from okr_sync.cli_check import check
 from okr_sync.cli_common import clock, common_options, echo, emit_json
 from okr_sync.cli_demo import demo
 from okr_sync.cli_init import init
@@ -250,3 +251,4 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
 main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(init)
+main.add_command(check)

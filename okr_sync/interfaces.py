@@ -12,9 +12,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from okr_sync.errors import AuthError
 from okr_sync.models import (
@@ -34,9 +34,14 @@ __all__ = [
     "ENV_REF_TEXT",
     "OBJECTIVE_FIELDS",
     "OKR_FIELDS",
+    "CheckContext",
+    "CheckLevel",
+    "CheckResult",
+    "Checkable",
     "ConnectorConfig",
     "ItemSource",
     "OkrSource",
+    "QueryCheck",
     "SecretRef",
     "WriteSpec",
     "WriteTarget",
@@ -148,6 +153,72 @@ class WriteTarget(Protocol):
 
     def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
         """Write all changed fields of one record in one idempotent request."""
+        ...
+
+
+CheckLevel = Literal["ok", "warn", "fail"]
+
+
+class CheckResult(BaseModel):
+    """One line of ``okr-sync check``: what was checked, how it went, what to do about it.
+
+    ``fail`` is a problem that breaks or falsifies a sync; ``warn`` is worth a look
+    but a sync still runs. Messages and hints never carry a secret.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection: str
+    subject: str
+    level: CheckLevel
+    message: str
+    hint: str = ""
+    #: Item keys this result reports as not found. A key that rules leave to any
+    #: item source is only a problem when every source asked for it misses it.
+    missing_keys: tuple[str, ...] = Field(default=(), exclude=True)
+
+
+class QueryCheck(BaseModel):
+    """A mapping rule's query, for the source that runs it to validate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kr: str
+    rule_id: str
+    query: Any
+    #: Where the rule stands, e.g. ``mapping.rules[2] (okr-sync.yaml:31)``.
+    where: str
+
+
+class CheckContext(BaseModel):
+    """What a connection's preflight check needs to know about the rest of the config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: What the connection is used as: ``okrs``, ``items``, ``target``.
+    roles: frozenset[str] = frozenset()
+    #: Item keys linked to KRs that this source is asked for → where each is linked.
+    item_keys: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: The rules whose query this source runs.
+    queries: tuple[QueryCheck, ...] = ()
+    #: Every status label okr-sync may write.
+    status_labels: tuple[str, ...] = ()
+    #: The fields the config asks this connection to hold (None: not a target).
+    write: WriteSpec | None = None
+    #: The measures of the KRs (``points_done``, ``sum:arr``, ...).
+    measures: frozenset[str] = frozenset()
+    #: The config file's name, for hints.
+    config_file: str = "okr-sync.yaml"
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """Optional: a preflight check of the connection against the live service (or files)."""
+
+    name: str
+
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Check credentials, access and shape; report every problem, never raise for one."""
         ...
 
 

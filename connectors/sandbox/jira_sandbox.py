@@ -124,6 +124,21 @@ class JiraSandbox(LoopbackSandbox):
             )
             return issue.key
 
+    def remove_field(self, ref: str) -> None:
+        """Delete a custom field (by id or name) from the site, with its values on every issue.
+
+        As an admin deleting a field, or a site without Jira Software's story points:
+        ``GET /field`` no longer lists it and issues no longer carry it.
+        """
+        with self.store.lock:
+            found = self.store.field(ref)
+            if found is None or not found.custom:
+                raise KeyError(f"no custom field {ref!r} in the sandbox")
+            self.store.fields.remove(found)
+            del self.store.field_by_id[found.id]
+            for issue in self.store.issues.values():
+                issue.custom.pop(found.id, None)
+
     def update_issue(self, key: str, **changes: Any) -> None:
         """Change an issue as a human would, and bump ``updated`` (or set ``updated=``).
 
