@@ -6,7 +6,6 @@ Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,14 @@ from okr_sync.cli_check import check
 from okr_sync.cli_common import clock, common_options, echo, emit_json
 from okr_sync.cli_demo import demo
 from okr_sync.cli_init import init
+from okr_sync.cli_schedule import schedule
+from okr_sync.cli_status import status
 from okr_sync.config import LoadedConfig, check_kr_ids, load_config
 from okr_sync.engine import Engine, build_connectors
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, StateError
-from okr_sync.lock import RunLock
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
+from okr_sync.runner import run_sync
 from okr_sync.sandbox_cli import sandbox
 from okr_sync.state import StateStore
 
@@ -85,32 +86,19 @@ def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) 
 def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
-    with RunLock(loaded.state_path.with_name(loaded.state_path.name + ".lock")) as lock:
-        if lock.recovered_from:
-            logging.getLogger(__name__).warning(
-                "recovered the lock left by pid %s (started %s), which did not finish",
-                lock.recovered_from.get("pid"),
-                lock.recovered_from.get("since"),
-            )
-        state = StateStore.open(loaded.state_path)
-        try:
-            bar_ctx: dict[str, Any] = {}
+    bar_ctx: dict[str, Any] = {}
 
-            def on_write(done: int, total: int) -> None:
-                if quiet or as_json or total < 20 or not sys.stderr.isatty():
-                    return
-                if "bar" not in bar_ctx:
-                    bar_ctx["bar"] = click.progressbar(
-                        length=total, label="writing", file=sys.stderr
-                    )
-                    bar_ctx["bar"].__enter__()
-                bar_ctx["bar"].update(1)
+    def on_write(done: int, total: int) -> None:
+        if quiet or as_json or total < 20 or not sys.stderr.isatty():
+            return
+        if "bar" not in bar_ctx:
+            bar_ctx["bar"] = click.progressbar(length=total, label="writing", file=sys.stderr)
+            bar_ctx["bar"].__enter__()
+        bar_ctx["bar"].update(1)
 
-            summary = _engine(loaded, state, accept_empty).run(apply=True, on_write=on_write)
-            if "bar" in bar_ctx:
-                bar_ctx["bar"].__exit__(None, None, None)
-        finally:
-            state.close()
+    summary = run_sync(loaded, now=clock(), accept_empty=accept_empty, on_write=on_write)
+    if "bar" in bar_ctx:
+        bar_ctx["bar"].__exit__(None, None, None)
     _report(summary, loaded, quiet, as_json)
 
 
@@ -252,3 +240,5 @@ main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(init)
 main.add_command(check)
+main.add_command(schedule)
+main.add_command(status)

@@ -226,8 +226,8 @@ def parse(text: str) -> Cron:
             raise CronError(
                 text,
                 "expression",
-                f"{len(parts)} field(s) where cron has 5 "
-                "(minute hour day-of-month month day-of-week), e.g. '*/30 * * * *'",
+                f"not a 5-field cron expression (minute hour day-of-month month "
+                f"day-of-week): it has {len(parts)} field(s); e.g. '*/30 * * * *' or '@hourly'",
             )
     minutes, hours, days, months, weekdays = (
         _field(part, spec, text) for part, spec in zip(parts, _SPECS, strict=True)

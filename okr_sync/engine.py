@@ -314,8 +314,20 @@ class Engine:
         return merge(list(computed.target_plans.values()))
 
     # --- run -------------------------------------------------------------------------
-    def run(self, *, apply: bool, on_write: Callable[[int, int], None] | None = None) -> RunSummary:
-        """One run. With ``apply=False`` it is a dry run that touches nothing."""
+    def run(
+        self,
+        *,
+        apply: bool,
+        on_write: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunSummary:
+        """One run. With ``apply=False`` it is a dry run that touches nothing.
+
+        ``should_stop`` is asked before each write: once it says yes, the write
+        under way has finished and no other starts. The writes left out were
+        never begun (nothing is noted as pending), so the next run plans them
+        again as ordinary changes; the run is recorded as ``stopped``.
+        """
         started = self.now()
         log.info("run started", extra={"event": "run_start", "dry_run": not apply})
         computed = self.compute()
@@ -355,16 +367,28 @@ class Engine:
         if not apply:
             return summary.model_copy(update={"finished_at": self.now()})
         run_id = self.state.start_run(started)
-        writes, failures = self._apply(run_id, plan, computed, failures, on_write)
+        writes, failures, left = self._apply(
+            run_id, plan, computed, failures, on_write, should_stop
+        )
+        notes = summary.notes
+        if left:
+            total = len(plan.writes())
+            notes += (
+                f"stopped early: {left} of {total} write(s) not started; the next run makes them",
+            )
         summary = summary.model_copy(
             update={
                 "run_id": run_id,
                 "writes": writes,
                 "failures": tuple(failures),
                 "finished_at": self.now(),
+                "stopped_early": bool(left),
+                "notes": notes,
             }
         )
-        outcome = "failed" if summary.failed or summary.source_errors else "ok"
+        outcome = (
+            "stopped" if left else "failed" if summary.failed or summary.source_errors else "ok"
+        )
         self.state.finish_run(
             summary,
             outcome,
@@ -395,13 +419,25 @@ class Engine:
         computed: Computed,
         failures: list[WriteFailure],
         on_write: Callable[[int, int], None] | None,
-    ) -> tuple[int, list[WriteFailure]]:
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[int, list[WriteFailure], int]:
+        """Write the plan record by record; returns writes, failures and writes not started."""
         skipped = [c for c in plan.changes if c.action.value == "skip"]
         if skipped:
             self.state.record_changes(run_id, skipped, "skipped")
         groups = plan.writes()
-        writes = 0
+        writes = left = 0
         for number, ((name, ref), changes) in enumerate(groups.items(), start=1):
+            if should_stop is not None and should_stop():
+                # Checked before the intent is noted: a write never begun leaves
+                # nothing pending, so the next run sees no human edit in it.
+                left = len(groups) - number + 1
+                log.warning(
+                    "stop requested: %d of %d write(s) not started, left for the next run",
+                    left, len(groups),
+                    extra={"event": "stopped", "left": left, "run_id": run_id},
+                )  # fmt: skip
+                break
             target: WriteTarget = self.connectors[name]
             values = {c.field: c.after for c in changes}
             self.state.record_intent(changes)
@@ -446,4 +482,4 @@ class Engine:
             adopt = [(ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f)) != (v,)]
             if adopt:
                 self.state.adopt(name, run_id, adopt)
-        return writes, failures
+        return writes, failures, left

@@ -19,6 +19,22 @@ from types import TracebackType
 from okr_sync.errors import LockHeld, StateError
 
 
+def read_holder(path: Path) -> dict[str, object] | None:
+    """The holder record in a lock file, without taking the lock (None if none).
+
+    A record is left behind only by a holder that is running or died holding it.
+    """
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class RunLock:
     """Exclusive, non-blocking lock; use as a context manager."""
 

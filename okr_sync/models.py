@@ -408,6 +408,8 @@ class RunSummary(Frozen):
     source_errors: dict[str, str] = Field(default_factory=dict)
     shared_items: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: A stop was requested during the writes: some planned writes were not started.
+    stopped_early: bool = False
 
     @property
     def failed(self) -> tuple[str, ...]:

@@ -492,6 +492,24 @@ class StateStore:
             out.append(entry)
         return out
 
+    def run_changes(self, run_id: int) -> list[dict[str, Any]]:
+        """The changes logged by one run: owner, target, record, field, conflict, result, error."""
+        keys = (
+            "owner",
+            "target",
+            "kind",
+            "record",
+            "field",
+            "conflict",
+            "action",
+            "result",
+            "error",
+        )
+        rows = self._db.execute(
+            f"SELECT {', '.join(keys)} FROM changes WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     # --- cursors and item cache -------------------------------------------------
     def cursor(self, source: str) -> CursorState | None:
         """The committed cursor of a source, or None if never pulled."""

@@ -84,7 +84,7 @@ def test_nicknames(nickname: str, same_as: str) -> None:
         ("30-10 * * * *", "minute", "the range 30-10 goes backwards"),
         ("1,,2 * * * *", "minute", "empty entry in a list"),
         ("0 0 30 2 *", "day-of-month", "no selected month has day 30"),
-        ("* * * *", "expression", "4 field(s) where cron has 5"),
+        ("* * * *", "expression", "not a 5-field cron expression (minute hour"),
         ("@reboot", "expression", "unknown nickname"),
     ],
 )
