@@ -10,7 +10,6 @@ import click
 
 from okr_sync import log
 from okr_sync.cli_common import clock
-from okr_sync.demo import run_demo
 from okr_sync.errors import OkrSyncError
 
 
@@ -28,6 +27,8 @@ def demo(folder: Path, fast: bool, verbose: int) -> None:
     Needs no account and no network: both sandboxes run on 127.0.0.1 for the
     length of the demo. The config it uses is written to DIR/okr-sync.yaml.
     """
+    from okr_sync.demo import run_demo  # the sandboxes load only for the demo
+
     log.setup([logging.ERROR, logging.INFO, logging.DEBUG][min(verbose, 2)], "text")
     try:
         result = run_demo(folder, click.echo, fast=fast, today=clock()())

@@ -440,7 +440,7 @@ class Engine:
                 break
             target: WriteTarget = self.connectors[name]
             values = {c.field: c.after for c in changes}
-            self.state.record_intent(changes)
+            self.state.record_intent(run_id, changes)
             try:
                 target.write_record(ref, values)
             except Exception as exc:  # one failing record never stops the others

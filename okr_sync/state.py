@@ -395,13 +395,46 @@ class StateStore:
                 out[key] = (*out.get(key, ()), _load(v))
         return out
 
-    def record_intent(self, changes: Sequence[FieldChange]) -> None:
-        """Note values about to be written, before the request goes out."""
+    def record_intent(self, run_id: int, changes: Sequence[FieldChange]) -> None:
+        """Note values about to be written, before the request goes out.
+
+        Besides the pending value (so okr-sync's own value never looks like a
+        human edit after a crash), each change is logged as ``started`` with the
+        value the target held: if the process dies before the target confirms,
+        a human's value that the write replaces is still in the history.
+        """
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
                 [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
             )
+            self._log(db, run_id, changes, "started", None)
+
+    @staticmethod
+    def _log(
+        db: sqlite3.Connection,
+        run_id: int,
+        changes: Sequence[FieldChange],
+        result: str,
+        error: str | None,
+    ) -> None:
+        # One row per change and run: a final result replaces the ``started`` row.
+        db.executemany(
+            "DELETE FROM changes WHERE run_id=? AND target=? AND kind=? AND record=? "
+            "AND field=? AND result='started'",
+            [(run_id, c.target, c.ref.kind, c.ref.id, c.field) for c in changes],
+        )
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id, c.target, c.ref.kind, c.ref.id, c.owner, c.field, _dump(c.before),
+                    _dump(c.after), _dump(c.last_written), int(c.conflict), c.action, result,
+                    error,
+                )
+                for c in changes
+            ],
+        )  # fmt: skip
 
     def record_changes(
         self, run_id: int, changes: Sequence[FieldChange], result: str, error: str | None = None
@@ -409,31 +442,12 @@ class StateStore:
         """Log changes; for applied ones also remember the value as last written.
 
         Called once per record write, right after the target confirmed it, so
-        a crash between two writes loses nothing that was written.
+        a crash between two writes loses nothing that was written. A change
+        left ``started`` in the log is one whose outcome the run never learnt.
         """
         at = _now()
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run_id,
-                        c.target,
-                        c.ref.kind,
-                        c.ref.id,
-                        c.owner,
-                        c.field,
-                        _dump(c.before),
-                        _dump(c.after),
-                        _dump(c.last_written),
-                        int(c.conflict),
-                        c.action,
-                        result,
-                        error,
-                    )
-                    for c in changes
-                ],
-            )
+            self._log(db, run_id, changes, result, error)
             if result == "applied":
                 db.executemany(
                     "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -322,6 +322,25 @@ def test_only_applied_changes_become_last_written(store: StateStore) -> None:
     assert logged[-1]["before"] == 0.1  # the replaced value stays recoverable
 
 
+def test_a_write_begun_but_never_confirmed_keeps_the_human_value(db_path: Path) -> None:
+    store = StateStore.open(db_path)
+    run_id = store.start_run(T0)
+    human = FieldChange(target="report", ref=KR1, owner="KR-1", field="progress",
+                        before=0.8, after=0.5, last_written=0.4, conflict=True)  # fmt: skip
+    store.record_intent(run_id, [human])
+    store.close()  # the process dies here: the write may or may not have landed
+    store = StateStore.open(db_path)
+    (logged,) = store.changes_for("KR-1")
+    assert (logged["before"], logged["result"], logged["conflict"]) == (0.8, "started", 1)
+    assert store.last_written("report") == {(KR1, "progress"): (0.5,)}  # pending: ours
+    run2 = store.start_run(T0)
+    store.record_intent(run2, [human])
+    store.record_changes(run2, [human], "applied")
+    results = [(c["run_id"], c["result"]) for c in store.changes_for("KR-1")]
+    assert results == [(run2, "applied"), (run_id, "started")]  # one row per change and run
+    store.close()
+
+
 def test_adopt_remembers_values_as_last_written(store: StateStore) -> None:
     run_id = store.start_run(T0)
     store.adopt("report", run_id, [(KR1, "status", "On track"), (KR1, "progress", 0.25)])
