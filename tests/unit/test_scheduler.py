@@ -277,6 +277,8 @@ class MemorySetup:
 def test_a_stop_mid_run_finishes_the_write_leaves_the_rest_and_ends_cleanly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, "okr_sync.engine")
+    caplog.set_level(logging.WARNING)  # earlier CLI runs may have raised the root level
     setup = MemorySetup(tmp_path)
     time = FakeTime(MONDAY - dt.timedelta(seconds=1))
     summaries: list[RunSummary] = []
