@@ -73,9 +73,15 @@ def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, 
     rows = []
     for run in state.runs(limit):
         summary = json.loads(run["summary"]) if run["summary"] else {}
-        kr_ids = {kr["kr_id"] for kr in summary.get("key_results") or ()}
         changes = state.run_changes(run["id"])
         applied = [c for c in changes if c["result"] == "applied"]
+        # A run that died has no summary: its logged changes still tell what it wrote.
+        kr_ids = {kr["kr_id"] for kr in summary.get("key_results") or ()} or {
+            c["owner"] for c in applied if c["kind"] != "objective"
+        }
+        writes = summary.get(
+            "writes", len({(c["target"], c["kind"], c["record"]) for c in applied})
+        )
         rows.append(
             {
                 "id": run["id"],
@@ -84,7 +90,7 @@ def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, 
                 "duration_seconds": _seconds(run["started_at"], run["finished_at"]),
                 "outcome": _outcome(run, state_path),
                 "krs_changed": sorted({c["owner"] for c in applied if c["owner"] in kr_ids}),
-                "writes": summary.get("writes", 0),
+                "writes": writes,
                 "conflicts": sum(1 for c in changes if c["conflict"]),
                 "failures": _failures(summary),
                 "notes": list(summary.get("notes") or ()),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from okr_sync.config import load_config
 from okr_sync.lock import RunLock
+from okr_sync.models import FieldChange, RecordRef
 from okr_sync.runner import run_sync
 from okr_sync.state import StateStore
 from tests.cli.conftest import FROZEN_NOW
@@ -97,11 +98,16 @@ def test_status_tells_a_live_run_from_one_that_died(example: Path) -> None:
     loaded = load_config(example)
     state = StateStore.open(loaded.state_path)
     try:
-        state.start_run(NOW)  # never finished
+        run_id = state.start_run(NOW)  # never finished: one write landed before it died
+        ref = RecordRef(kind="key_result", id="KR-3")
+        change = FieldChange(target="report", ref=ref, owner="KR-3", field="status", after="x")
+        state.record_changes(run_id, [change], "applied")
     finally:
         state.close()
     _, out, _ = invoke("status", "-c", str(example), "--json")
-    assert json.loads(out)["runs"][0]["outcome"] == "interrupted"
+    died = json.loads(out)["runs"][0]
+    assert died["outcome"] == "interrupted" and died["failures"] == []
+    assert died["writes"] == 1 and died["krs_changed"] == ["KR-3"]
     with RunLock(loaded.state_path.with_name("state.db.lock")):
         _, out, _ = invoke("status", "-c", str(example), "--json")
     latest = json.loads(out)["runs"][0]
