@@ -100,6 +100,8 @@ class NotionConnector:
         self._raw: dict[str, dict[str, Any]] = {}
         #: Pages of the last OKR pull, by record: what the target reads before writing.
         self.pages: dict[RecordRef, dict[str, Any]] = {}
+        #: When the OKR pages were last read (client clock): refreshes look for later edits.
+        self._read_at: dt.datetime | None = None
         self.writer = PageWriter(self)
 
     # --- connection ----------------------------------------------------------------
@@ -178,6 +180,7 @@ class NotionConnector:
     def pull_okrs(self) -> OkrTree:
         """Objectives and key results, with their links."""
         cfg = self.config
+        self._read_at = self.clock()
         if not cfg.key_results:
             raise SourceError(self.name, "no key_results database in the config of this connection")
         kr_schema = self.schema(cfg.key_results, "Key Results", cfg.key_result_properties)
@@ -287,6 +290,33 @@ class NotionConnector:
     def read_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
         """Values the pages held when they were read this run."""
         return self.writer.read(refs)
+
+    def refresh_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Values of those pages among ``refs`` edited since they were last read.
+
+        One query per database for pages edited since then (less the overlap,
+        as Notion keeps ``last_edited_time`` to the minute), not one GET per page.
+        """
+        if self._read_at is None:
+            return {}
+        since = self._read_at - dt.timedelta(minutes=self.config.overlap_minutes)
+        self._read_at = self.clock()
+        wanted = {str(self.pages[r]["id"]): r for r in refs if r in self.pages}
+        edited = {
+            "timestamp": "last_edited_time",
+            "last_edited_time": {"on_or_after": since.isoformat()},
+        }
+        changed: list[RecordRef] = []
+        for kind, database, role in (("key_result", self.config.key_results, "Key Results"),
+                                     ("objective", self.config.objectives, "Objectives")):  # fmt: skip
+            if not database or not any(r.kind == kind for r in wanted.values()):
+                continue
+            for page in self.query(database, role, filter=edited):
+                ref = wanted.get(str(page["id"]))
+                if ref is not None and ref.kind == kind:
+                    self.pages[ref] = page
+                    changed.append(ref)
+        return self.writer.read(changed)
 
     def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
         """One PATCH with every changed property (after the check-in comment, if any)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import mappings
 from okr_sync import registry
+from okr_sync.apply import Applier, log_conflict
 from okr_sync.config import LoadedConfig, check_kr_ids
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
 from okr_sync.evaluate import KrSnapshot, Settings, evaluate, rules_by_kr
@@ -104,8 +105,11 @@ class Engine:
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         accept_empty: frozenset[str] = frozenset(),
+        refresh_seconds: float = 20.0,
     ) -> None:
         self.loaded = loaded
+        #: How often, while writing, targets are asked what humans changed since the read.
+        self.refresh_seconds = refresh_seconds
         self.cfg = loaded.config
         self.connectors = connectors
         self.state = state
@@ -350,26 +354,16 @@ class Engine:
             notes=tuple(computed.notes),
         )
         for change in plan.conflicts:
-            log.warning(
-                "conflict on %s %s.%s: a human changed it since okr-sync last wrote it (%s)",
-                change.target,
-                change.ref.id,
-                change.field,
-                change.action.value,
-                extra={
-                    "event": "conflict",
-                    "target": change.target,
-                    "record": change.ref.id,
-                    "field": change.field,
-                    "action": change.action.value,
-                },
-            )
+            log_conflict(change)
         if not apply:
             return summary.model_copy(update={"finished_at": self.now()})
         run_id = self.state.start_run(started)
-        writes, failures, left = self._apply(
-            run_id, plan, computed, failures, on_write, should_stop
+        applier = Applier(
+            self.connectors, self.state, self.cfg.conflicts, refresh_seconds=self.refresh_seconds
         )
+        done = applier.apply(run_id, plan, failures, on_write, should_stop)
+        writes, failures, left = done.writes, done.failures, done.left
+        self._adopt(run_id, computed)
         notes = summary.notes
         if left:
             total = len(plan.writes())
@@ -379,6 +373,7 @@ class Engine:
         summary = summary.model_copy(
             update={
                 "run_id": run_id,
+                "plan": done.plan,
                 "writes": writes,
                 "failures": tuple(failures),
                 "finished_at": self.now(),
@@ -400,86 +395,22 @@ class Engine:
         log.info(
             "run finished: %d writes, %d conflicts, %d failed",
             writes,
-            len(plan.conflicts),
+            len(done.plan.conflicts),
             len(summary.failed),
             extra={
                 "event": "summary",
                 "writes": writes,
-                "conflicts": len(plan.conflicts),
+                "conflicts": len(done.plan.conflicts),
                 "failed": list(summary.failed),
                 "run_id": run_id,
             },
         )
         return summary
 
-    def _apply(
-        self,
-        run_id: int,
-        plan: Plan,
-        computed: Computed,
-        failures: list[WriteFailure],
-        on_write: Callable[[int, int], None] | None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> tuple[int, list[WriteFailure], int]:
-        """Write the plan record by record; returns writes, failures and writes not started."""
-        skipped = [c for c in plan.changes if c.action.value == "skip"]
-        if skipped:
-            self.state.record_changes(run_id, skipped, "skipped")
-        groups = plan.writes()
-        writes = left = 0
-        for number, ((name, ref), changes) in enumerate(groups.items(), start=1):
-            if should_stop is not None and should_stop():
-                # Checked before the intent is noted: a write never begun leaves
-                # nothing pending, so the next run sees no human edit in it.
-                left = len(groups) - number + 1
-                log.warning(
-                    "stop requested: %d of %d write(s) not started, left for the next run",
-                    left, len(groups),
-                    extra={"event": "stopped", "left": left, "run_id": run_id},
-                )  # fmt: skip
-                break
-            target: WriteTarget = self.connectors[name]
-            values = {c.field: c.after for c in changes}
-            self.state.record_intent(run_id, changes)
-            try:
-                target.write_record(ref, values)
-            except Exception as exc:  # one failing record never stops the others
-                error = (
-                    str(exc)
-                    if isinstance(exc, OkrSyncError)
-                    else f"unexpected {type(exc).__name__}: {exc}"
-                )
-                failures.append(
-                    WriteFailure(target=name, ref=ref, owner=changes[0].owner, error=error)
-                )
-                self.state.record_changes(run_id, changes, "failed", error)
-                log.error(
-                    "write to %s %s failed: %s",
-                    name,
-                    ref.id,
-                    error,
-                    extra={"event": "failure", "target": name, "record": ref.id, "error": error},
-                )
-            else:
-                writes += 1
-                self.state.record_changes(run_id, changes, "applied")
-                log.info(
-                    "wrote %s %s: %s",
-                    name,
-                    ref.id,
-                    ", ".join(values),
-                    extra={
-                        "event": "write",
-                        "target": name,
-                        "record": ref.id,
-                        "fields": sorted(values),
-                    },
-                )
-            if on_write:
-                on_write(number, len(groups))
+    def _adopt(self, run_id: int, computed: Computed) -> None:
+        """Fields that already held the desired value become okr-sync's own."""
         for name, tplan in computed.target_plans.items():
             last = self.state.last_written(name)
             adopt = [(ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f)) != (v,)]
             if adopt:
                 self.state.adopt(name, run_id, adopt)
-        return writes, failures, left

@@ -156,6 +156,15 @@ class WriteTarget(Protocol):
         ...
 
 
+@runtime_checkable
+class RefreshableTarget(Protocol):
+    """A write target that can say, cheaply, what changed since it was read this run."""
+
+    def refresh_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Current values of those of ``refs`` that changed since the read (others omitted)."""
+        ...
+
+
 CheckLevel = Literal["ok", "warn", "fail"]
 
 

@@ -63,6 +63,7 @@ class DemoOrg:
     jira: JiraSandbox
     notion: NotionSandbox
     databases: dict[str, str]  # objectives, key_results, initiatives → database id
+    data_sources: dict[str, str] = field(default_factory=dict)  # the same roles → data source id
     objective_pages: dict[str, str] = field(default_factory=dict)
     kr_pages: dict[str, str] = field(default_factory=dict)
     initiative_pages: dict[str, str] = field(default_factory=dict)
@@ -220,7 +221,7 @@ def _seed_notion(org: DemoOrg, sources: dict[str, str], when: dt.datetime) -> No
 def seed(jira: JiraSandbox, notion: NotionSandbox, when: dt.datetime) -> DemoOrg:
     """Fill both sandboxes with the demo organisation, as of ``when``."""
     databases, sources = _notion_layout(notion)
-    org = DemoOrg(jira=jira, notion=notion, databases=databases)
+    org = DemoOrg(jira=jira, notion=notion, databases=databases, data_sources=sources)
     _seed_jira(org, when)
     _seed_notion(org, sources, when)
     return org
