@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mappings
+from okr_sync import log as okr_log
 from okr_sync import registry
 from okr_sync.apply import Applier, log_conflict
 from okr_sync.config import LoadedConfig, check_kr_ids
@@ -113,6 +114,10 @@ class Engine:
         self.cfg = loaded.config
         self.connectors = connectors
         self.state = state
+        # Error texts come from services and clients; none should carry a token, and
+        # the state store makes sure of it.
+        secrets = okr_log.referenced_secrets([c.model_dump() for c in loaded.connections.values()])
+        state.redact = okr_log.Redactor(secrets).scrub
         self.now = now
         self.accept_empty = accept_empty
 

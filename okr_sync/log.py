@@ -11,13 +11,38 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from okr_sync.interfaces import ENV_REF
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
+
+
+def referenced_secrets(data: Any) -> list[str]:
+    """Values of the environment variables that ``"${NAME}"`` strings in ``data`` refer to.
+
+    ``data`` is any nesting of dicts, lists and strings (e.g. connection configs
+    dumped to dicts); unset variables are skipped.
+    """
+
+    def walk(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            match = ENV_REF.match(value)
+            if match and os.environ.get(match.group(1)):
+                yield os.environ[match.group(1)]
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield from walk(item)
+
+    return list(walk(data))
 
 
 class Redactor(logging.Filter):

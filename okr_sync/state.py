@@ -111,6 +111,8 @@ class StateStore:
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
     def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
+        #: Applied to every error text and run summary before it is stored (secrets out).
+        self.redact: Callable[[str], str] = lambda text: text
         self._db = db
         self.path = path
         self.readonly = readonly
@@ -263,7 +265,12 @@ class StateStore:
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET finished_at=?, outcome=?, summary=? WHERE id=?",
-                (finished, outcome, summary.model_dump_json(exclude={"plan"}), summary.run_id),
+                (
+                    finished,
+                    outcome,
+                    self.redact(summary.model_dump_json(exclude={"plan"})),
+                    summary.run_id,
+                ),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO snapshots VALUES "
@@ -281,7 +288,7 @@ class StateStore:
                         s.result.total,
                         s.result.status,
                         int(s.result.stale),
-                        s.result.error,
+                        self._text(s.result.error),
                         s.item_count,
                         s.fingerprint,
                         ",".join(sorted(s.sources)),
@@ -302,7 +309,7 @@ class StateStore:
                         o.expected,
                         o.status,
                         int(o.stale),
-                        o.error,
+                        self._text(o.error),
                     )
                     for o in objectives
                 ],
@@ -410,8 +417,11 @@ class StateStore:
             )
             self._log(db, run_id, changes, "started", None)
 
-    @staticmethod
+    def _text(self, text: str | None) -> str | None:
+        return None if text is None else self.redact(text)
+
     def _log(
+        self,
         db: sqlite3.Connection,
         run_id: int,
         changes: Sequence[FieldChange],
@@ -430,7 +440,7 @@ class StateStore:
                 (
                     run_id, c.target, c.ref.kind, c.ref.id, c.owner, c.field, _dump(c.before),
                     _dump(c.after), _dump(c.last_written), int(c.conflict), c.action, result,
-                    error,
+                    self._text(error),
                 )
                 for c in changes
             ],

@@ -27,11 +27,20 @@ START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
 class CrashWorld:
     """The demo organisation on both sandboxes, plus a config folder for CLI processes."""
 
-    def __init__(self, folder: Path, *, latency: float = 0.004) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        latency: float = 0.004,
+        jira_token: str = "sandbox-api-token",
+        notion_token: str = "ntn_sandbox_token_000000000000000000000000000",
+    ) -> None:
         self.folder = folder
         self.clock = DemoClock(START)
-        self.jira = JiraSandbox("cloud", clock=self.clock, latency=latency)
-        self.notion = NotionSandbox(rate_limit=None, clock=self.clock, seed=7, latency=latency)
+        self.jira = JiraSandbox("cloud", clock=self.clock, latency=latency, api_token=jira_token)
+        self.notion = NotionSandbox(
+            rate_limit=None, clock=self.clock, seed=7, latency=latency, token=notion_token
+        )
         self.jira.start()
         self.notion.start()
         self.org: DemoOrg = seed(self.jira, self.notion, START - dt.timedelta(days=1))
@@ -66,11 +75,19 @@ class CrashWorld:
         )
         return env
 
-    def _spawn(self) -> subprocess.Popen[str]:
+    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        command = args or ("sync", "-q")
         return subprocess.Popen(
-            [sys.executable, "-m", "okr_sync", "sync", "-q", "-c", str(self.config)],
-            env=self._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "okr_sync", *command, "-c", str(self.config)],
+            env={**self._env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Any okr-sync command on this world's config; returns (exit code, stdout, stderr)."""
+        proc = self._spawn(*args, env=env)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, err
 
     def requests(self) -> int:
         """Requests both sandboxes have received so far."""
