@@ -11,7 +11,7 @@ $(BIN)/okr-sync: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/okr-sync
 
-.PHONY: demo example test lint
+.PHONY: demo example test soak lint
 demo: $(BIN)/okr-sync
 	$(BIN)/okr-sync demo
 
@@ -25,3 +25,7 @@ test: $(BIN)/okr-sync
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Opt-in: 300 scheduled runs against the sandboxes with faults (a few minutes).
+soak: $(BIN)/okr-sync
+	OKR_SYNC_SOAK=300 $(BIN)/pytest -s -m soak tests/reliability/test_soak.py

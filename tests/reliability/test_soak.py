@@ -1,0 +1,195 @@
+"""Soak: many scheduled runs against both sandboxes, with human work and faults.
+
+The scheduler (a fake clock: no waiting) fires every 30 minutes. Before each
+tick, humans close and open issues, finish initiatives and type over a computed
+value now and then; two ticks in three also get faults (429s with Retry-After,
+5xx, malformed bodies) on random endpoints. After every fault-free tick, an
+independent dry run (fresh connectors, an empty state store, full pulls) must
+find nothing to change: the targets hold exactly the right values.
+
+Figures printed (with ``-s``): runs, faults injected, values checked, RSS and
+state-store size over time. ``OKR_SYNC_SOAK=N`` runs N ticks (``make soak``:
+300, a few minutes); without it a short version (12 ticks) runs in the suite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sandbox import JiraSandbox, NotionSandbox
+from okr_sync import registry
+from okr_sync.config import load_config
+from okr_sync.cron import parse as parse_cron
+from okr_sync.demo.config import demo_config
+from okr_sync.demo.org import DemoClock, seed
+from okr_sync.engine import Engine
+from okr_sync.models import RunSummary
+from okr_sync.runner import run_sync
+from okr_sync.scheduler import Scheduler
+from okr_sync.state import StateStore
+
+TICKS = int(os.environ.get("OKR_SYNC_SOAK", "12"))
+START = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
+FAULTS: list[tuple[str, str, str, int]] = [  # service, endpoint, kind, status
+    ("jira", "POST /rest/api/3/search/jql", "status", 503),
+    ("jira", "PUT /rest/api/3/issue/{key}/properties/{prop}", "status", 429),
+    ("jira", "GET /rest/api/3/field", "malformed", 200),
+    ("notion", "POST /v1/data_sources/{id}/query", "status", 429),
+    ("notion", "PATCH /v1/pages/{id}", "status", 502),
+    ("notion", "POST /v1/comments", "status", 500),
+    ("notion", "GET /v1/databases/{id}", "malformed", 200),
+]
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Soak:
+    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.clock = DemoClock(START)
+        self.rng = random.Random(20261123)
+        self.jira = JiraSandbox("cloud", clock=self.clock)
+        self.notion = NotionSandbox(rate_limit=None, clock=self.clock)
+        self.jira.start()
+        self.notion.start()
+        self.org = seed(self.jira, self.notion, START - dt.timedelta(days=1))
+        text = demo_config(
+            jira_url=self.jira.url, jira_email=self.jira.email, notion_url=self.notion.url,
+            databases=self.org.databases, cycle=(dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+        ).replace("state:\n", "pull: {full_every_hours: 6}\nstate:\n")  # fmt: skip
+        (folder / "okr-sync.yaml").write_text(text)
+        monkeypatch.setenv("JIRA_API_TOKEN", self.jira.api_token)
+        monkeypatch.setenv("NOTION_TOKEN", self.notion.token)
+        self.loaded = load_config(folder / "okr-sync.yaml")
+        self.faults_injected = 0
+        self.values_checked = 0
+        self.converged = 0
+        self.summaries: list[RunSummary] = []
+        self.rss: list[float] = []
+        self.db_bytes: list[int] = []
+        self.faulty = False
+        self.divergences: list[str] = []
+        self.aborted: list[str] = []
+
+    def close(self) -> None:
+        self.jira.stop()
+        self.notion.stop()
+
+    def connectors(self) -> dict[str, Any]:
+        return {
+            # The connectors' clock is the sandboxes' clock: cursors are taken from it.
+            name: registry.connector_class(cfg.type)(
+                name, cfg, self.loaded.base_dir, sleep=lambda _: None, clock=self.clock
+            )
+            for name, cfg in self.loaded.connections.items()
+        }  # fmt: skip
+
+    # --- what happens between ticks ------------------------------------------------
+    def human_work(self) -> None:
+        rng, jira = self.rng, self.jira
+        stories = [k for keys in self.org.children.values() for k in keys]
+        for key in rng.sample(stories, 3):
+            jira.update_issue(key, status=rng.choice(["Done", "In Progress", "To Do"]))
+        if rng.random() < 0.3:
+            epic = rng.choice(list(self.org.children)[:4])
+            self.org.children[epic].append(jira.add_issue("PAY", "New story", parent=epic))
+        if rng.random() < 0.3:
+            page = rng.choice(list(self.org.initiative_pages.values()))
+            self.notion.update_page(page, {"Status": rng.choice(["In progress", "Done"])})
+        if rng.random() < 0.15:  # a human types over a computed value
+            kr = rng.choice(["KR-1", "KR-2", "KR-4"])
+            self.notion.update_page(self.org.kr_pages[kr], {"Current": float(rng.randint(1, 99))})
+
+    def inject_faults(self) -> None:
+        self.faulty = self.rng.random() < 2 / 3
+        for service, endpoint, kind, status in self.rng.sample(FAULTS, 2) if self.faulty else ():
+            plan = self.jira.faults if service == "jira" else self.notion.faults
+            if kind == "malformed":
+                plan.malformed(endpoint)
+            else:
+                plan.add(endpoint, status, times=self.rng.randint(1, 3), retry_after=1)
+            self.faults_injected += 1
+
+    # --- one tick --------------------------------------------------------------------
+    def tick(self, should_stop: Callable[[], bool]) -> RunSummary:
+        self.human_work()
+        self.inject_faults()
+        try:
+            summary = run_sync(self.loaded, now=self.clock, should_stop=should_stop,
+                               connectors=self.connectors())  # fmt: skip
+        except Exception as exc:  # e.g. the OKR pages could not be read: nothing was written
+            self.aborted.append(str(exc))
+            raise
+        finally:
+            self.jira.faults.clear()
+            self.notion.faults.clear()
+            self.clock.advance(dt.timedelta(seconds=40))  # the run's duration
+        self.summaries.append(summary)
+        if not self.faulty:
+            try:
+                self.check_converged()
+            except AssertionError as exc:  # the scheduler would count it as a failed run
+                self.divergences.append(f"run {summary.run_id}: {exc}")
+        gc.collect()
+        self.rss.append(rss_mib())
+        state = self.loaded.state_path
+        self.db_bytes.append(sum(p.stat().st_size for p in state.parent.glob(state.name + "*")))
+        return summary
+
+    def check_converged(self) -> None:
+        """A dry run from scratch finds every target already holding the right values."""
+        fresh = Engine(self.loaded, self.connectors(), StateStore.in_memory(), now=self.clock)
+        summary = fresh.run(apply=False)
+        assert not summary.failed and not summary.source_errors, summary.source_errors
+        assert summary.plan.changes == (), [
+            (c.target, c.ref.id, c.field, c.before, c.after) for c in summary.plan.changes
+        ]
+        self.values_checked += len(summary.key_results) * 4 + len(summary.objectives) * 3
+        self.converged += 1
+
+
+@pytest.mark.soak
+def test_scheduled_runs_with_faults_converge_with_flat_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    soak = Soak(tmp_path, monkeypatch)
+    try:
+        scheduler = Scheduler(
+            parse_cron("*/30 * * * *"), soak.tick, clock=soak.clock,
+            sleep=lambda s: soak.clock.advance(dt.timedelta(seconds=s)), max_runs=TICKS,
+            failures_before_backoff=10_000,  # faults are the point here: no backing off
+        )  # fmt: skip
+        result = scheduler.run()
+    finally:
+        soak.close()
+    assert not soak.divergences, soak.divergences[0]
+    assert result.runs == TICKS and len(soak.summaries) + len(soak.aborted) == TICKS
+    assert soak.converged >= TICKS // 5
+    half = TICKS // 2
+    # Memory: flat once warm (the second half grows by less than a few MiB).
+    growth = soak.rss[-1] - soak.rss[half]
+    # State store: grows with history only, as much per run later as earlier.
+    early = (soak.db_bytes[half] - soak.db_bytes[0]) / max(1, half)
+    late = (soak.db_bytes[-1] - soak.db_bytes[half]) / max(1, TICKS - 1 - half)
+    failed_runs = sum(1 for s in soak.summaries if s.failed or s.source_errors) + len(soak.aborted)
+    print(
+        f"\nsoak: {TICKS} scheduled runs ({failed_runs} with failures), "
+        f"{soak.faults_injected} faults injected, {soak.converged} convergence checks, "
+        f"{soak.values_checked} values checked, values lost: 0\n"
+        f"RSS {soak.rss[0]:.0f} → {soak.rss[half]:.0f} → {soak.rss[-1]:.0f} MiB; "
+        f"state store {soak.db_bytes[0] / 1024:.0f} → {soak.db_bytes[-1] / 1024:.0f} KiB "
+        f"({early / 1024:.1f} KiB/run early, {late / 1024:.1f} KiB/run late)"
+    )
+    assert growth < 8 + 0.02 * TICKS, soak.rss
+    assert late <= 1.5 * early + 4096, (early, late)
