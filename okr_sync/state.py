@@ -13,6 +13,7 @@ commands open it with ``mode=ro`` and never write to it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import sqlite3
@@ -89,9 +90,26 @@ def _m0002_pending_writes(db: sqlite3.Connection) -> None:
     )
 
 
+def provenance_key(text: str) -> str:
+    """The key a provenance text is kept under (a digest of the text)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _m0003_shared_provenance(db: sqlite3.Connection) -> None:
+    # A KR's provenance (every item counted and excluded) is most of a snapshot and is
+    # mostly the same as the run before: keep each distinct text once, by digest.
+    db.execute("CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)")
+    rows = db.execute("SELECT rowid, provenance FROM snapshots WHERE provenance IS NOT NULL")
+    for rowid, text in rows.fetchall():
+        key = provenance_key(text)
+        db.execute("INSERT OR IGNORE INTO provenances VALUES (?, ?)", (key, text))
+        db.execute("UPDATE snapshots SET provenance = ? WHERE rowid = ?", (key, rowid))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_pending_writes", _m0002_pending_writes),
+    ("0003_shared_provenance", _m0003_shared_provenance),
 ]
 
 
@@ -261,6 +279,7 @@ class StateStore:
         whether they replace that source's cache (a full pull) or merge into it.
         """
         assert summary.run_id is not None
+        snapshots = list(snapshots)
         finished = (summary.finished_at or dt.datetime.now(dt.UTC)).isoformat()
         with self.transaction() as db:
             db.execute(
@@ -268,9 +287,19 @@ class StateStore:
                 (
                     finished,
                     outcome,
-                    self.redact(summary.model_dump_json(exclude={"plan"})),
+                    # The KRs' provenance is kept with the snapshots, once.
+                    self.redact(
+                        summary.model_dump_json(
+                            exclude={"plan": True, "key_results": {"__all__": {"provenance"}}}
+                        )
+                    ),
                     summary.run_id,
                 ),
+            )
+            texts = {s.result.kr_id: s.result.provenance.model_dump_json() for s in snapshots}
+            db.executemany(
+                "INSERT OR IGNORE INTO provenances VALUES (?, ?)",
+                [(provenance_key(t), t) for t in texts.values()],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO snapshots VALUES "
@@ -292,7 +321,7 @@ class StateStore:
                         s.item_count,
                         s.fingerprint,
                         ",".join(sorted(s.sources)),
-                        s.result.provenance.model_dump_json(),
+                        provenance_key(texts[s.result.kr_id]),
                     )
                     for s in snapshots
                 ],
@@ -359,8 +388,9 @@ class StateStore:
         """Snapshots over time (oldest first), for one id or all of a kind."""
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, s.provenance "
-            "FROM snapshots s JOIN runs r ON r.id = s.run_id WHERE s.kind = ?"
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "FROM snapshots s JOIN runs r ON r.id = s.run_id "
+            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
         )
         args: list[Any] = [kind]
         if ident is not None:

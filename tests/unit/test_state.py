@@ -181,6 +181,37 @@ def test_new_migration_runs_once_on_an_existing_store(
     assert "extra" in tables_of(db_path)
 
 
+def test_provenance_is_kept_once_and_old_stores_are_converted(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store written before 0003 holds the provenance text in every snapshot.
+    monkeypatch.setattr(state_module, "MIGRATIONS", MIGRATIONS[:2])
+    store = StateStore.open(db_path)
+    run_id = store.start_run(T0)
+    store.close()
+    old = snapshot("KR-1", 0.5).result.provenance.model_dump_json()
+    db = sqlite3.connect(db_path)
+    db.execute(
+        "INSERT INTO snapshots (run_id, kind, id, title, stale, provenance) "
+        "VALUES (?, 'kr', 'KR-1', 'KR one', 0, ?)",
+        (run_id, old),
+    )
+    db.commit()
+    db.close()
+    monkeypatch.setattr(state_module, "MIGRATIONS", MIGRATIONS)
+    store = StateStore.open(db_path)
+    run(store, T0 + dt.timedelta(hours=1), snapshots=[snapshot("KR-1", 0.6)])
+    history = store.history("kr", "KR-1")
+    store.close()
+    assert [h["provenance"] for h in history] == [old, old]  # the same text, read back
+    db = sqlite3.connect(db_path)
+    assert db.execute("SELECT count(*) FROM provenances").fetchone()[0] == 1  # kept once
+    assert {r[0] for r in db.execute("SELECT provenance FROM snapshots WHERE kind = 'kr'")} == {
+        state_module.provenance_key(old)
+    }
+    db.close()
+
+
 def test_readonly_open_refuses_a_store_needing_migrations(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
