@@ -19,9 +19,10 @@ from connectors.sandbox.jira_http import (
     ApiResponse,
     split_list,
 )
+from connectors.sandbox.jira_model import StoredIssue
 from connectors.sandbox.jira_render import FieldSelection, select_fields
 from connectors.sandbox.jql import JqlError
-from connectors.sandbox.jql_eval import CompiledQuery, JqlEvaluator
+from connectors.sandbox.jql_eval import CompiledQuery, JqlEvaluator, nulls_last_key
 
 UNBOUNDED = (
     "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
@@ -37,24 +38,58 @@ MAX_RECONCILE = 50
 MAX_BULK = 100
 
 
+#: Where a Cloud page ends: the sort values of its last issue, and that issue's id.
+Mark = tuple[tuple[Any, ...], int]
+
+
 class PageTokens:
-    """Opaque ``nextPageToken`` values, each bound to the JQL it pages through."""
+    """Opaque ``nextPageToken`` values, each bound to the JQL it pages through.
+
+    A token holds the sort values of the last issue of its page (real Cloud
+    tokens carry them, e.g. ``#String&<project>%Int&<number>`` under the default
+    ``key DESC``): the next page starts after that point in the live result, so
+    an issue deleted or changed meanwhile never shifts the pages (search after,
+    not an offset). ``None`` marks the start of the result.
+    """
 
     def __init__(self, limit: int = 100_000) -> None:
         self._limit = limit
-        self._tokens: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._tokens: OrderedDict[str, tuple[str, Mark | None]] = OrderedDict()
 
-    def issue(self, jql: str, offset: int) -> str:
-        """A fresh token for the page starting at ``offset``; old tokens expire FIFO."""
+    def issue(self, jql: str, after: Mark | None) -> str:
+        """A fresh token for the page that follows ``after``; old tokens expire FIFO."""
         token = secrets.token_urlsafe(24)
-        self._tokens[token] = (jql, offset)
+        self._tokens[token] = (jql, after)
         while len(self._tokens) > self._limit:
             self._tokens.popitem(last=False)
         return token
 
-    def resolve(self, token: str) -> tuple[str, int] | None:
-        """``(jql, offset)`` for a token, or None when unknown or expired."""
+    def resolve(self, token: str) -> tuple[str, Mark | None] | None:
+        """``(jql, mark)`` for a token, or None when unknown or expired."""
         return self._tokens.get(token)
+
+
+def mark_of(compiled: CompiledQuery, issue: StoredIssue) -> Mark:
+    """The point just after ``issue`` in the order of ``compiled``."""
+    return tuple(nulls_last_key(key)(issue) for key, _ in compiled.sorts), issue.id
+
+
+def resume_index(compiled: CompiledQuery, results: list[StoredIssue], mark: Mark | None) -> int:
+    """Index in ``results`` of the first issue after ``mark`` (0 from the start).
+
+    Places ``mark`` among the results the way :meth:`CompiledQuery.run` orders them
+    (by id, then stable sorts from the last sort key to the first).
+    """
+    if mark is None:
+        return 0
+    rows: list[tuple[tuple[Any, ...], int, int]] = [
+        (mark_of(compiled, issue)[0], issue.id, 0) for issue in results
+    ]
+    rows.append((mark[0], mark[1], 1))  # ties with an unchanged issue: the mark comes after it
+    rows.sort(key=lambda r: (r[1], r[2]))
+    for level in reversed(range(len(compiled.sorts))):
+        rows.sort(key=lambda r: r[0][level], reverse=compiled.sorts[level][1])
+    return next(i for i, row in enumerate(rows) if row[2] == 1)
 
 
 @dataclass
@@ -119,10 +154,11 @@ def _top_level(selection: FieldSelection, expand: list[str], ctx: ApiContext) ->
 def search_jql(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     """``GET|POST /rest/api/{2,3}/search/jql`` (Cloud): token paging, ids by default.
 
-    A token remembers the query and an offset into its live result, so issues that
-    change between pages can shift the pages (Jira's search is eventually consistent
-    too); ``reconcileIssues`` is accepted and needs nothing, as the sandbox has no
-    index lag. Pages hold at most ``max_page_size`` issues, half that for ``*all``.
+    A token remembers the query and where its page ended (see :class:`PageTokens`):
+    an issue whose sort values change between pages may show up twice or not at
+    all, as with Jira's search-after tokens; ``reconcileIssues`` is accepted and
+    needs nothing, as the sandbox has no index lag. Pages hold at most
+    ``max_page_size`` issues, half that for ``*all``.
     """
     args = _args(req)
     if len(args.properties) > MAX_PROPERTIES:
@@ -132,12 +168,12 @@ def search_jql(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     compiled = _compile(ctx, args.jql)
     if not compiled.bounded:
         raise ApiError(400, [UNBOUNDED])
-    offset = 0
+    mark: Mark | None = None
     if args.token:
         found = ctx.tokens.resolve(args.token)
         if found is None or found[0] != args.jql:
             raise ApiError(400, [BAD_TOKEN])
-        offset = found[1]
+        mark = found[1]
     selection = select_fields(ctx.store, args.fields, "id")
     cap = ctx.site.max_page_size
     # Jira returns fewer issues per page when every field is asked for.
@@ -148,19 +184,21 @@ def search_jql(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
         return ApiResponse(
             body={
                 "issues": [],
-                "nextPageToken": ctx.tokens.issue(args.jql, offset),
+                "nextPageToken": ctx.tokens.issue(args.jql, mark),
                 "isLast": False,
             }
         )
     results = compiled.run(ctx.store.issues.values())
+    offset = resume_index(compiled, results, mark)
     page = results[offset : offset + size]
     render = ctx.renderer(req)
     body: dict[str, Any] = {"issues": [render.issue(i, selection, args.properties) for i in page]}
     following = offset + len(page)
     if args.token and ctx.faults.take_search("repeat_token"):
         body["nextPageToken"], body["isLast"] = args.token, False
-    elif following < len(results):
-        body["nextPageToken"], body["isLast"] = ctx.tokens.issue(args.jql, following), False
+    elif following < len(results) and page:
+        next_token = ctx.tokens.issue(args.jql, mark_of(compiled, page[-1]))
+        body["nextPageToken"], body["isLast"] = next_token, False
     else:
         body["isLast"] = True
     body.update(_top_level(selection, args.expand, ctx))

@@ -3,8 +3,9 @@
 It counts, delays, faults, authenticates and routes every request, then runs its
 handler.
 
-Pipeline per request: count (``requests``) → latency → scheduled status fault →
-auth (401) → route (404/405) → handler under the store lock → malformed-body fault.
+Pipeline per request: count (``requests``) → request hooks → latency → scheduled
+fault (status, slow, reset) → auth (401) → route (404/405) → handler under the
+store lock → answer faults (malformed or truncated body, reset after the effect).
 Nothing is logged, so credentials never leave the process.
 """
 
@@ -27,7 +28,7 @@ from connectors.sandbox.jira_render import Renderer
 from connectors.sandbox.jira_routes import Resolved, resolve
 from connectors.sandbox.jira_search import PageTokens
 from connectors.sandbox.jira_store import JiraStore
-from connectors.sandbox.loopback import HttpRequest, LoopbackServer, cut_in_half
+from connectors.sandbox.loopback import HttpRequest, LoopbackServer, damage
 
 CLOUD_UNAUTHORIZED = b"Client must be authenticated to access this resource."
 DC_UNAUTHORIZED = "You are not authenticated. Authentication required to perform this operation."
@@ -69,7 +70,7 @@ class SandboxServer(LoopbackServer[FaultPlan]):
             return self.unauthorized()
         resp = self._route(request, target)
         if fault is not None:
-            resp = cut_in_half(resp, b'{"errorMessages":["')
+            resp = damage(fault, resp, b'{"errorMessages":["')
         return resp
 
     def _route(self, request: HttpRequest, target: Resolved) -> ApiResponse:

@@ -67,12 +67,13 @@ class CompiledQuery:
         """Matching issues in query order."""
         found = sorted((i for i in issues if self.predicate(i)), key=lambda i: i.id)
         for key, descending in reversed(self.sorts):
-            found.sort(key=_nulls_last_key(key), reverse=descending)
+            found.sort(key=nulls_last_key(key), reverse=descending)
         return found
 
 
-def _nulls_last_key(key: Callable[[StoredIssue], Any]) -> Callable[[StoredIssue], tuple[int, Any]]:
-    # Empty values compare as greatest: last ascending, first descending (as Jira).
+def nulls_last_key(key: Callable[[StoredIssue], Any]) -> Callable[[StoredIssue], tuple[int, Any]]:
+    """``key`` with empty values greatest: last ascending, first descending (as Jira)."""
+
     def wrapped(issue: StoredIssue) -> tuple[int, Any]:
         value = key(issue)
         return (1, 0) if value is None else (0, value)

@@ -3,10 +3,11 @@
 ``LoopbackServer`` binds a ``ThreadingHTTPServer`` on loopback, serves it from a
 daemon thread and hands every request to ``handle``; subclasses (the Jira and the
 Notion sandbox servers) decide what to answer, after ``admit`` has counted the
-request, waited out the latency and taken its scheduled fault. ``BaseFaultPlan``
-keeps the list of scheduled faults both sandboxes consult before they route a
-request. ``LoopbackSandbox`` is the public lifecycle both sandboxes share (``url``,
-``latency``, ``server_errors``, ``start``/``stop``, context manager).
+request, run its hooks, waited out the latency and taken its scheduled fault
+(see :mod:`connectors.sandbox.fault_plan`); transport faults (a reset connection,
+a truncated body) are carried out here, below the HTTP layer the handlers see.
+``LoopbackSandbox`` is the public lifecycle both sandboxes share (``url``,
+``latency``, ``server_errors``, ``start``/``stop``, ``wait_idle``, context manager).
 """
 
 from __future__ import annotations
@@ -14,18 +15,23 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
+import sys
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
-from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+# Re-exported: the fault schedule used to live here.
+from connectors.sandbox.fault_plan import BaseFaultPlan as BaseFaultPlan
+from connectors.sandbox.fault_plan import ConnectionDropped
+from connectors.sandbox.fault_plan import ScheduledFault as ScheduledFault
 
 JSON_TYPE = "application/json;charset=UTF-8"
 
@@ -39,6 +45,8 @@ class ApiResponse:
     raw: bytes | None = None
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
+    #: A transport fault to carry out instead of a clean answer (see ``damage``).
+    transport: Literal["reset", "truncated"] | None = None
 
     def payload(self) -> bytes:
         """The encoded body."""
@@ -63,119 +71,19 @@ class HttpRequest:
 # -- faults -----------------------------------------------------------------------------
 
 
-@dataclass
-class ScheduledFault:
-    """One entry of a fault plan (internal; the plans build them)."""
-
-    pattern: str
-    kind: Literal["status", "malformed"]
-    remaining: int
-    status: int = 200
-    retry_after: int | None = None
-    body: str | None = None
-    headers: dict[str, str | None] = field(default_factory=dict)
-    code: str | None = None
-
-    def matches(self, method: str, template: str) -> bool:
-        """Whether this fault applies to ``method`` on ``template``."""
-        if self.pattern == "*":
-            return True
-        if " " in self.pattern:
-            return fnmatchcase(f"{method} {template}", self.pattern)
-        return fnmatchcase(template, self.pattern)
-
-    def finish(self, resp: ApiResponse, retry_after: int | None) -> ApiResponse:
-        """``resp`` with ``Retry-After`` (when given), then this fault's body and headers.
-
-        In ``headers`` a value of None removes that header.
-        """
-        if retry_after is not None:
-            resp.headers["Retry-After"] = str(retry_after)
-        if self.body is not None:
-            resp.raw, resp.body = self.body.encode(), None
-        for name, value in self.headers.items():
-            resp.headers.pop(name, None)
-            if value is not None:
-                resp.headers[name] = value
-        return resp
-
-
-class BaseFaultPlan:
-    """Scheduled faults, oldest first, plus a per-request ``latency`` (seconds).
-
-    Thread-safe; change it while the server runs. Endpoints are written the way the
-    sandbox counts requests: ``"METHOD template"`` (one method), ``"template"`` (any
-    method) or ``"*"``; shell-style wildcards work too.
-    """
-
-    def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
-        self._lock = threading.Lock()
-        self._faults: list[ScheduledFault] = []
-
-    # What ``add`` says when ``retry_after`` is not whole seconds.
-    retry_after_rule: ClassVar[str] = "retry_after must be whole seconds"
-
-    def _schedule(self, fault: ScheduledFault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def _add_status(
-        self,
-        endpoint: str,
-        status: int,
-        times: int,
-        retry_after: int | None,
-        body: str | None,
-        headers: Mapping[str, str | None] | None,
-        code: str | None = None,
-    ) -> None:
-        """Check and schedule a status fault (what the plans' ``add`` does)."""
-        if status < 400 or times < 1:
-            raise ValueError("status must be an error (>= 400) and times >= 1")
-        if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
-            raise ValueError(self.retry_after_rule)
-        headers = dict(headers or {})
-        self._schedule(
-            ScheduledFault(endpoint, "status", times, status, retry_after, body, headers, code)
-        )
-
-    def malformed(self, endpoint: str, times: int = 1) -> None:
-        """Answer 200 with the real body cut in half (invalid JSON) ``times`` times.
-
-        The request still takes effect, as when a connection drops mid-response.
-        """
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        self._schedule(ScheduledFault(endpoint, "malformed", times))
-
-    def clear(self) -> None:
-        """Drop everything scheduled (latency stays)."""
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def pending(self) -> int:
-        """How many faults are still to fire."""
-        with self._lock:
-            return sum(f.remaining for f in self._faults)
-
-    def take(self, method: str, template: str) -> ScheduledFault | None:
-        """Consume and return the fault for this request, if one is due."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, template):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-
 def cut_in_half(resp: ApiResponse, fallback: bytes) -> ApiResponse:
     """``resp`` as a 200 whose body stops half-way (a malformed-body fault)."""
     full = resp.payload() or fallback
     return ApiResponse(200, raw=full[: max(1, len(full) // 2)], content_type=resp.content_type)
+
+
+def damage(fault: ScheduledFault, resp: ApiResponse, fallback: bytes) -> ApiResponse:
+    """The answer of a request that took effect under ``fault`` (malformed, truncated, reset)."""
+    if fault.kind == "malformed":
+        return cut_in_half(resp, fallback)
+    if fault.kind == "truncated" or (fault.kind == "reset" and fault.after):
+        resp.transport = "truncated" if fault.kind == "truncated" else "reset"
+    return resp
 
 
 # -- the HTTP server --------------------------------------------------------------------
@@ -187,6 +95,13 @@ PlanT = TypeVar("PlanT", bound=BaseFaultPlan)
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: LoopbackServer[Any]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout) or a connection we reset on purpose is
+        # not a sandbox bug: stay quiet about it.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -213,12 +128,29 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay silent: tests stay quiet and nothing about requests is printed."""
 
     def _serve(self) -> None:
+        app = self.server.app
+        app.busy(+1)
+        try:
+            self._answer()
+        except OSError:  # the client went away (e.g. it timed out): nobody to answer
+            self.close_connection = True
+        finally:
+            app.busy(-1)
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         request = HttpRequest(self.command, parts.path, query, body, self.headers)
-        resp = self.server.app.handle(request)
+        try:
+            resp = self.server.app.handle(request)
+        except ConnectionDropped:
+            self._reset()
+            return
+        if resp.transport == "reset":
+            self._reset()
+            return
         payload = resp.payload()
         self.send_response(resp.status)
         if resp.status != 204:
@@ -227,8 +159,22 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in resp.headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if resp.transport == "truncated":
+            # The announced length never arrives: the connection ends mid-body.
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if payload and resp.status != 204:
             self.wfile.write(payload)
+
+    def _reset(self) -> None:
+        """Abort the connection: linger 0 makes the close send a TCP RST, no answer, no FIN."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The real close happens once the handler's files are closed (in ``finish``),
+        # before socketserver's own shutdown, which would send a FIN first.
+        self.connection.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
@@ -253,18 +199,43 @@ class LoopbackServer(Generic[PlanT]):
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._busy = 0
+        self._idle = threading.Condition()
 
     def handle(self, request: HttpRequest) -> ApiResponse:
         """Answer one request."""
         raise NotImplementedError
 
     def admit(self, method: str, template: str) -> ScheduledFault | None:
-        """Count a request, wait out the latency; its scheduled fault, if one is due."""
+        """Count a request, run its hooks, wait out the latency; its fault, if one is due.
+
+        A ``slow`` fault is waited out here and a ``reset`` before handling raises
+        :class:`ConnectionDropped`; the servers answer the other kinds.
+        """
         with self._count_lock:
             self.requests[f"{method} {template}"] += 1
+        self.faults.run_hooks(method, template)
         if self.faults.latency > 0:
             time.sleep(self.faults.latency)
-        return self.faults.take(method, template)
+        fault = self.faults.take(method, template)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+            return None
+        if fault is not None and fault.kind == "reset" and not fault.after:
+            raise ConnectionDropped
+        return fault
+
+    def busy(self, delta: int) -> None:
+        """Count requests being handled (for ``wait_idle``)."""
+        with self._idle:
+            self._busy += delta
+            if self._busy == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled; False if still busy after ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def record_bug(self) -> None:
         """Keep the traceback of the exception being handled (a sandbox bug)."""
@@ -342,6 +313,14 @@ class LoopbackSandbox:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns the URL."""
         return self._server.start(host, port)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being handled; False if some still are after ``timeout``.
+
+        A slow answer a client gave up on still takes effect: wait for it before
+        looking at what the sandbox holds.
+        """
+        return self._server.wait_idle(timeout)
 
     def stop(self) -> None:
         """Stop serving; the data stays, so ``start`` again serves it on a new port."""

@@ -78,16 +78,20 @@ def list_comments(ctx: NotionContext, req: NotionRequest) -> ApiResponse:
         )
     page = find_page(ctx, block)
     comments = [c for c in ctx.store.comments if c.page_id == page.id]
-    size = page_size(req.param("page_size"), "query", COMMENT_PAGE_SIZE)
-    start = decode_offset(req.param("start_cursor"), "comments", page.id)
+    size = min(page_size(req.param("page_size"), "query", COMMENT_PAGE_SIZE), ctx.max_page_size)
+    asked = req.param("start_cursor")
+    start = decode_offset(asked, "comments", page.id)
     chunk = comments[start : start + size]
     more = start + size < len(comments)
+    cursor = encode_cursor("comments", page.id, start + size) if more else None
+    if asked is not None and ctx.faults is not None and ctx.faults.take_query("repeat_cursor"):
+        cursor, more = asked, True
     render = ctx.renderer(req)
     return respond(
         {
             "object": "list",
             "results": [render.comment(c) for c in chunk],
-            "next_cursor": encode_cursor("comments", page.id, start + size) if more else None,
+            "next_cursor": cursor,
             "has_more": more,
             "type": "comment",
             "comment": {},

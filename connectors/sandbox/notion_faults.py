@@ -1,4 +1,4 @@
-"""Fault injection for the Notion sandbox: error answers, broken bodies, latency.
+"""Fault injection for the Notion sandbox: error answers, broken bodies, latency, paging.
 
 Endpoints are written the way ``NotionSandbox.requests`` counts them:
 ``"PATCH /v1/pages/{id}"`` (one method), ``"/v1/pages/{id}"`` (any method) or
@@ -9,7 +9,7 @@ fires on the next ``times`` matching requests, oldest schedule first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from connectors.sandbox.loopback import ApiResponse, BaseFaultPlan, ScheduledFault
 from connectors.sandbox.notion_http import NOTION_JSON, NotionError
@@ -42,6 +42,55 @@ class NotionFaultPlan(BaseFaultPlan):
     """
 
     retry_after_rule = "retry_after must be whole seconds, as Notion sends it"
+
+    def __init__(self, latency: float = 0.0) -> None:
+        super().__init__(latency)
+        self._query: dict[str, int] = {"empty_page": 0, "repeat_cursor": 0}
+
+    def empty_page(self, times: int = 1) -> None:
+        """Make the next ``times`` query pages empty, with ``has_more: true`` and a cursor.
+
+        Notion may answer fewer rows than ``page_size``, none at all when a filter
+        matches little; the cursor resumes where the page would have started.
+        Applies to data source (and 2022 database) queries with rows still to come.
+        """
+        self._bump("empty_page", times)
+
+    def repeat_cursor(self, times: int = 1) -> None:
+        """Answer the next ``times`` paged lists asked with a ``start_cursor`` with that cursor.
+
+        Data source queries and comment lists: the page comes with ``has_more:
+        true`` and its own ``start_cursor`` as ``next_cursor``; a pager that
+        trusts it loops.
+        """
+        self._bump("repeat_cursor", times)
+
+    def _bump(self, kind: str, times: int) -> None:
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._query[kind] += times
+
+    def take_query(self, kind: Literal["empty_page", "repeat_cursor"]) -> bool:
+        """Consume one query fault of ``kind``; True when it should fire."""
+        with self._lock:
+            if self._query[kind] > 0:
+                self._query[kind] -= 1
+                return True
+        return False
+
+    def clear(self) -> None:
+        """Drop everything scheduled (latency stays)."""
+        super().clear()
+        with self._lock:
+            self._query = dict.fromkeys(self._query, 0)
+
+    @property
+    def pending(self) -> int:
+        """How many faults are still to fire."""
+        with self._lock:
+            queries = sum(self._query.values())
+        return super().pending + queries
 
     def add(
         self,

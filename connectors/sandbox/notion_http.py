@@ -16,6 +16,7 @@ from connectors.sandbox.loopback import ApiResponse
 from connectors.sandbox.notion_model import normalize_id
 
 if TYPE_CHECKING:
+    from connectors.sandbox.notion_faults import NotionFaultPlan
     from connectors.sandbox.notion_render import NotionRenderer
     from connectors.sandbox.notion_store import NotionStore
 
@@ -157,6 +158,8 @@ class NotionContext:
     base_url: str
     capabilities: set[str]
     make_renderer: Callable[[str], NotionRenderer]
+    faults: NotionFaultPlan | None = None  # paging quirks for query handlers
+    max_page_size: int = 100  # a query or comment list page holds at most this many
 
     def renderer(self, req: NotionRequest) -> NotionRenderer:
         """A renderer for the request's API version."""

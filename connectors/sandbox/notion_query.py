@@ -62,7 +62,8 @@ def run_query(
             raise validation(
                 f"body failed validation: body.{key} should be not present, instead was {shown(body[key])}."
             )
-    size = page_size(body.get("page_size"), "body", QUERY_PAGE_SIZE)
+    # Notion may answer fewer rows than asked for; a capped sandbox makes pages of small data.
+    size = min(page_size(body.get("page_size"), "body", QUERY_PAGE_SIZE), ctx.max_page_size)
     trashed = bool(body.get("in_trash", body.get("archived", False)))
     render = ctx.renderer(req)
     only = selected_properties(ds, req.params("filter_properties"))
@@ -81,12 +82,20 @@ def run_query(
     start = _resume(ctx, body.get("start_cursor"), fingerprint, pages)
     chunk = pages[start : start + size]
     more = start + size < len(pages)
+    faults = ctx.faults
     cursor = None
-    if more:
+    if chunk and faults is not None and faults.take_query("empty_page"):
+        # Notion scanned rows and matched none: a new cursor, resuming at the same row.
+        chunk, more, cursor = [], True, f"s:{fingerprint}:{uuid.uuid4()}"
+        ctx.store.cursors[cursor] = start
+    elif more:
         cursor = f"s:{fingerprint}:{pages[start + size].id}"
         ctx.store.cursors[cursor] = start + size
-        while len(ctx.store.cursors) > MAX_CURSORS:  # forget the oldest, keep memory flat
-            del ctx.store.cursors[next(iter(ctx.store.cursors))]
+    while len(ctx.store.cursors) > MAX_CURSORS:  # forget the oldest, keep memory flat
+        del ctx.store.cursors[next(iter(ctx.store.cursors))]
+    asked = body.get("start_cursor")
+    if asked is not None and faults is not None and faults.take_query("repeat_cursor"):
+        cursor, more = asked, True
     return {
         "object": "list",
         "results": [render.page(p, only) for p in chunk],

@@ -49,7 +49,9 @@ class NotionSandbox(LoopbackSandbox):
     (default: now, UTC) drives page timestamps and relative date filters.
     ``capabilities`` (default: all) can drop ``read_comments``, ``insert_comments``,
     ``update_content``... to get Notion's 403 ``restricted_resource``. ``seed`` makes
-    ids (objects, property ids, option ids) repeat from run to run. ``url`` (the
+    ids (objects, property ids, option ids) repeat from run to run. ``max_page_size``
+    caps query and comment list pages below the ``page_size`` asked for (Notion
+    may answer fewer than asked), so paging shows with little data. ``url`` (the
     client adds ``/v1/``), ``latency``, ``server_errors``, ``start``/``stop`` and
     ``with`` come from ``LoopbackSandbox``.
     """
@@ -63,7 +65,10 @@ class NotionSandbox(LoopbackSandbox):
         latency: float = 0.0,
         clock: Callable[[], datetime] | None = None,
         seed: int | None = None,
+        max_page_size: int = 100,
     ) -> None:
+        if not 1 <= max_page_size <= 100:
+            raise ValueError("max_page_size must be between 1 and 100")
         self.token = token
         self.store = NotionStore(
             integration_name="okr-sync sandbox",
@@ -82,6 +87,7 @@ class NotionSandbox(LoopbackSandbox):
             token=token,
             bucket=bucket,
             capabilities=self.capabilities,
+            max_page_size=max_page_size,
         )
 
     def __repr__(self) -> str:

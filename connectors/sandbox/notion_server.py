@@ -1,9 +1,10 @@
 """The Notion sandbox's HTTP side: counting, faults, version, auth, rate limit, routing.
 
-Pipeline per request: count (``requests``) → latency → scheduled status fault →
-``Notion-Version`` (400 ``missing_version``) → bearer token (401) → token bucket
-(429 with an integer ``Retry-After``) → route (400 ``invalid_request_url``) →
-handler under the store lock → malformed-body fault. Every answer carries
+Pipeline per request: count (``requests``) → request hooks → latency → scheduled
+fault (status, slow, reset) → ``Notion-Version`` (400 ``missing_version``) → bearer
+token (401) → token bucket (429 with an integer ``Retry-After``) → route (400
+``invalid_request_url``) → handler under the store lock → answer faults (malformed
+or truncated body, reset after the effect). Every answer carries
 ``request_id`` in its JSON body and the ``x-notion-request-id`` header. Nothing is
 logged, so the token never leaves the process.
 """
@@ -18,7 +19,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from connectors.sandbox.loopback import ApiResponse, HttpRequest, LoopbackServer, cut_in_half
+from connectors.sandbox.loopback import ApiResponse, HttpRequest, LoopbackServer, damage
 from connectors.sandbox.notion_faults import NotionFaultPlan, fault_response
 from connectors.sandbox.notion_http import (
     NOTION_JSON,
@@ -71,11 +72,13 @@ class NotionServer(LoopbackServer[NotionFaultPlan]):
         token: str,
         bucket: TokenBucket | None,
         capabilities: set[str],
+        max_page_size: int = 100,
     ) -> None:
         super().__init__(faults, requests)
         self.store = store
         self.bucket = bucket
         self.capabilities = capabilities
+        self.max_page_size = max_page_size
         self._expected = f"Bearer {token}"
 
     def renderer(self, version: str) -> NotionRenderer:
@@ -123,11 +126,13 @@ class NotionServer(LoopbackServer[NotionFaultPlan]):
         if fault is not None:
             if isinstance(resp.body, dict):
                 resp.body["request_id"] = request_id
-            return cut_in_half(resp, b'{"object":"list","results":[')
+            return damage(fault, resp, b'{"object":"list","results":[')
         return resp
 
     def _context(self) -> NotionContext:
-        return NotionContext(self.store, self.url, self.capabilities, self.renderer)
+        return NotionContext(
+            self.store, self.url, self.capabilities, self.renderer, self.faults, self.max_page_size
+        )
 
     @staticmethod
     def _version(value: str | None) -> str:
