@@ -47,9 +47,14 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+#: The connection failed: never reached, reset, timed out, or lost mid-answer (a
+#: truncated body surfaces as ChunkedEncodingError, which is no ConnectionError).
+_NETWORK = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """A failure worth retrying for an idempotent call."""
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+    if isinstance(exc, _NETWORK):
         return True
     return _status(exc) in RETRY_STATUSES
 
@@ -96,7 +101,7 @@ class JiraCaller(Caller):
                   write: bool = False, retries: int = 0) -> OkrSyncError:  # fmt: skip
         """A typed, secret-free error for a failed call."""
         status = _status(exc)
-        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        if isinstance(exc, _NETWORK):
             message = f"{what}: cannot reach {self.site} ({type(exc).__name__})"
         elif isinstance(exc, ValueError | json.JSONDecodeError):
             message = f"{what}: malformed response from {self.site} (not valid JSON)"
@@ -165,10 +170,18 @@ def cloud_pages(
 
 def server_pages(
     caller: JiraCaller, client: Any, jql: str, fields: list[str], *, page_size: int,
-    properties: str | None = None, selector: str | None = None,
+    properties: str | None = None, selector: str | None = None, max_restarts: int = 3,
 ) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
-    """Page through Data Center's ``/search`` by ``startAt``, at the page size the server returns."""
-    start = 0
+    """Page through Data Center's ``/search`` by ``startAt``, at the page size the server returns.
+
+    Offsets shift when an issue leaves or joins the result between two pages
+    (deleted, moved, edited out of the query): the next page would skip or repeat
+    one. Every page repeats ``total``, so when it changes the pass starts over
+    (``max_restarts`` times, then the pull fails); pages already read stay, as
+    what matched when they were read.
+    """
+    start, restarts = 0, 0
+    expected: int | None = None
     while True:
         page = caller.call(
             "search", client.search_issues, jql, startAt=start, maxResults=page_size,
@@ -181,6 +194,15 @@ def server_pages(
             raise SourceError(
                 caller.source, "search: malformed page (no 'issues' or 'total')", selector=selector
             )
+        if expected is not None and total != expected:
+            restarts += 1
+            if restarts > max_restarts:
+                raise SourceError(caller.source, f"search: the results kept changing while paging ({restarts} passes)", selector=selector)  # fmt: skip
+            log.info("%s: search results changed while paging (%d → %d), reading again",
+                     caller.source, expected, total)  # fmt: skip
+            start, expected = 0, None
+            continue
+        expected = total
         if issues:
             yield issues
         start += len(issues)

@@ -177,6 +177,7 @@ class PageWriter:
         since = str(page.get("last_edited_time") or "")
         client = connector.client()
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             kwargs = {
                 "block_id": page_id,
@@ -193,6 +194,11 @@ class PageWriter:
             cursor = listed.get("next_cursor") if listed.get("has_more") else None
             if not cursor:
                 break
+            if cursor in seen:  # trusting it would list the same page forever
+                raise WriteError(
+                    connector.name, f"list comments of {kr_id}: Notion repeated a cursor"
+                )
+            seen.add(cursor)
         text = f"{self._text.get(kr_id, f'{kr_id}: {after}')} {marker}"
         connector.caller.call(
             f"comment on {kr_id}", client.comments.create, parent={"page_id": page_id},

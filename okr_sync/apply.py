@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 Group = tuple[str, RecordRef]
 
 
+def _error_text(exc: Exception) -> str:
+    """Our own errors speak for themselves; anything else is named as unexpected."""
+    return str(exc) if isinstance(exc, OkrSyncError) else f"unexpected {type(exc).__name__}: {exc}"
+
+
 def log_conflict(change: FieldChange, late: bool = False) -> None:
     """The ``conflict`` log line (one per conflicting field)."""
     when = "while the run was under way" if late else "since okr-sync last wrote it"
@@ -81,17 +86,25 @@ class Applier:
         self.monotonic = monotonic
         self._checked_at: dict[str, float] = {}
         self._fresh: dict[Group, dict[str, FieldValue]] = {}
+        self._unchecked: dict[str, str] = {}  # target → why its re-check failed
 
-    def _refresh(self, name: str, pending: list[RecordRef]) -> None:
+    def _refresh(self, name: str, pending: list[RecordRef]) -> str | None:
+        """Re-read what humans changed; the error when that failed (None when done or not due)."""
         target = self.connectors[name]
-        if not isinstance(target, RefreshableTarget):
-            return
+        if not isinstance(target, RefreshableTarget) or name in self._unchecked:
+            return self._unchecked.get(name)
         last = self._checked_at.get(name)
         if last is not None and self.monotonic() - last < self.refresh_seconds:
-            return
+            return None
         self._checked_at[name] = self.monotonic()
-        for ref, values in target.refresh_records(pending).items():
+        try:
+            fresh = target.refresh_records(pending)
+        except Exception as exc:  # a target that cannot be re-checked is not written
+            self._unchecked[name] = _error_text(exc)
+            return self._unchecked[name]
+        for ref, values in fresh.items():
             self._fresh[(name, ref)] = values
+        return None
 
     def _recheck(self, name: str, ref: RecordRef, changes: list[FieldChange]) -> list[FieldChange]:
         """The record's changes planned again against what the target holds now."""
@@ -135,7 +148,14 @@ class Applier:
                 )  # fmt: skip
                 carried += [c for key in order[number - 1 :] for c in groups[key]]
                 break
-            self._refresh(name, [r for (n, r) in order[number - 1 :] if n == name])
+            unchecked = self._refresh(name, [r for (n, r) in order[number - 1 :] if n == name])
+            if unchecked is not None:
+                # A human edit since the read could not be ruled out: writing now might
+                # overwrite it unseen, so the record waits for the next run.
+                carried += groups[(name, ref)]
+                error = f"not written: re-reading what changed since the read failed: {unchecked}"
+                self._failed(run_id, name, ref, groups[(name, ref)], error, done)
+                continue
             changes = self._recheck(name, ref, groups[(name, ref)])
             carried += changes
             late_skips = [c for c in changes if c.action is ChangeAction.SKIP]
@@ -158,23 +178,24 @@ class Applier:
         try:
             target.write_record(ref, values)
         except Exception as exc:  # one failing record never stops the others
-            error = (
-                str(exc)
-                if isinstance(exc, OkrSyncError)
-                else f"unexpected {type(exc).__name__}: {exc}"
-            )
-            done.failures.append(
-                WriteFailure(target=name, ref=ref, owner=changes[0].owner, error=error)
-            )
-            self.state.record_changes(run_id, changes, "failed", error)
-            log.error(
-                "write to %s %s failed: %s", name, ref.id, error,
-                extra={"event": "failure", "target": name, "record": ref.id, "error": error},
-            )  # fmt: skip
+            self._failed(run_id, name, ref, changes, _error_text(exc), done)
             return
         done.writes += 1
         self.state.record_changes(run_id, changes, "applied")
         log.info(
             "wrote %s %s: %s", name, ref.id, ", ".join(values),
             extra={"event": "write", "target": name, "record": ref.id, "fields": sorted(values)},
+        )  # fmt: skip
+
+    def _failed(
+        self, run_id: int, name: str, ref: RecordRef, changes: list[FieldChange], error: str,
+        done: Applied,
+    ) -> None:  # fmt: skip
+        done.failures.append(
+            WriteFailure(target=name, ref=ref, owner=changes[0].owner, error=error)
+        )
+        self.state.record_changes(run_id, changes, "failed", error)
+        log.error(
+            "write to %s %s failed: %s", name, ref.id, error,
+            extra={"event": "failure", "target": name, "record": ref.id, "error": error},
         )  # fmt: skip
