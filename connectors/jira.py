@@ -162,7 +162,10 @@ class JiraConnector:
             )
             client = self.caller.call(
                 "connect (serverInfo)", JIRA, server=self.site, max_retries=0,
-                timeout=cfg.timeout_seconds, options={"check_update": False}, **auth,
+                timeout=cfg.timeout_seconds, options={"check_update": False},
+                # logging=False: the client would log whole response bodies at ERROR;
+                # okr-sync reports every failure itself, briefly and without secrets.
+                logging=False, **auth,
             )  # fmt: skip
             cloud = bool(client._is_cloud)
             if cfg.deployment != "auto" and cloud != (cfg.deployment == "cloud"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -272,3 +273,15 @@ def test_a_new_day_alone_does_not_rewrite_the_epics(
     monkeypatch.setattr(module, "NOW", dt.datetime(2026, 11, 11, 0, 1, tzinfo=dt.UTC))
     summary, requests = world.run()
     assert summary.writes == 0 and writes(requests) == 0
+
+
+def test_an_unparsable_answer_is_reported_once_not_dumped_by_the_client(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    world.sandbox.faults.malformed("GET /rest/api/*/search/jql")
+    summary, _ = world.run()
+    assert summary.source_errors and "malformed response" in summary.source_errors["jira"]
+    assert not [
+        r for r in caplog.records if r.name.startswith("jira") and r.levelno >= logging.ERROR
+    ]
