@@ -8,6 +8,7 @@ A query is a mapping of conditions that must all hold; a list value means
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +21,26 @@ def query_problem(query: object) -> str | None:
     """Why a query is not valid for these sources, or None."""
     if not isinstance(query, Mapping) or not query:
         return "a query here is a non-empty mapping such as {label: customer-bug, status: done}"
-    for key in query:
+    for key, wanted in query.items():
         if key not in KNOWN_KEYS and not str(key).startswith("fields."):
             return f"unknown filter key {key!r}; use {', '.join(KNOWN_KEYS)} or fields.<name>"
+        options = _any(wanted)
+        if not options or not all(_scalar(o) for o in options):
+            return f"{key}: expected a value or a list of values, not {str(wanted)[:60]!r}"
+        if str(key).startswith("fields.") and not all(_number(o) for o in options):
+            return f"{key}: compares a numeric field, so give numbers, not {str(wanted)[:60]!r}"
     return None
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _any(value: Any) -> list[Any]:

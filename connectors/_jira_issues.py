@@ -6,6 +6,7 @@ Pure functions over Jira's JSON; no requests are made here.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,16 +162,26 @@ _CATEGORY = {"done": StatusCategory.DONE, "indeterminate": StatusCategory.IN_PRO
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from a field value (or its ``{"value": n}``); anything else is None.
+
+    NaN and infinities (JSON decoders accept ``NaN``, ``Infinity`` and ``1e999``)
+    are no number at all: one of them would poison every sum it enters.
+    """
+    if isinstance(value, dict):
+        value = value.get("value")
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict) and isinstance(value.get("value"), int | float):
-        return float(value["value"])
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _estimate(value: Any) -> float | None:
+    """A story point estimate: a finite number of at least 0 (anything else is no estimate)."""
+    number = _number(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _refs(value: Any) -> tuple[str, ...]:
@@ -191,22 +202,33 @@ def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> Wo
     Done means ``statusCategory.key == "done"`` (not a resolution date). On Cloud
     the epic is ``fields.parent``; on Data Center the Epic Link field.
     """
-    key = raw.get("key")
-    fields = raw.get("fields")
+    key = raw.get("key") if isinstance(raw, Mapping) else None
+    fields = raw.get("fields") if isinstance(raw, Mapping) else None
     if not isinstance(key, str) or not isinstance(fields, dict):
         raise SourceError(source, f"search: malformed issue {str(raw)[:80]!r}")
-    issuetype = fields.get("issuetype") or {}
+
+    def part(value: Any, name: str) -> Mapping[str, Any]:
+        # What decides kind, done-ness or links must be what Jira sends; a guess
+        # would silently move numbers, so a malformed one fails the pull.
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise SourceError(
+                source, f"issue {key}: field {name!r} is malformed: {str(value)[:80]!r}"
+            )
+        return value
+
+    issuetype = part(fields.get("issuetype"), "issuetype")
     level = issuetype.get("hierarchyLevel")
     is_epic = level == 1 or (level is None and str(issuetype.get("name", "")).lower() == "epic")
-    status = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
-    parent = (fields.get("parent") or {}).get("key")
+    category = part(part(fields.get("status"), "status").get("statusCategory"), "status")
+    status = category.get("key")
+    parent = part(fields.get("parent"), "parent").get("key")
     if ids.epic_link and isinstance(fields.get(ids.epic_link), str):
         parent = fields[ids.epic_link]
-    updated = fields.get("updated")
-    try:
-        when = dt.datetime.fromisoformat(updated) if isinstance(updated, str) else None
-    except ValueError:
-        when = None
+    labels = fields.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise SourceError(source, f"issue {key}: field 'labels' is malformed: {str(labels)[:80]!r}")
     return WorkItem(
         source=source,
         key=key,
@@ -215,11 +237,20 @@ def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> Wo
         parent_key=parent if isinstance(parent, str) else None,
         status_category=_CATEGORY.get(str(status), StatusCategory.TODO),
         story_points=next(
-            (n for n in (_number(fields.get(f)) for f in ids.story_points) if n is not None), None
+            (n for n in (_estimate(fields.get(f)) for f in ids.story_points) if n is not None), None
         ),
         fields={name: _number(fields.get(fid)) for name, fid in ids.numeric.items()},
-        labels=tuple(str(x) for x in fields.get("labels") or ()),
+        labels=tuple(labels),
         kr_refs=_refs(fields.get(ids.kr_field)) if ids.kr_field else (),
-        updated=when,
+        updated=_when(fields.get("updated")),
         url=f"{site.rstrip('/')}/browse/{key}",
     )
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """An ISO timestamp (Jira's carry an offset; one without is read as UTC)."""
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from connectors._notion_values import date_range, number, plain
 from okr_sync.errors import SourceError
@@ -127,28 +127,67 @@ def source_title(raw: Mapping[str, Any], default: str) -> str:
     return "".join(t.get("plain_text", "") for t in raw.get("title") or ()) or default
 
 
+def _properties(page: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = page.get("properties")
+    return props if isinstance(props, Mapping) else {}
+
+
+def _prop(page: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    prop = _properties(page).get(name)
+    return prop if isinstance(prop, Mapping) else {}
+
+
 def value(page: Mapping[str, Any], schema: Schema, logical: str) -> Any:
     """A logical property's plain value on a page (None when not configured)."""
     name = schema.resolved.get(logical)
-    return plain(page["properties"].get(name) or {}) if name else None
+    return plain(_prop(page, name)) if name else None
 
 
 def numeric(page: Mapping[str, Any], schema: Schema, logical: str) -> float | None:
-    """A logical property as a number."""
+    """A logical property as a finite number (None when unset or not a number)."""
     name = schema.resolved.get(logical)
-    return number(page["properties"].get(name) or {}) if name else None
+    return number(_prop(page, name)) if name else None
 
 
 def period(page: Mapping[str, Any], schema: Schema) -> tuple[dt.date | None, dt.date | None]:
     """A page's period from its date property (a single date is its end)."""
     name = schema.resolved.get("period")
-    return date_range(page["properties"].get(name)) if name else (None, None)
+    return date_range(_prop(page, name)) if name else (None, None)
+
+
+def _invalid(database: str, page: Mapping[str, Any], what: str, exc: ValidationError,
+             names: Mapping[str, str]) -> SourceError:  # fmt: skip
+    """A page whose values the model rejects, naming the page and each property at fault."""
+    problems = "; ".join(
+        f"{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else what}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+    url = _url(page)
+    where = f"{page.get('id')} ({url})" if url else str(page.get("id"))
+    return SourceError(database, f"{what} page {where}: {problems}")
+
+
+def _url(page: Mapping[str, Any]) -> str | None:
+    url = page.get("url")
+    return url if isinstance(url, str) else None
 
 
 def record_id(page: Mapping[str, Any], schema: Schema) -> str:
     """The id okr-sync uses: the id property's text, else the page id."""
     text = value(page, schema, "id")
-    return str(text) if text else str(page["id"])
+    return text if isinstance(text, str) and text else str(page["id"])
+
+
+def strings(page: Mapping[str, Any], schema: Schema, logical: str) -> list[str]:
+    """A list-valued property (relation, people, multi-select) as text; anything else is empty."""
+    found = value(page, schema, logical)
+    return [v for v in found if isinstance(v, str)] if isinstance(found, list) else []
+
+
+def text(page: Mapping[str, Any], schema: Schema, logical: str) -> str | None:
+    """A text-valued property (title, rich text, select); anything else is None."""
+    found = value(page, schema, logical)
+    return found if isinstance(found, str) else None
 
 
 def build_objectives(pages: Sequence[Mapping[str, Any]], schema: Schema) -> list[Objective]:
@@ -156,18 +195,33 @@ def build_objectives(pages: Sequence[Mapping[str, Any]], schema: Schema) -> list
     ids = {str(p["id"]): record_id(p, schema) for p in pages}
     out = []
     for page in pages:
-        parents = value(page, schema, "parent") or []
+        parents = strings(page, schema, "parent")
         owner = value(page, schema, "owner")
+        owner = ", ".join(strings(page, schema, "owner")) if isinstance(owner, list) else owner
         start, end = period(page, schema)
-        out.append(Objective(
-            id=ids[str(page["id"])], title=str(value(page, schema, "title") or ""),
-            owner=", ".join(owner) if isinstance(owner, list) else owner,
-            parent_id=ids.get(parents[0]) if parents else None,
-            period_start=start, period_end=end,
-            weight=numeric(page, schema, "weight") if numeric(page, schema, "weight") is not None else 1.0,
-            url=page.get("url"),
-        ))  # fmt: skip
+        weight = numeric(page, schema, "weight")
+        try:
+            out.append(Objective(
+                id=ids[str(page["id"])], title=text(page, schema, "title") or "",
+                owner=owner if isinstance(owner, str) else None,
+                parent_id=ids.get(parents[0]) if parents else None,
+                period_start=start, period_end=end,
+                weight=weight if weight is not None else 1.0,
+                url=_url(page),
+            ))  # fmt: skip
+        except ValidationError as exc:
+            raise _invalid(schema.database, page, "objective", exc, _names(schema)) from None
     return out
+
+
+def _names(schema: Schema) -> dict[str, str]:
+    """Model field → the property it comes from, for error messages."""
+    renames = {"objective_id": "objective", "parent_id": "parent", "period_start": "period",
+               "period_end": "period", "links": "epics"}  # fmt: skip
+    fields = {"id", "title", "owner", "start", "target", "current", "weight", "measure", "unit"}
+    out = {f: schema.resolved[f] for f in fields if f in schema.resolved}
+    return out | {f: schema.resolved[logical] for f, logical in renames.items()
+                  if logical in schema.resolved}  # fmt: skip
 
 
 _KEY = re.compile(r"[A-Z][A-Z0-9_]+-\d+")
@@ -182,15 +236,17 @@ def build_key_results(
     for page in pages:
         pid = str(page["id"])
         epics = value(page, schema, "epics")
-        keys = epics if isinstance(epics, list) else _KEY.findall(str(epics or ""))
-        initiatives = (
-            relations.get((pid, "initiatives")) or value(page, schema, "initiatives") or []
+        keys = (
+            strings(page, schema, "epics")
+            if isinstance(epics, list)
+            else _KEY.findall(text(page, schema, "epics") or "")
         )
-        objective = value(page, schema, "objective") or []
+        initiatives = relations.get((pid, "initiatives")) or strings(page, schema, "initiatives")
+        objective = strings(page, schema, "objective")
         start, end = period(page, schema)
         fields: dict[str, Any] = {
             "id": record_id(page, schema),
-            "title": str(value(page, schema, "title") or ""),
+            "title": text(page, schema, "title") or "",
             "objective_id": objective_ids.get(objective[0]) if objective else None,
             "current": numeric(page, schema, "current"),
             "period_start": start,
@@ -199,26 +255,28 @@ def build_key_results(
                 [ItemRef(key=k, source=epics_source) for k in keys]
                 + [ItemRef(key=i, source=source) for i in initiatives]
             ),
-            "url": page.get("url"),
+            "url": _url(page),
         }
         for logical in ("start", "target", "weight"):
             found = numeric(page, schema, logical)
             if found is not None:
                 fields[logical] = found
         for logical in ("measure", "unit"):
-            text = value(page, schema, logical)
-            if text:
-                fields[logical] = str(text)
-        out.append(KeyResult(**fields))
+            name = text(page, schema, logical)
+            if name:
+                fields[logical] = name
+        try:
+            out.append(KeyResult(**fields))
+        except ValidationError as exc:
+            raise _invalid(schema.database, page, "key result", exc, _names(schema)) from None
     return out
 
 
 def to_item(page: Mapping[str, Any], spec: Any, source: str, kr_ids: Mapping[str, str]) -> WorkItem:
     """A database row as a work item (kind ``row``, key = page id)."""
-    props = page["properties"]
 
     def get(name: str | None) -> Any:
-        return plain(props.get(name) or {}) if name else None
+        return plain(_prop(page, name)) if name else None
 
     raw_status = get(spec.status)
     if isinstance(raw_status, bool):
@@ -230,14 +288,28 @@ def to_item(page: Mapping[str, Any], spec: Any, source: str, kr_ids: Mapping[str
     else:
         category = StatusCategory.TODO
     labels = get(spec.labels)
-    refs = get(spec.key_results) or []
-    edited = page.get("last_edited_time")
-    return WorkItem(
-        source=source, key=str(page["id"]), title=str(get(spec.title) or ""), kind=ItemKind.ROW,
-        status_category=category,
-        fields={name: number(props.get(prop) or {}) for name, prop in spec.numbers.items()},
-        labels=tuple(labels) if isinstance(labels, list) else ((labels,) if labels else ()),
-        kr_refs=tuple(kr_ids.get(r, r) for r in refs),
-        updated=dt.datetime.fromisoformat(edited.replace("Z", "+00:00")) if isinstance(edited, str) else None,
-        url=page.get("url"),
-    )  # fmt: skip
+    refs = get(spec.key_results)
+    if page.get("id") is None:
+        raise SourceError(source, f"a row without an id: {str(page)[:80]!r}")
+    try:
+        return WorkItem(
+            source=source, key=str(page["id"]), title=str(get(spec.title) or ""), kind=ItemKind.ROW,
+            status_category=category,
+            fields={name: number(_prop(page, prop)) for name, prop in spec.numbers.items()},
+            labels=tuple(labels) if isinstance(labels, list) else ((labels,) if isinstance(labels, str) and labels else ()),
+            kr_refs=tuple(kr_ids.get(r, r) for r in refs if isinstance(r, str)) if isinstance(refs, list) else (),
+            updated=_edited(page.get("last_edited_time")),
+            url=_url(page),
+        )  # fmt: skip
+    except ValidationError as exc:
+        names = {"title": spec.title, "labels": spec.labels, "kr_refs": spec.key_results}
+        raise _invalid(source, page, "row", exc, {k: v for k, v in names.items() if v}) from None
+
+
+def _edited(value: Any) -> dt.datetime | None:
+    """Notion's ``last_edited_time`` (ISO, ``Z`` for UTC); anything else is unknown."""
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +17,33 @@ READ_ONLY = frozenset({"formula", "rollup", "unique_id", "created_time", "last_e
                        "created_by", "last_edited_by"})  # fmt: skip
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array, or nothing (a malformed value reads as empty, never as its characters)."""
+    return value if isinstance(value, list) else []
+
+
 def _text(parts: Any) -> str:
-    return "".join(str(p.get("plain_text", "")) for p in parts or () if isinstance(p, dict))
+    return "".join(str(p.get("plain_text") or "") for p in _list(parts) if isinstance(p, dict))
 
 
 def _date(value: Any) -> str | None:
-    return value.get("start") if isinstance(value, dict) else None
+    start = value.get("start") if isinstance(value, dict) else None
+    return start if isinstance(start, str) else None
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float; NaN, infinities and bools are no number."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _ids(value: Any) -> list[str]:
+    return [v["id"] for v in _list(value) if isinstance(v, dict) and isinstance(v.get("id"), str)]
 
 
 def plain(prop: Mapping[str, Any]) -> Any:
@@ -32,57 +54,56 @@ def plain(prop: Mapping[str, Any]) -> Any:
     relation → page ids; checkbox → bool; url → str; unique_id → "PREFIX-N";
     formula/rollup → their computed value (a rollup array → list of plain values).
     """
+    if not isinstance(prop, Mapping):
+        return None
     kind = prop.get("type")
     value = prop.get(kind) if isinstance(kind, str) else None
     if kind in ("title", "rich_text"):
         return _text(value)
     if kind == "number":
-        return (
-            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+        return _finite(value)
     if kind in ("select", "status"):
-        return value.get("name") if isinstance(value, dict) else None
+        name = value.get("name") if isinstance(value, dict) else None
+        return name if isinstance(name, str) else None
     if kind == "multi_select":
-        return [str(o.get("name")) for o in value or () if isinstance(o, dict)]
+        return [str(o["name"]) for o in _list(value) if isinstance(o, dict) and o.get("name")]
     if kind == "date":
         return _date(value)
-    if kind == "people":
-        return [str(u.get("id")) for u in value or () if isinstance(u, dict)]
-    if kind == "relation":
-        return [str(r.get("id")) for r in value or () if isinstance(r, dict)]
-    if kind in ("checkbox", "url", "email", "phone_number", "created_time", "last_edited_time"):
-        return value
+    if kind in ("people", "relation"):
+        return _ids(value)
+    if kind == "checkbox":
+        return value if isinstance(value, bool) else None
+    if kind in ("url", "email", "phone_number", "created_time", "last_edited_time"):
+        return value if isinstance(value, str) else None
     if kind == "unique_id" and isinstance(value, dict):
         number, prefix = value.get("number"), value.get("prefix")
-        return f"{prefix}-{number}" if prefix else (str(number) if number is not None else None)
+        if not isinstance(number, int) or isinstance(number, bool):
+            return None
+        return f"{prefix}-{number}" if isinstance(prefix, str) and prefix else str(number)
     if kind in ("formula", "rollup") and isinstance(value, dict):
         inner = value.get("type")
         if inner == "array":
-            return [plain(item) for item in value.get("array") or () if isinstance(item, dict)]
+            return [plain(item) for item in _list(value.get("array")) if isinstance(item, dict)]
         if inner in ("incomplete", "unsupported"):
             return None
         result = value.get(inner) if isinstance(inner, str) else None
         if inner == "date":
             return _date(result)
-        if inner == "number" and isinstance(result, int | float) and not isinstance(result, bool):
-            return float(result)
-        return result
+        if inner == "number":
+            return _finite(result)
+        return result if isinstance(result, str | bool) else None
     return None
 
 
 def number(prop: Mapping[str, Any]) -> float | None:
     """A number, from a number, formula or rollup property (or a numeric text)."""
     value = plain(prop)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
     if isinstance(value, str):
         try:
-            return float(value.replace(",", "").rstrip("%"))
+            value = float(value.replace(",", "").rstrip("%"))
         except ValueError:
             return None
-    return None
+    return _finite(value)  # "NaN" or "1e999" in a text is no number either
 
 
 def to_date(value: Any) -> dt.date | None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from connectors._file_check import check_items_file, check_okr_file, check_report_file
 from connectors._filters import query_problem
+from connectors._okr_ids import id_problems
 from connectors._select import select
 from okr_sync.errors import ConfigError, Problem, SourceError, WriteError
 from okr_sync.interfaces import (
@@ -56,6 +57,10 @@ def _read_text(path: Path, source: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SourceError(source, f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            source, f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def _validation_problems(
@@ -98,12 +103,12 @@ class YamlOkrSource:
     def pull_okrs(self) -> OkrTree:
         """Parse the file. Raises ConfigError listing every problem with its line."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except OSError as exc:
             problem = Problem(str(self.path), None, "", f"cannot read the OKR file: {exc.strerror or exc}",
                               f"check 'path' of the {self.name!r} connection")  # fmt: skip
             raise ConfigError([problem]) from None
-        doc, problems = load_yaml(text, str(self.path))
+        doc, problems = load_yaml(raw, str(self.path))
         if doc is None or problems:
             raise ConfigError(problems)
         data = doc.data if isinstance(doc.data, dict) else None
@@ -116,8 +121,8 @@ class YamlOkrSource:
                 problems.append(
                     doc.problem((key,), "unknown key", "use objectives and key_results")
                 )
-        objectives: list[Objective] = []
-        key_results: list[KeyResult] = []
+        objectives: list[tuple[int, Objective]] = []  # with each entry's index in the file
+        key_results: list[tuple[int, KeyResult]] = []
         for section, model, aliases, out in (
             ("objectives", Objective, _OBJECTIVE_ALIASES, objectives),
             ("key_results", KeyResult, _KR_ALIASES, key_results),
@@ -132,17 +137,32 @@ class YamlOkrSource:
                     continue
                 fields = {aliases.get(k, k): v for k, v in raw.items()}
                 if section == "key_results" and "epics" in fields:
-                    fields["links"] = [ItemRef(key=str(k)) for k in fields.pop("epics") or []]
+                    epics = fields.pop("epics") or []
+                    if not isinstance(epics, list) or not all(
+                        isinstance(k, str | int) and not isinstance(k, bool) for k in epics
+                    ):
+                        problems.append(
+                            doc.problem(
+                                (section, index, "epics"),
+                                "expected a list of item keys",
+                                "e.g. epics: [PAY-1, PAY-2]",
+                            )
+                        )
+                        continue
+                    fields["links"] = [ItemRef(key=str(k)) for k in epics]
                 try:
-                    out.append(model.model_validate(fields))  # type: ignore[arg-type]
+                    out.append((index, model.model_validate(fields)))  # type: ignore[arg-type]
                 except ValidationError as exc:
                     reverse = {v: k for k, v in aliases.items()} | {"links": "epics"}
                     for err in exc.errors(include_url=False):
                         loc = [reverse.get(p, p) if isinstance(p, str) else p for p in err["loc"]]
                         problems.append(doc.problem((section, index, *loc), err["msg"]))
+        problems += id_problems(doc, objectives, key_results)
         if problems:
             raise ConfigError(problems)
-        return OkrTree(objectives=tuple(objectives), key_results=tuple(key_results))
+        return OkrTree(
+            objectives=tuple(o for _, o in objectives), key_results=tuple(k for _, k in key_results)
+        )
 
     def check(self, context: CheckContext) -> list[CheckResult]:
         """Preflight: the file exists and reads (every problem with its line)."""

@@ -12,16 +12,16 @@ from typing import Any
 
 import click
 
-from okr_sync import __version__, registry, render
+from okr_sync import __version__, render
 from okr_sync.cli_check import check
 from okr_sync.cli_common import clock, common_options, echo, emit_json
 from okr_sync.cli_demo import demo
 from okr_sync.cli_init import init
 from okr_sync.cli_schedule import schedule
 from okr_sync.cli_status import status
-from okr_sync.config import LoadedConfig, check_kr_ids, load_config
+from okr_sync.config import LoadedConfig, check_local_okrs, load_config
 from okr_sync.engine import Engine, build_connectors
-from okr_sync.errors import EXIT_FAILED, EXIT_OK, ConfigError, StateError
+from okr_sync.errors import EXIT_FAILED, EXIT_OK, StateError
 from okr_sync.models import Provenance, RunSummary
 from okr_sync.provenance import describe_change, scope_change
 from okr_sync.runner import run_sync
@@ -40,14 +40,8 @@ def main() -> None:
 def validate(path: Path, quiet: bool) -> None:
     """Check the config file (and local OKR files) without any network access."""
     loaded = load_config(path)
-    okr_cls = registry.connector_class(loaded.connections[loaded.config.okrs].type)
-    checked = "config"
-    if getattr(okr_cls, "offline", False):
-        tree = build_connectors(loaded)[loaded.config.okrs].pull_okrs()
-        problems = check_kr_ids(loaded, tree)
-        if problems:
-            raise ConfigError(problems)
-        checked = f"config and {len(tree.key_results)} key results"
+    tree = check_local_okrs(loaded)
+    checked = "config" if tree is None else f"config and {len(tree.key_results)} key results"
     if not quiet:
         echo(f"{path}: OK ({checked} valid)")
 
@@ -86,6 +80,7 @@ def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) 
 def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
+    check_local_okrs(loaded)  # before the lock and the state store: a bad OKR file touches nothing
     bar_ctx: dict[str, Any] = {}
 
     def on_write(done: int, total: int) -> None:

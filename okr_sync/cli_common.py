@@ -28,7 +28,7 @@ _redactor = log.Redactor()
 def _secrets_of(path: Path) -> list[str]:
     """Values of the environment variables a config file refers to (for redaction)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8", errors="replace")  # a bad byte is reported later
     except OSError:
         return []
     return [os.environ[name] for name in _REF.findall(text) if os.environ.get(name)]

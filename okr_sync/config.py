@@ -38,6 +38,7 @@ from okr_sync.interfaces import ENV_REF as _ENV_REF
 from okr_sync.interfaces import ConnectorConfig, WriteSpec
 from okr_sync.models import DEFAULT_STATUS_LABELS, OkrTree, Status
 from okr_sync.progress import Thresholds, check_measure
+from okr_sync.rollup import check_tree
 from okr_sync.yamlpos import YamlDocument, load_yaml
 
 DEFAULT_FILE = "okr-sync.yaml"
@@ -88,7 +89,8 @@ class StateConfig(_Section):
 class PullConfig(_Section):
     """Incremental pulls: how often a full pull catches deleted and moved items."""
 
-    full_every_hours: float = Field(default=24.0, gt=0)
+    # At most a year: a longer period is "never" and overflows date arithmetic.
+    full_every_hours: float = Field(default=24.0, gt=0, le=24 * 366)
 
 
 class ScheduleConfig(_Section):
@@ -205,6 +207,9 @@ def _scan_strings(
         yield path, data
 
 
+_LITERAL_SECRET = "a literal secret is not allowed in the config file"
+
+
 def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
     """A literal (not an environment reference) that is or sits where a secret goes."""
     if _ENV_REF.match(value):
@@ -235,7 +240,7 @@ def _secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
             problems.append(
                 doc.problem(
                     path,
-                    "a literal secret is not allowed in the config file",
+                    _LITERAL_SECRET,
                     f'put it in an environment variable and write "${{{var}}}" here instead',
                 )
             )
@@ -295,7 +300,7 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
     """
     file = find_config(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except OSError as exc:
         hint = f"pass --config FILE or set {ENV_VAR}"
         raise ConfigError(
@@ -305,12 +310,36 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
                 )
             ]
         ) from exc
-    doc, problems = load_yaml(text, str(file))
+    doc, problems = load_yaml(raw, str(file))
     if doc is None:
         raise ConfigError(problems)
-    if not isinstance(doc.data, dict):
+    if doc.data is None:
         raise ConfigError(
-            [doc.problem((), "the config must be a YAML mapping", "see the README's example")]
+            [
+                Problem(
+                    str(file),
+                    1,
+                    "",
+                    "the config file is empty",
+                    "start from 'okr-sync init' or the README's example",
+                )
+            ]
+        )
+    if not isinstance(doc.data, dict):
+        what = (
+            "a list"
+            if isinstance(doc.data, list)
+            else f"a single value ({type(doc.data).__name__})"
+        )
+        raise ConfigError(
+            [
+                doc.problem(
+                    (),
+                    "the config must be a YAML mapping of keys (version, connections, "
+                    f"okrs, …), not {what}",
+                    "see the README's example",
+                )
+            ]
         )
     problems += _secret_problems(doc, check_env)
     try:
@@ -321,7 +350,7 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
     connections = _validate_connections(doc, problems)
     problems += _cross_check(doc, connections)
     if config is None or problems:
-        raise ConfigError(_without_secrets(problems, doc))
+        raise ConfigError(_without_secrets(_one_per_secret(problems), doc))
     rules = tuple(
         rule.model_copy(update={"line": doc.line_of(("mapping", "rules", i)), "index": i})
         for i, rule in enumerate(config.mapping.rules)
@@ -330,6 +359,20 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
         update={"mapping": config.mapping.model_copy(update={"rules": rules})}
     )
     return LoadedConfig(config=config, connections=connections, path=file, doc=doc)
+
+
+def _one_per_secret(problems: list[Problem]) -> list[Problem]:
+    """Each literal secret reported once.
+
+    What a connector's model says about the same value (it must be an
+    environment reference) only repeats it; an unknown key is news, so it stays.
+    """
+    secret_fields = {p.field for p in problems if p.message == _LITERAL_SECRET}
+    return [
+        p
+        for p in problems
+        if p.field not in secret_fields or p.message in (_LITERAL_SECRET, "unknown key")
+    ]
 
 
 def _without_secrets(problems: list[Problem], doc: YamlDocument) -> list[Problem]:
@@ -477,3 +520,26 @@ def check_kr_ids(loaded: LoadedConfig, tree: OkrTree) -> list[Problem]:
                 )
             )
     return problems
+
+
+def check_local_okrs(loaded: LoadedConfig) -> OkrTree | None:
+    """Read a local OKR source (a file: no network) and check it against the config.
+
+    Commands run this before they touch anything, so a bad OKR file or a rule
+    naming an unknown KR changes no file. Sources behind the network return
+    None: the engine checks them at the start of each run.
+
+    Raises:
+        ConfigError: a problem in the OKR file, or a KR id the config names that it lacks.
+        DataError: duplicate ids or a cycle of parents (sources without lines to point at).
+    """
+    config = loaded.connections[loaded.config.okrs]
+    cls = registry.connector_class(config.type)
+    if not getattr(cls, "offline", False):
+        return None
+    tree: OkrTree = cls(loaded.config.okrs, config, loaded.base_dir).pull_okrs()
+    check_tree(tree, loaded.config.okrs)
+    problems = check_kr_ids(loaded, tree)
+    if problems:
+        raise ConfigError(problems)
+    return tree

@@ -30,9 +30,18 @@ def _stable(value: Any) -> Any:
     return sorted(value, key=str) if isinstance(value, set | frozenset) else str(value)
 
 
+def _text_keys(data: Any) -> Any:
+    # A query from YAML may mix key types ({0: x, a: y}), which sort_keys cannot order.
+    if isinstance(data, dict):
+        return {str(k): _text_keys(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_text_keys(v) for v in data]
+    return data
+
+
 def fingerprint(data: Any) -> str:
     """A short stable hash of JSON-able data (links of a KR, a pull request)."""
-    blob = json.dumps(data, sort_keys=True, default=_stable).encode()
+    blob = json.dumps(_text_keys(data), sort_keys=True, default=_stable).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -79,6 +79,11 @@ class ItemRef(Frozen):
     )
 
 
+#: A number a source gives: NaN or ±infinity would poison every sum and ratio it enters,
+#: so a source must turn them into "no value" or an error naming the record.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Objective(Frozen):
     """An objective; ``parent_id`` builds the cascade (company → team)."""
 
@@ -88,7 +93,7 @@ class Objective(Frozen):
     parent_id: str | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     url: str | None = None
 
 
@@ -103,14 +108,14 @@ class KeyResult(Frozen):
     id: str
     title: str
     objective_id: str | None = None
-    start: float = 0.0
-    target: float = 100.0
-    current: float | None = None
+    start: Finite = 0.0
+    target: Finite = 100.0
+    current: Finite | None = None
     unit: str | None = None
     direction: Direction | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     measure: str | None = None
     links: tuple[ItemRef, ...] = ()
     url: str | None = None
@@ -144,8 +149,8 @@ class WorkItem:
     kind: ItemKind = ItemKind.ISSUE
     parent_key: str | None = None
     status_category: StatusCategory = StatusCategory.TODO
-    story_points: float | None = None
-    fields: dict[str, float | None] = Field(default_factory=dict)
+    story_points: Finite | None = None
+    fields: dict[str, Finite | None] = Field(default_factory=dict)
     labels: tuple[str, ...] = ()
     kr_refs: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
