@@ -85,11 +85,12 @@ class NotionConfig(ConnectorConfig):
     base_url: str = Field(default="https://api.notion.com", pattern=r"^https?://")
     #: Notion's published limit is an average of 3 requests/s per integration; only a
     #: local base_url (a sandbox on loopback) may be driven faster.
-    requests_per_second: float = Field(default=2.8, gt=0)
-    overlap_minutes: int = Field(default=2, ge=1)
+    # Lower and upper bounds keep every setting usable as a time span (a huge one overflows).
+    requests_per_second: float = Field(default=2.8, ge=0.01)
+    overlap_minutes: int = Field(default=2, ge=1, le=1440)
     max_retries: int = Field(default=6, ge=0, le=20)
-    max_wait_seconds: float = Field(default=120.0, gt=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_wait_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     version: Literal["2025-09-03"] = "2025-09-03"
 
     @field_validator("requests_per_second")

@@ -95,10 +95,11 @@ class JiraConfig(ConnectorConfig):
     label_prefix: str = "okr:"
     property_key: str = Field(default="okr-sync", min_length=1, max_length=255)
     page_size: int = Field(default=100, ge=1, le=5000)
-    overlap_minutes: int = Field(default=10, ge=0)
+    # Upper bounds keep every setting usable as a time span (a huge one overflows).
+    overlap_minutes: int = Field(default=10, ge=0, le=1440)
     max_retries: int = Field(default=8, ge=0, le=20)
-    max_wait_seconds: float = Field(default=120.0, gt=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_wait_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 @dataclass

@@ -97,7 +97,7 @@ class ScheduleConfig(_Section):
     """When ``okr-sync schedule`` runs syncs (see :mod:`okr_sync.cron`)."""
 
     cron: str | None = None
-    jitter_seconds: int = Field(default=0, ge=0)
+    jitter_seconds: int = Field(default=0, ge=0, le=86_400)  # at most a day
     timezone: str = "UTC"
 
     @field_validator("cron")

@@ -285,3 +285,40 @@ def test_notion_row_with_odd_values_still_reads() -> None:
 def test_recorded_json_with_nan_decodes_as_python_would() -> None:
     # The premise of the tests above: a client's JSON decoder hands these over as floats.
     assert math.isnan(json.loads('{"n": NaN}')["n"]) and json.loads("1e999") == math.inf
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("connections.jira.overlap_minutes", "10" * 12),  # each was an OverflowError at run time
+        ("connections.jira.max_wait_seconds", ".inf"),
+        ("connections.jira.timeout_seconds", ".inf"),
+        ("connections.notion.overlap_minutes", "100000000000000000000"),
+        ("connections.notion.requests_per_second", "1e-300"),
+        ("schedule.jitter_seconds", "100000000000000000000"),
+    ],
+)
+def test_time_settings_beyond_any_use_are_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    monkeypatch.setenv("FUZZ_TOKEN", "t")
+
+    def get(name: str, default: str) -> str:
+        return value if name == field else default
+
+    path = tmp_path / "okr-sync.yaml"
+    path.write_text(
+        "connections:\n"
+        "  jira: {type: jira, url: 'https://x.atlassian.net', email: a@b.c, token: '${FUZZ_TOKEN}',"
+        f" overlap_minutes: {get('connections.jira.overlap_minutes', '10')},"
+        f" max_wait_seconds: {get('connections.jira.max_wait_seconds', '120')},"
+        f" timeout_seconds: {get('connections.jira.timeout_seconds', '30')}}}\n"
+        "  notion: {type: notion, token: '${FUZZ_TOKEN}', key_results: abc,"
+        f" overlap_minutes: {get('connections.notion.overlap_minutes', '2')},"
+        f" requests_per_second: {get('connections.notion.requests_per_second', '2')}}}\n"
+        "okrs: notion\nitems: [jira]\n"
+        f"schedule: {{cron: '@hourly', jitter_seconds: {get('schedule.jitter_seconds', '0')}}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert [p.field for p in info.value.problems] == [field]
