@@ -20,7 +20,7 @@ import click
 
 from okr_sync import cron, render
 from okr_sync.cli_common import clock, common_options, echo
-from okr_sync.config import LoadedConfig, load_config, zone
+from okr_sync.config import LoadedConfig, check_local_okrs, load_config, zone
 from okr_sync.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, ConfigError, CronError, Problem
 from okr_sync.models import RunSummary
 from okr_sync.runner import run_sync
@@ -107,6 +107,7 @@ def schedule(
                      'set schedule.cron (e.g. "*/30 * * * *") or pass --cron')]
         )  # fmt: skip
     expr, zone_name = found
+    check_local_okrs(loaded)  # a bad local OKR file ends the schedule now, not a tick away
     # The schedule's own lines (next run, skips, backoff) show without -v; runs log as sync does.
     root = logging.getLogger().getEffectiveLevel()
     logging.getLogger("okr_sync.scheduler").setLevel(root if quiet else min(root, logging.INFO))

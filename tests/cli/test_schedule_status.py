@@ -172,6 +172,17 @@ def test_schedule_ends_with_2_on_a_config_error_in_the_first_run(example: Path) 
     assert code == 2 and "unknown key result 'KR-22'" in err
 
 
+def test_schedule_checks_a_local_okr_file_before_waiting_for_the_first_tick(
+    example: Path,
+) -> None:
+    with_schedule(example)
+    okrs = example.parent / "okrs.yaml"
+    okrs.write_text(okrs.read_text().replace("  - id: KR-2\n", "  - id: KR-1\n"))
+    code, _, err = invoke("schedule", "-c", str(example))  # no --run-now: would wait
+    assert code == 2 and "okrs.yaml" in err and "appears twice" in err
+    assert not (example.parent / ".okr-sync").exists()
+
+
 def test_schedule_in_a_process_stops_cleanly_on_sigterm(example: Path) -> None:
     with_schedule(example)
     proc = subprocess.Popen(
