@@ -5,6 +5,10 @@ override). Loading gathers *all* problems — YAML syntax, unknown keys, wrong
 types, literal secrets, unset environment variables, references to unknown
 connections — and raises one :class:`ConfigError` whose problems each name the
 file, line and field, and what to do. Nothing here touches the network.
+
+The literal-secret checks are in :mod:`okr_sync.config_secrets`; the checks
+between sections and against the OKRs are in :mod:`okr_sync.config_checks`
+(:func:`check_kr_ids` and :func:`check_local_okrs` are importable from here).
 """
 
 from __future__ import annotations
@@ -12,10 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import re
 import types
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,12 +35,14 @@ from pydantic import (
 
 from mappings.rules import Rule
 from okr_sync import cron, registry
+from okr_sync.config_checks import check_kr_ids as check_kr_ids
+from okr_sync.config_checks import check_local_okrs as check_local_okrs
+from okr_sync.config_checks import cross_check
+from okr_sync.config_secrets import one_per_secret, secret_problems, without_secrets
 from okr_sync.errors import ConfigError, Problem
-from okr_sync.interfaces import ENV_REF as _ENV_REF
 from okr_sync.interfaces import ConnectorConfig, WriteSpec
-from okr_sync.models import DEFAULT_STATUS_LABELS, OkrTree, Status
+from okr_sync.models import DEFAULT_STATUS_LABELS, Status
 from okr_sync.progress import Thresholds, check_measure
-from okr_sync.rollup import check_tree
 from okr_sync.yamlpos import YamlDocument, load_yaml
 
 DEFAULT_FILE = "okr-sync.yaml"
@@ -188,65 +192,6 @@ def find_config(explicit: str | Path | None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_FILE)
 
 
-_SECRET_KEY = re.compile(r"(?i)(^|_)(token|password|passwd|secret|api_?key|pat|credentials?)$")
-_SECRET_VALUE = re.compile(
-    r"^(secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}|ATATT[A-Za-z0-9_\-=]{20,})$"
-)
-
-
-def _scan_strings(
-    data: Any, path: tuple[str | int, ...] = ()
-) -> Iterable[tuple[tuple[str | int, ...], str]]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _scan_strings(value, (*path, str(key)))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _scan_strings(value, (*path, index))
-    elif isinstance(data, str):
-        yield path, data
-
-
-_LITERAL_SECRET = "a literal secret is not allowed in the config file"
-
-
-def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
-    """A literal (not an environment reference) that is or sits where a secret goes."""
-    if _ENV_REF.match(value):
-        return False
-    key = path[-1] if path and isinstance(path[-1], str) else ""
-    return bool(_SECRET_VALUE.match(value) or (key and _SECRET_KEY.search(key)))
-
-
-def _secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
-    """Literal secrets (never echoed back) and environment references that are unset."""
-    problems = []
-    for path, value in _scan_strings(doc.data):
-        ref = _ENV_REF.match(value)
-        if ref:
-            if check_env and not os.environ.get(ref.group(1)):
-                problems.append(
-                    doc.problem(
-                        path,
-                        f"environment variable {ref.group(1)} is not set",
-                        f"export {ref.group(1)}=... before running okr-sync",
-                    )
-                )
-            continue
-        if _looks_secret(path, value):
-            var = (str(path[1]) if len(path) > 1 else "OKR_SYNC").upper().replace(
-                "-", "_"
-            ) + "_TOKEN"
-            problems.append(
-                doc.problem(
-                    path,
-                    _LITERAL_SECRET,
-                    f'put it in an environment variable and write "${{{var}}}" here instead',
-                )
-            )
-    return problems
-
-
 def _unwrap(annotation: Any) -> Any:
     """The model class inside Optional[...] / tuple[...] / dict[..., ...], if any."""
     origin = typing.get_origin(annotation)
@@ -341,16 +286,16 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
                 )
             ]
         )
-    problems += _secret_problems(doc, check_env)
+    problems += secret_problems(doc, check_env)
     try:
         config: Config | None = Config.model_validate(doc.data)
     except ValidationError as exc:
         problems += _pydantic_problems(doc, exc, Config)
         config = None
     connections = _validate_connections(doc, problems)
-    problems += _cross_check(doc, connections)
+    problems += cross_check(doc, connections)
     if config is None or problems:
-        raise ConfigError(_without_secrets(_one_per_secret(problems), doc))
+        raise ConfigError(without_secrets(one_per_secret(problems), doc))
     rules = tuple(
         rule.model_copy(update={"line": doc.line_of(("mapping", "rules", i)), "index": i})
         for i, rule in enumerate(config.mapping.rules)
@@ -359,34 +304,6 @@ def load_config(path: str | Path | None = None, *, check_env: bool = True) -> Lo
         update={"mapping": config.mapping.model_copy(update={"rules": rules})}
     )
     return LoadedConfig(config=config, connections=connections, path=file, doc=doc)
-
-
-def _one_per_secret(problems: list[Problem]) -> list[Problem]:
-    """Each literal secret reported once.
-
-    What a connector's model says about the same value (it must be an
-    environment reference) only repeats it; an unknown key is news, so it stays.
-    """
-    secret_fields = {p.field for p in problems if p.message == _LITERAL_SECRET}
-    return [
-        p
-        for p in problems
-        if p.field not in secret_fields or p.message in (_LITERAL_SECRET, "unknown key")
-    ]
-
-
-def _without_secrets(problems: list[Problem], doc: YamlDocument) -> list[Problem]:
-    """Problems with any literal secret found in the file masked, wherever it is quoted."""
-    secrets = [v for path, v in _scan_strings(doc.data) if _looks_secret(path, v)]
-    if not secrets:
-        return problems
-    masked = []
-    for p in problems:
-        message, hint = p.message, p.hint
-        for secret in secrets:
-            message, hint = message.replace(secret, "***"), hint.replace(secret, "***")
-        masked.append(Problem(p.file, p.line, p.field, message, hint))
-    return masked
 
 
 def _validate_connections(doc: YamlDocument, problems: list[Problem]) -> dict[str, ConnectorConfig]:
@@ -415,131 +332,3 @@ def _validate_connections(doc: YamlDocument, problems: list[Problem]) -> dict[st
         except ValidationError as exc:
             problems += _pydantic_problems(doc, exc, cls.config_model, at)
     return out
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _cross_check(doc: YamlDocument, conns: dict[str, ConnectorConfig]) -> list[Problem]:
-    """References between sections, checked on the raw data.
-
-    Working on the raw data reports them even when other parts of the file are invalid.
-    """
-    data = doc.data
-    defined = _as_dict(data.get("connections"))
-    problems: list[Problem] = []
-
-    def need(name: Any, role: str, path: tuple[str | int, ...]) -> Any:
-        if not isinstance(name, str):
-            return None  # a type error, reported by the model
-        if name not in defined:
-            known = ", ".join(map(str, defined)) or "none"
-            problems.append(
-                doc.problem(path, f"no connection named {name!r}", f"defined connections: {known}")
-            )
-            return None
-        if name not in conns:
-            return None  # the connection itself is invalid: already reported
-        cls = registry.connector_class(conns[name].type)
-        if role not in registry.roles(cls):
-            problems.append(
-                doc.problem(
-                    path, f"connection {name!r} ({conns[name].type}) cannot be used as {role}"
-                )
-            )
-            return None
-        return cls
-
-    need(data.get("okrs"), "okrs", ("okrs",))
-    items = _as_list(data.get("items"))
-    for i, name in enumerate(items):
-        need(name, "items", ("items", i))
-    sections = (("key_result", "key_results"), ("objective", "objectives"), ("item", "items"))
-    for name, spec in _as_dict(data.get("write")).items():
-        cls = need(name, "target", ("write", name))
-        if cls is None:
-            continue
-        for kind, section in sections:
-            allowed = cls.writable_fields.get(kind, frozenset())
-            for i, field in enumerate(_as_list(_as_dict(spec).get(section))):
-                if isinstance(field, str) and field not in allowed:
-                    hint = (
-                        f"writable: {', '.join(sorted(allowed))}"
-                        if allowed
-                        else f"{name} has no {section}"
-                    )
-                    problems.append(
-                        doc.problem(
-                            ("write", name, section, i), f"{field!r} cannot be written", hint
-                        )
-                    )
-    for index, rule in enumerate(_as_list(_as_dict(data.get("mapping")).get("rules"))):
-        rule = _as_dict(rule)
-        path = ("mapping", "rules", index)
-        if rule.get("source") is None:
-            continue
-        cls = need(rule["source"], "items", (*path, "source"))
-        if cls is not None and rule["source"] not in items:
-            problems.append(
-                doc.problem((*path, "source"), f"{rule['source']!r} is not listed under 'items'")
-            )
-        checker = getattr(cls, "query_problem", None)
-        if rule.get("query") is not None and checker is not None:
-            problem = checker(rule["query"])
-            if problem:
-                problems.append(doc.problem((*path, "query"), problem))
-    return problems
-
-
-def check_kr_ids(loaded: LoadedConfig, tree: OkrTree) -> list[Problem]:
-    """Rules and measures that name KRs the OKR source does not have."""
-    known = {kr.id for kr in tree.key_results}
-    hint_ids = ", ".join(sorted(known)[:8]) + (" …" if len(known) > 8 else "")
-    problems = []
-    for rule in loaded.config.mapping.rules:
-        if rule.kr not in known:
-            problems.append(
-                Problem(
-                    str(loaded.path),
-                    rule.line,
-                    f"mapping.rules[{rule.index}].kr",
-                    f"unknown key result {rule.kr!r}",
-                    f"known ids: {hint_ids}",
-                )
-            )
-    for kr_id in loaded.config.measures:
-        if kr_id != "default" and kr_id not in known:
-            problems.append(
-                loaded.doc.problem(
-                    ("measures", kr_id), f"unknown key result {kr_id!r}", f"known ids: {hint_ids}"
-                )
-            )
-    return problems
-
-
-def check_local_okrs(loaded: LoadedConfig) -> OkrTree | None:
-    """Read a local OKR source (a file: no network) and check it against the config.
-
-    Commands run this before they touch anything, so a bad OKR file or a rule
-    naming an unknown KR changes no file. Sources behind the network return
-    None: the engine checks them at the start of each run.
-
-    Raises:
-        ConfigError: a problem in the OKR file, or a KR id the config names that it lacks.
-        DataError: duplicate ids or a cycle of parents (sources without lines to point at).
-    """
-    config = loaded.connections[loaded.config.okrs]
-    cls = registry.connector_class(config.type)
-    if not getattr(cls, "offline", False):
-        return None
-    tree: OkrTree = cls(loaded.config.okrs, config, loaded.base_dir).pull_okrs()
-    check_tree(tree, loaded.config.okrs)
-    problems = check_kr_ids(loaded, tree)
-    if problems:
-        raise ConfigError(problems)
-    return tree

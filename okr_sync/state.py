@@ -8,20 +8,21 @@ incremental pulls, and the last value okr-sync wrote to each target field.
 The schema is versioned by named migrations that run inside a transaction
 each. The file is created with mode 0600 in a 0700 folder. Read-only
 commands open it with ``mode=ro`` and never write to it.
+
+The migrations are in :mod:`okr_sync.state_schema`, the read-only queries
+(history, the change log, cursors, the item cache) in
+:mod:`okr_sync.state_queries`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from okr_sync.errors import StateError
 from okr_sync.evaluate import KrSnapshot
@@ -34,98 +35,20 @@ from okr_sync.models import (
     RunSummary,
     WorkItem,
 )
-from okr_sync.progress import Previous
-
-
-@dataclass(frozen=True)
-class CursorState:
-    """A source's cursor, the fingerprint of the request it belongs to, the last full pull."""
-
-    cursor: str | None
-    fingerprint: str
-    full_at: str | None
-
-
-def _m0001_initial(db: sqlite3.Connection) -> None:
-    statements = [
-        """CREATE TABLE runs (
-            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
-            dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running',
-            summary TEXT)""",
-        """CREATE TABLE snapshots (
-            run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT NOT NULL, id TEXT NOT NULL,
-            title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, done REAL,
-            total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count INTEGER,
-            fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))""",
-        "CREATE INDEX snapshots_by_id ON snapshots(kind, id, run_id)",
-        """CREATE TABLE changes (
-            run_id INTEGER NOT NULL REFERENCES runs(id), target TEXT NOT NULL,
-            kind TEXT NOT NULL, record TEXT NOT NULL, owner TEXT NOT NULL, field TEXT NOT NULL,
-            before TEXT, after TEXT, last_written TEXT, conflict INTEGER NOT NULL,
-            action TEXT NOT NULL, result TEXT NOT NULL, error TEXT)""",
-        "CREATE INDEX changes_by_owner ON changes(owner, run_id)",
-        """CREATE TABLE written (
-            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
-            value TEXT, run_id INTEGER, written_at TEXT NOT NULL,
-            PRIMARY KEY (target, kind, record, field))""",
-        """CREATE TABLE cursors (
-            source TEXT PRIMARY KEY, cursor TEXT, fingerprint TEXT NOT NULL, full_at TEXT,
-            updated_at TEXT NOT NULL)""",
-        """CREATE TABLE items (
-            source TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
-            PRIMARY KEY (source, key))""",
-    ]
-    for statement in statements:
-        db.execute(statement)
-
-
-#: Named migrations, applied in order; never edit or reorder a released one.
-def _m0002_pending_writes(db: sqlite3.Connection) -> None:
-    # A value being written: a kill between the write and its record must not make
-    # okr-sync's own value look like a human edit on the next run.
-    db.execute(
-        """CREATE TABLE pending (
-            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
-            value TEXT, PRIMARY KEY (target, kind, record, field))"""
-    )
-
-
-def provenance_key(text: str) -> str:
-    """The key a provenance text is kept under (a digest of the text)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _m0003_shared_provenance(db: sqlite3.Connection) -> None:
-    # A KR's provenance (every item counted and excluded) is most of a snapshot and is
-    # mostly the same as the run before: keep each distinct text once, by digest.
-    db.execute("CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)")
-    rows = db.execute("SELECT rowid, provenance FROM snapshots WHERE provenance IS NOT NULL")
-    for rowid, text in rows.fetchall():
-        key = provenance_key(text)
-        db.execute("INSERT OR IGNORE INTO provenances VALUES (?, ?)", (key, text))
-        db.execute("UPDATE snapshots SET provenance = ? WHERE rowid = ?", (key, rowid))
-
-
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
-    ("0001_initial", _m0001_initial),
-    ("0002_pending_writes", _m0002_pending_writes),
-    ("0003_shared_provenance", _m0003_shared_provenance),
-]
+from okr_sync.state_queries import CursorState as CursorState
+from okr_sync.state_queries import StateQueries
+from okr_sync.state_schema import MIGRATIONS, provenance_key
 
 
 def _dump(value: FieldValue) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _load(text: str | None) -> FieldValue:
-    return None if text is None else json.loads(text)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class StateStore:
+class StateStore(StateQueries):
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
     def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
@@ -355,83 +278,7 @@ class StateStore:
                     [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in items],
                 )
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs, newest first."""
-        rows = self._db.execute(
-            "SELECT id, started_at, finished_at, dry_run, outcome, summary FROM runs "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    # --- snapshots -------------------------------------------------------------
-    def previous(self) -> dict[str, Previous]:
-        """For each KR, its latest non-stale snapshot (item count, link fingerprint)."""
-        rows = self._db.execute(
-            "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources FROM snapshots s "
-            "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots "
-            "      WHERE kind='kr' AND stale=0 AND error IS NULL GROUP BY id) latest "
-            "ON s.id = latest.id AND s.run_id = latest.run_id WHERE s.kind='kr'"
-        )
-        return {
-            r[0]: Previous(
-                item_count=r[1] or 0,
-                fingerprint=r[2] or "",
-                progress=r[3],
-                sources=frozenset(filter(None, (r[4] or "").split(","))),
-            )
-            for r in rows
-        }
-
-    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots over time (oldest first), for one id or all of a kind."""
-        sql = (
-            "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
-            "FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
-        )
-        args: list[Any] = [kind]
-        if ident is not None:
-            sql += " AND s.id = ?"
-            args.append(ident)
-        keys = (
-            "at",
-            "id",
-            "title",
-            "progress",
-            "expected",
-            "current",
-            "done",
-            "total",
-            "status",
-            "stale",
-            "error",
-            "run_id",
-            "measure",
-            "provenance",
-        )
-        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
     # --- changes and written values -------------------------------------------
-    def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:
-        """Values okr-sync wrote to each field of a target.
-
-        The last confirmed value comes first, then a value whose write was
-        started but never confirmed (a crash in between), if any.
-        """
-        out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
-        for table in ("written", "pending"):
-            rows = self._db.execute(
-                f"SELECT kind, record, field, value FROM {table} WHERE target = ?", (target,)
-            )
-            for k, rec, f, v in rows:
-                key = (RecordRef(kind=k, id=rec), f)
-                out[key] = (*out.get(key, ()), _load(v))
-        return out
-
     def record_intent(self, run_id: int, changes: Sequence[FieldChange]) -> None:
         """Note values about to be written, before the request goes out.
 
@@ -517,64 +364,3 @@ class StateStore:
                 "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
                 [(target, ref.kind, ref.id, f) for ref, f, _ in rows],
             )
-
-    def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Logged changes of one KR or objective, newest first (human values included)."""
-        keys = (
-            "run_id",
-            "target",
-            "kind",
-            "record",
-            "field",
-            "before",
-            "after",
-            "last_written",
-            "conflict",
-            "action",
-            "result",
-            "error",
-        )
-        rows = self._db.execute(
-            f"SELECT {', '.join(keys)} FROM changes WHERE owner = ? ORDER BY rowid DESC LIMIT ?",
-            (owner, limit),
-        )
-        out = []
-        for row in rows:
-            entry = dict(zip(keys, row, strict=True))
-            for k in ("before", "after", "last_written"):
-                entry[k] = _load(entry[k])
-            out.append(entry)
-        return out
-
-    def run_changes(self, run_id: int) -> list[dict[str, Any]]:
-        """The changes logged by one run: owner, target, record, field, conflict, result, error."""
-        keys = (
-            "owner",
-            "target",
-            "kind",
-            "record",
-            "field",
-            "conflict",
-            "action",
-            "result",
-            "error",
-        )
-        rows = self._db.execute(
-            f"SELECT {', '.join(keys)} FROM changes WHERE run_id = ? ORDER BY rowid", (run_id,)
-        )
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    # --- cursors and item cache -------------------------------------------------
-    def cursor(self, source: str) -> CursorState | None:
-        """The committed cursor of a source, or None if never pulled."""
-        row = self._db.execute(
-            "SELECT cursor, fingerprint, full_at FROM cursors WHERE source = ?", (source,)
-        ).fetchone()
-        return (
-            None if row is None else CursorState(cursor=row[0], fingerprint=row[1], full_at=row[2])
-        )
-
-    def cached_items(self, source: str) -> list[WorkItem]:
-        """The item cache of one source."""
-        rows = self._db.execute("SELECT data FROM items WHERE source = ?", (source,))
-        return [WORK_ITEM.validate_json(r[0]) for r in rows]
