@@ -60,9 +60,16 @@ def common_options(func: F) -> F:
         global _redactor
         path = find_config(config_path)
         # JSON logs are for shippers, which want every run_start/write/conflict/summary
-        # line, so they start at INFO; text logs start at WARNING to keep terminals quiet.
-        base = logging.INFO if log_format == "json" else logging.WARNING
-        level = logging.ERROR if quiet else [base, logging.INFO, logging.DEBUG][min(verbose, 2)]
+        # line, so they stay at INFO even with -q (which then only quiets stdout); text
+        # logs start at WARNING to keep terminals quiet, and -q leaves only errors.
+        if log_format == "json":
+            level = [logging.INFO, logging.INFO, logging.DEBUG][min(verbose, 2)]
+        else:
+            level = (
+                logging.ERROR
+                if quiet
+                else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+            )
         _redactor = log.setup(level, log_format, _secrets_of(path))
         try:
             return func(path=path, quiet=quiet, **kw)

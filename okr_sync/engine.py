@@ -358,6 +358,13 @@ class Engine:
             failures=tuple(failures),
             notes=tuple(computed.notes),
         )
+        for kr in computed.outcome.key_results:
+            if kr.stale or kr.error:  # one line per KR left unwritten, with the reason
+                log.warning(
+                    "%s %s: %s", kr.kr_id, "stale" if kr.stale else "failed", kr.error,
+                    extra={"event": "failure", "kr": kr.kr_id, "stale": kr.stale,
+                           "error": kr.error},
+                )  # fmt: skip
         for change in plan.conflicts:
             log_conflict(change)
         if not apply:

@@ -178,9 +178,20 @@ def test_json_logs_start_at_info_and_name_conflicts_and_failures(example: Path) 
     (example.parent / "work-items.json").write_text("{broken")
     code, _, err = invoke("sync", "-c", str(example), "--log-format", "json")
     lines = [json.loads(line) for line in err.splitlines()]
-    (failure,) = [x for x in lines if x["event"] == "failure"]
+    failures = [x for x in lines if x["event"] == "failure"]
+    (failure,) = [x for x in failures if "source" in x]
     assert code == 1 and failure["source"] == "work" and "work-items.json" in failure["error"]
+    stale = {x["kr"] for x in failures if "kr" in x}  # and one line per KR left unwritten
+    assert stale and all(x["error"] for x in failures)
     assert lines[-1]["event"] == "summary" and lines[-1]["failed"]
+
+
+def test_quiet_json_logs_keep_every_event_and_quiet_only_stdout(example: Path) -> None:
+    code, out, err = invoke("sync", "-c", str(example), "-q", "--log-format", "json")
+    events = [json.loads(line)["event"] for line in err.splitlines()]
+    assert code == 0 and events[0] == "run_start" and events[-1] == "summary"
+    assert events.count("write") == 10
+    assert out.startswith("wrote 10 record(s); 0 conflict(s)") and "PROGRESS" not in out
 
 
 def test_config_from_environment_variable(example: Path, monkeypatch: object) -> None:
