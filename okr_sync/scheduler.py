@@ -7,7 +7,8 @@ so a week of ticks can be simulated without waiting.
 
 - A tick whose lock is held by another run is skipped (logged).
 - ``jitter_seconds`` delays each tick by a random 0..N seconds, so many
-  deployments on the same schedule do not hit an API at the same second.
+  deployments on the same schedule do not hit an API at the same second
+  (never more than half the gap to the following tick).
 - A failing run (an exception, or a summary with failures) never ends the
   schedule. After ``failures_before_backoff`` failures in a row, ticks are
   skipped: 1, then 2, 4, 8 … after each further failure, never pausing longer
@@ -138,7 +139,9 @@ class Scheduler:
         while not self._stop:
             start = fire
             if not immediate:
-                delay = self.rng.uniform(0, self.jitter_seconds) if self.jitter_seconds else 0.0
+                delay = (
+                    self.rng.uniform(0, self._jitter_limit(fire)) if self.jitter_seconds else 0.0
+                )
                 start = fire + dt.timedelta(seconds=delay)
                 log.info(
                     "next run at %s%s",
@@ -166,6 +169,15 @@ class Scheduler:
                 "schedule stopped after %d run(s)", self._runs, extra={"event": "schedule_end"}
             )
         return ScheduleResult(runs=self._runs, stopped=self._stop, last=self._last)
+
+    def _jitter_limit(self, fire: dt.datetime) -> float:
+        """``jitter_seconds``, but never more than half the gap to the following tick.
+
+        A delay past the next tick would make that tick look missed and run it
+        right after this one: two runs seconds apart.
+        """
+        gap = (self.cron.next_after(fire, self.tz) - fire).total_seconds()
+        return min(float(self.jitter_seconds), gap / 2)
 
     def _wait_until(self, moment: dt.datetime) -> bool:
         """Sleep until ``moment``; False if a stop came first."""

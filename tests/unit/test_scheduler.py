@@ -114,6 +114,16 @@ def test_with_jitter_each_run_starts_within_the_jitter_of_its_tick() -> None:
     assert all(0 <= d <= 600 for d in delays) and len(set(delays)) > 300  # really random
 
 
+def test_jitter_longer_than_the_interval_never_doubles_a_run() -> None:
+    time = FakeTime(MONDAY - dt.timedelta(seconds=1), end=MONDAY + dt.timedelta(days=7))
+    runs = FakeRuns(time)
+    scheduler(time, runs, jitter_seconds=3600, rng=random.Random(3)).run()
+    assert len(runs.starts) == 336
+    assert [tick_of(s) for s in runs.starts] == WEEK_TICKS
+    delays = [(s - tick).total_seconds() for s, tick in zip(runs.starts, WEEK_TICKS, strict=True)]
+    assert max(delays) <= 900  # capped at half the 30-minute gap
+
+
 def test_runs_longer_than_the_interval_are_made_up_once_never_twice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
