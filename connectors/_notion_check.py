@@ -121,7 +121,13 @@ def _credentials(connector: NotionConnector, out: _Checklist) -> str | None:
                 "→ the integration → Internal Integration Secret; a new secret replaces the old one)")  # fmt: skip
         return None
     except SourceError as exc:
-        out.add("fail", "connection", _text(exc), "check base_url and that Notion is reachable")
+        where = connector.config.base_url
+        hint = (
+            "check that this machine reaches api.notion.com (a proxy or firewall?)"
+            if "api.notion.com" in where
+            else f"check base_url ({where}) and that it is reachable"
+        )
+        out.add("fail", "connection", _text(exc), hint)
         return None
     name = str(me.get("name") or "the integration") if isinstance(me, dict) else "the integration"
     workspace = ((me.get("bot") or {}) if isinstance(me, dict) else {}).get("workspace_name")

@@ -11,13 +11,13 @@ lists them all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from okr_sync import registry
 from okr_sync.config import LoadedConfig, check_kr_ids
-from okr_sync.engine import build_connectors
 from okr_sync.errors import DataError, OkrSyncError
 from okr_sync.interfaces import Checkable, CheckContext, CheckResult, OkrSource, QueryCheck
 from okr_sync.models import OkrTree
@@ -156,14 +156,62 @@ def _drop_found_elsewhere(
     return [r for r in results if not (r.missing_keys and found_elsewhere(r))]
 
 
+#: What a preflight allows each request: a check reports, it need not wait out an outage.
+CHECK_BUDGET = {"max_retries": 1, "max_wait_seconds": 10.0, "timeout_seconds": 10.0}
+#: The placeholder ``okr-sync init`` writes where only the user knows the value.
+PLACEHOLDER = "CHANGE-ME"
+
+
+def _quick_connectors(loaded: LoadedConfig) -> dict[str, Any]:
+    """The config's connectors with a small retry budget (an unreachable host fails fast)."""
+    out: dict[str, Any] = {}
+    for name, cfg in loaded.connections.items():
+        fields = type(cfg).model_fields
+        update = {k: min(getattr(cfg, k), v) for k, v in CHECK_BUDGET.items() if k in fields}
+        out[name] = registry.connector_class(cfg.type)(
+            name, cfg.model_copy(update=update), loaded.base_dir
+        )
+    return out
+
+
+def _placeholders(loaded: LoadedConfig) -> list[CheckResult]:
+    """Values still holding the placeholder ``okr-sync init`` wrote."""
+
+    def walk(data: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                yield from walk(value, (*path, str(key)))
+        elif isinstance(data, list):
+            for index, value in enumerate(data):
+                yield from walk(value, (*path, index))
+        elif isinstance(data, str) and PLACEHOLDER in data:
+            yield path
+
+    doc = loaded.doc
+    return [
+        CheckResult(
+            connection=loaded.path.name,
+            subject=f"line {doc.line_of(path)}: " + ".".join(str(p) for p in path),
+            level="fail",
+            message=f"still holds the {PLACEHOLDER} placeholder",
+            hint="put your own value there (see the comment next to it)",
+        )
+        for path in walk(doc.data, ())
+    ]
+
+
 def run_preflight(
     loaded: LoadedConfig, connectors: Mapping[str, Any] | None = None
 ) -> PreflightReport:
-    """Check every connection of a loaded config; nothing is written anywhere."""
+    """Check every connection of a loaded config; nothing is written anywhere.
+
+    Each request gets at most ``CHECK_BUDGET`` (one retry, ten seconds), so an
+    unreachable service is reported in seconds rather than after a sync's patience.
+    """
     cfg = loaded.config
-    connectors = connectors if connectors is not None else build_connectors(loaded)
+    connectors = connectors if connectors is not None else _quick_connectors(loaded)
+    results: list[CheckResult] = _placeholders(loaded)
     tree, tree_problems = _read_tree(loaded, connectors)
-    results: list[CheckResult] = []
     asked: dict[str, list[str]] = {}
     for name, connector in connectors.items():
         context = _context(loaded, tree, name)

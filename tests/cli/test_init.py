@@ -68,3 +68,21 @@ def test_without_the_tokens_validate_names_the_missing_variables(
     monkeypatch.delenv("NOTION_TOKEN")
     result = runner.invoke(main, ["validate"])
     assert result.exit_code == 2 and "NOTION_TOKEN" in result.output
+
+
+def test_check_names_every_placeholder_and_gives_up_quickly_on_unreachable_hosts(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(main, ["init"])
+    config = tmp_path / "okr-sync.yaml"
+    # Unreachable on purpose: nothing listens on port 9 of this machine.
+    text = config.read_text().replace("https://CHANGE-ME.atlassian.net", "http://127.0.0.1:9")
+    token_line = '    token: "${NOTION_TOKEN}"'
+    config.write_text(text.replace(token_line, token_line + "\n    base_url: http://127.0.0.1:9"))
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    out = result.output
+    assert "connections.jira.email: still holds the CHANGE-ME placeholder" in out
+    assert "connections.notion.objectives: still holds the CHANGE-ME placeholder" in out
+    assert "cannot reach http://127.0.0.1:9" in out
+    assert "check base_url (http://127.0.0.1:9)" in out

@@ -121,7 +121,7 @@ class World:
 def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The connectors' throttles and retries wait on a fake clock, never for real."""
     slept: list[float] = []
-    real = preflight.build_connectors
+    real = preflight._quick_connectors
 
     def build(loaded: Any) -> dict[str, Any]:
         built = real(loaded)
@@ -133,7 +133,7 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
                     caller.bucket.sleep = slept.append
         return built
 
-    monkeypatch.setattr(preflight, "build_connectors", build)
+    monkeypatch.setattr(preflight, "_quick_connectors", build)
     return slept
 
 
