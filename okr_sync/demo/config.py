@@ -65,6 +65,7 @@ status:
 conflicts: overwrite               # or skip: keep a value a human typed over okr-sync's
 state:
   path: .okr-sync/state.db
+schedule: {{cron: "*/30 * * * *", jitter_seconds: 60}}   # for `okr-sync schedule`
 """
 
 

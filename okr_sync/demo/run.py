@@ -96,6 +96,7 @@ def _no_sleep(_seconds: float) -> None:
 class _Demo:
     def __init__(self, folder: Path, out: Callable[[str], None], fast: bool, today: dt.datetime):
         self.folder, self.out, self.fast = folder, out, fast
+        self.config = folder / "okr-sync.yaml"
         self.clock = DemoClock(today - dt.timedelta(days=7))
         self.jira = JiraSandbox("cloud", clock=self.clock)
         self.notion = NotionSandbox(rate_limit=None if fast else 3.0, clock=self.clock)
@@ -179,7 +180,8 @@ class _Demo:
                 f"\nConflict: {c.target} {c.ref.id}.{c.field} was {render.show(c.last_written)} "
                 f"when okr-sync wrote it, a human made it {render.show(c.before)}; the policy "
                 f"'{c.action.value}' applies (computed: {render.show(c.after)}). The human "
-                f"value stays in the state store: `okr-sync explain {c.owner}` shows it."
+                f"value stays in the state store: `okr-sync explain -c {self.config} {c.owner}` "
+                "shows it."
             )
 
     def _history(self, state: StateStore) -> None:
@@ -187,7 +189,8 @@ class _Demo:
         by_kr: dict[str, list[float | None]] = {}
         for row in rows:
             by_kr.setdefault(row["id"], []).append(row["progress"])
-        self.out("\nKR history (one mark per sync; `okr-sync history KR-1` shows the table):")
+        self.out(f"\nKR history (one mark per sync; `okr-sync history -c {self.config} KR-1` "
+                 "shows the table):")  # fmt: skip
         for kid, values in sorted(by_kr.items(), key=lambda kv: render.natural_key(kv[0])):
             trail = " → ".join(render.pct(v) for v in values)
             self.out(f"  {kid:<5} {render.sparkline(values)}  {trail}")
