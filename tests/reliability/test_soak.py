@@ -197,9 +197,6 @@ def test_scheduled_runs_with_faults_converge_with_flat_memory(
     finally:
         tracemalloc.stop()
         soak.close()
-    assert not soak.divergences, soak.divergences[0]
-    assert result.runs == TICKS and len(soak.failed) + len(soak.aborted) == TICKS
-    assert soak.converged >= TICKS // 5
     half, quarter = TICKS // 2, TICKS // 4
     # State store: grows with history only, as much per run later as earlier.
     early = (soak.db_bytes[half] - soak.db_bytes[0]) / max(1, half)
@@ -208,13 +205,16 @@ def test_scheduled_runs_with_faults_converge_with_flat_memory(
     print(
         f"\nsoak: {TICKS} scheduled runs ({failed_runs} with failures), "
         f"{soak.faults_injected} faults injected, {soak.converged} convergence checks, "
-        f"{soak.values_checked} values checked, values lost: 0\n"
+        f"{soak.values_checked} values checked, values lost: {len(soak.divergences)}\n"
         f"RSS (okr-sync and both sandboxes, before tracing) {soak.rss[0]:.0f} → "
         f"{soak.rss[quarter]:.0f} → {soak.rss[half - 1]:.0f} MiB; "
         f"state store {soak.db_bytes[0] / 1024:.0f} → {soak.db_bytes[-1] / 1024:.0f} KiB "
         f"({early / 1024:.1f} KiB/run early, {late / 1024:.1f} KiB/run late); "
         f"memory okr-sync allocated in the second half and still holds: {retained / 1024:.0f} KiB"
     )
+    assert not soak.divergences, soak.divergences[0]  # a dry run found a value to fix
+    assert result.runs == TICKS and len(soak.failed) + len(soak.aborted) == TICKS
+    assert soak.converged >= TICKS // 5
     # Memory: okr-sync keeps nothing from run to run (the sandboxes grow with their data).
     assert retained < 1024 * 1024
     assert late <= 1.5 * early + 4096, (early, late)
