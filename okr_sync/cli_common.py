@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,10 +17,8 @@ import click
 from okr_sync import log
 from okr_sync.config import find_config
 from okr_sync.errors import EXIT_FAILED, OkrSyncError
-from okr_sync.interfaces import ENV_REF_TEXT
 
 F = TypeVar("F", bound=Callable[..., Any])
-_REF = re.compile(ENV_REF_TEXT)
 _redactor = log.Redactor()
 
 
@@ -31,7 +28,7 @@ def _secrets_of(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8", errors="replace")  # a bad byte is reported later
     except OSError:
         return []
-    return [os.environ[name] for name in _REF.findall(text) if os.environ.get(name)]
+    return log.referenced_secrets(text)
 
 
 def common_options(func: F) -> F:

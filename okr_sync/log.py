@@ -17,24 +17,23 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from okr_sync.interfaces import ENV_REF
+from okr_sync.interfaces import ENV_REF_TEXT
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+_ENV_REFS = re.compile(ENV_REF_TEXT)
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
 
 
 def referenced_secrets(data: Any) -> list[str]:
-    """Values of the environment variables that ``"${NAME}"`` strings in ``data`` refer to.
+    """Values of the environment variables that ``${NAME}`` references in ``data`` name.
 
-    ``data`` is any nesting of dicts, lists and strings (e.g. connection configs
-    dumped to dicts); unset variables are skipped.
+    ``data`` is a config file's text, or any nesting of dicts, lists and strings
+    (e.g. connection configs dumped to dicts); unset variables are skipped.
     """
 
     def walk(value: Any) -> Iterator[str]:
         if isinstance(value, str):
-            match = ENV_REF.match(value)
-            if match and os.environ.get(match.group(1)):
-                yield os.environ[match.group(1)]
+            yield from (os.environ[n] for n in _ENV_REFS.findall(value) if os.environ.get(n))
         elif isinstance(value, dict):
             for item in value.values():
                 yield from walk(item)
