@@ -4,7 +4,7 @@ Starts the Notion sandbox (a local fake of the Notion API, in a thread of this
 process) with its default rate limit — 3 requests per second on average, bursts
 of 10, answered 429 ``rate_limited`` with ``Retry-After`` beyond that, as Notion
 does — and a small latency added to every request (``--latency``, default 20 ms).
-Seeds the default OKR layout (``okr-sync sandbox notion``'s ``notion_layout``:
+Seeds the default OKR layout (``okr-sync sandbox notion``'s, ``demo.org.okr_layout``:
 Objectives, Key Results, Initiatives) with ~100 objectives in a two-level cascade
 and 1,000 key results (``--krs``), each with Start, Target and Current numbers;
 about 30 % of the KRs are related to 1–6 rows of the Initiatives database (2,000
@@ -73,10 +73,10 @@ import yaml
 
 from connectors.sandbox import NotionSandbox
 from okr_sync.config import load_config
+from okr_sync.demo.org import okr_layout
 from okr_sync.engine import Engine, build_connectors
 from okr_sync.lock import RunLock
 from okr_sync.models import RunSummary
-from okr_sync.sandbox_cli import notion_layout
 from okr_sync.state import StateStore
 
 TOKEN_VAR = "BENCH_NOTION_TOKEN"
@@ -139,12 +139,9 @@ def seed(
     sandbox: NotionSandbox, n_krs: int, n_objectives: int, n_rows: int, rng: random.Random
 ) -> World:
     """The default layout, filled in; nothing goes over HTTP (not counted in ``requests``)."""
-    world = World(sandbox, notion_layout(sandbox))
-    with sandbox.store.lock:  # seeding needs data source ids; notion_layout returns database ids
-        obj_ds, kr_ds, ini_ds = (
-            sandbox.store.find_ds(world.databases[role]).id  # type: ignore[union-attr]
-            for role in ("objectives", "key_results", "initiatives")
-        )
+    databases, sources = okr_layout(sandbox)
+    world = World(sandbox, databases)
+    obj_ds, kr_ds, ini_ds = (sources[r] for r in ("objectives", "key_results", "initiatives"))
     owners = [sandbox.add_user(f"Owner {i + 1}") for i in range(max(1, n_objectives // 10))]
     days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from connectors.sandbox import JiraSandbox, NotionSandbox
+from okr_sync.demo.org import okr_layout
 
 
 def seed_jira(sandbox: JiraSandbox, path: Path) -> int:
@@ -75,32 +76,6 @@ def jira(port: int, mode: str, seed_file: Path | None, latency: float) -> None:
     _serve(box)
 
 
-STATUS_OPTIONS = ("Not started", "On track", "At risk", "Off track", "Achieved")
-
-
-def notion_layout(box: NotionSandbox) -> dict[str, str]:
-    """Create the default OKR layout (Objectives, Key Results, Initiatives); return database ids."""
-    status = {"status": {"options": [{"name": n} for n in STATUS_OPTIONS]}}
-    objectives, obj_ds = box.add_database("Objectives", {
-        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "O"}}, "Owner": {"people": {}},
-        "Progress": {"number": {"format": "percent"}}, "Status": status, "Last synced": {"date": {}},
-    })  # fmt: skip
-    box.add_property(obj_ds, "Parent objective", {"relation": {"data_source_id": obj_ds, "type": "single_property", "single_property": {}}})  # fmt: skip
-    initiatives, ini_ds = box.add_database("Initiatives", {
-        "Name": {"title": {}},
-        "Status": {"status": {"options": [{"name": n} for n in ("Not started", "In progress", "Done")]}},
-    })  # fmt: skip
-    key_results, _ = box.add_database("Key Results", {
-        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "KR"}},
-        "Objective": {"relation": {"data_source_id": obj_ds, "type": "single_property", "single_property": {}}},
-        "Start": {"number": {}}, "Target": {"number": {}}, "Current": {"number": {}},
-        "Progress": {"number": {"format": "percent"}}, "Status": status, "Due": {"date": {}},
-        "Last synced": {"date": {}}, "Jira epics": {"rich_text": {}},
-        "Initiatives": {"relation": {"data_source_id": ini_ds, "type": "single_property", "single_property": {}}},
-    })  # fmt: skip
-    return {"objectives": objectives, "key_results": key_results, "initiatives": initiatives}
-
-
 @sandbox.command("notion")
 @click.option(
     "--port",
@@ -115,7 +90,7 @@ def notion(port: int, latency: float, no_rate_limit: bool) -> None:
     """Serve the Notion sandbox, with empty OKR databases in the default layout, until interrupted."""
     box = NotionSandbox(latency=latency, rate_limit=None if no_rate_limit else 3.0)
     url = box.start(port=port)
-    ids = notion_layout(box)
+    ids, _ = okr_layout(box)
     click.echo(f"Notion sandbox at {url}")
     click.echo("Point a notion connection at it:")
     click.echo(f"  base_url: {url}")

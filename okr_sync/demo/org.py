@@ -20,9 +20,9 @@ from connectors.sandbox import JiraSandbox, NotionSandbox
 
 #: Objectives: id → (title, owner, parent id).
 OBJECTIVES: dict[str, tuple[str, str, str | None]] = {
-    "O-1": ("Become the easiest way to pay online", "Maya (CEO)", None),
-    "O-2": ("Ship the new checkout", "Payments team", "O-1"),
-    "O-3": ("Run a platform customers can rely on", "Platform team", "O-1"),
+    "O-1": ("Become the easiest way to pay online", "Maya", None),
+    "O-2": ("Ship the new checkout", "Ann", "O-1"),
+    "O-3": ("Run a platform customers can rely on", "Raj", "O-1"),
 }
 
 #: Key results: id → (title, objective, start, target, measure).
@@ -88,11 +88,15 @@ class DemoOrg:
         return inner
 
 
-def _notion_layout(box: NotionSandbox) -> tuple[dict[str, str], dict[str, str]]:
-    """The usual OKR layout; returns (database ids, data source ids) by role."""
+def okr_layout(box: NotionSandbox) -> tuple[dict[str, str], dict[str, str]]:
+    """The usual OKR layout: Objectives, Key Results, Initiatives (with an ARR number).
+
+    Returns database ids and data source ids, each by role (``objectives``,
+    ``key_results``, ``initiatives``). ``okr-sync sandbox notion`` serves it empty.
+    """
     status = {"status": {"options": [{"name": n} for n in KR_STATUS]}}
     obj_db, obj_ds = box.add_database("Objectives", {
-        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "O"}}, "Owner": {"rich_text": {}},
+        "Name": {"title": {}}, "ID": {"unique_id": {"prefix": "O"}}, "Owner": {"people": {}},
         "Progress": {"number": {"format": "percent"}}, "Status": status, "Last synced": {"date": {}},
     })  # fmt: skip
     box.add_property(obj_ds, "Parent objective", {"relation": {"data_source_id": obj_ds, "type": "single_property", "single_property": {}}})  # fmt: skip
@@ -179,7 +183,7 @@ def _seed_notion(org: DemoOrg, sources: dict[str, str], when: dt.datetime) -> No
     notion = org.notion
     org.people = {name: notion.add_user(name) for name in ("Maya", "Ann", "Raj")}
     for oid, (title, owner, parent) in OBJECTIVES.items():
-        values: dict[str, object] = {"Name": title, "Owner": owner}
+        values: dict[str, object] = {"Name": title, "Owner": [org.people[owner]]}
         if parent:
             values["Parent objective"] = [org.objective_pages[parent]]
         org.objective_pages[oid] = notion.add_page(
@@ -220,7 +224,7 @@ def _seed_notion(org: DemoOrg, sources: dict[str, str], when: dt.datetime) -> No
 
 def seed(jira: JiraSandbox, notion: NotionSandbox, when: dt.datetime) -> DemoOrg:
     """Fill both sandboxes with the demo organisation, as of ``when``."""
-    databases, sources = _notion_layout(notion)
+    databases, sources = okr_layout(notion)
     org = DemoOrg(jira=jira, notion=notion, databases=databases, data_sources=sources)
     _seed_jira(org, when)
     _seed_notion(org, sources, when)
