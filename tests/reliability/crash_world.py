@@ -20,6 +20,7 @@ from typing import Any
 from connectors.sandbox import JiraSandbox, NotionSandbox
 from okr_sync.demo.config import demo_config
 from okr_sync.demo.org import DemoClock, DemoOrg, seed, simulate_week
+from tests.reliability.sandbox_hooks import around_request
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
 
@@ -128,32 +129,18 @@ class CrashWorld:
         before the answer reaches the process (the write landed, the run never
         learnt it). Returns False when the run finished first.
         """
-        server = (self.notion if service == "notion" else self.jira)._server
-        original = server.handle
-        seen = [0]
         proc = self._spawn()
 
         def kill() -> None:
             os.kill(proc.pid, signal.SIGKILL)
             self.kills += 1
 
-        def handle(request: Any) -> Any:
-            hit = False
-            if request.method == method:
-                seen[0] += 1
-                hit = seen[0] == nth
-            if hit and not answered:
-                kill()
-            response = original(request)
-            if hit and answered:
-                kill()
-            return response
-
-        server.handle = handle  # type: ignore[method-assign]
+        sandbox = self.notion if service == "notion" else self.jira
+        remove = around_request(sandbox, method, kill, nth=nth, answered=answered)
         try:
             proc.communicate(timeout=120)
         finally:
-            del server.handle  # back to the class's method
+            remove()
         return proc.returncode == -signal.SIGKILL
 
     def week(self) -> None:

@@ -32,6 +32,7 @@ from okr_sync.demo.org import DemoOrg, seed, simulate_week
 from okr_sync.engine import Engine
 from okr_sync.models import RunSummary
 from okr_sync.state import StateStore
+from tests.reliability.sandbox_hooks import around_request
 
 COMPUTED = 71.4286  # KR-1's Current after the week of work
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
@@ -79,23 +80,7 @@ class World:
     def on_request(self, method: str, path_part: str, action: Callable[[], None], *,
                    answered: bool = False) -> None:  # fmt: skip
         """Run ``action`` (once) when a matching request reaches the Notion sandbox."""
-        server = self.notion._server
-        original = server.handle
-        fired = [False]
-
-        def handle(request: Any) -> Any:
-            hit = (not fired[0] and request.method == method
-                   and path_part.replace("-", "") in request.path.replace("-", ""))  # fmt: skip
-            if hit:
-                fired[0] = True
-                if not answered:
-                    action()
-            response = original(request)
-            if hit and answered:
-                action()
-            return response
-
-        server.handle = handle  # type: ignore[method-assign]
+        around_request(self.notion, method, action, path_part=path_part, answered=answered)
 
     def current(self) -> Any:
         return self.org.kr_value("KR-1", "Current")
