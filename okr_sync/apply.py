@@ -88,8 +88,12 @@ class Applier:
         self._fresh: dict[Group, dict[str, FieldValue]] = {}
         self._unchecked: dict[str, str] = {}  # target → why its re-check failed
 
-    def _refresh(self, name: str, pending: list[RecordRef]) -> str | None:
-        """Re-read what humans changed; the error when that failed (None when done or not due)."""
+    def _refresh(self, name: str, order: list[Group], start: int) -> str | None:
+        """Re-read what humans changed; the error when that failed (None when done or not due).
+
+        The records still to write (``order[start:]`` of this target) are listed
+        only when a re-check is due, not before every write.
+        """
         target = self.connectors[name]
         if not isinstance(target, RefreshableTarget) or name in self._unchecked:
             return self._unchecked.get(name)
@@ -98,7 +102,7 @@ class Applier:
             return None
         self._checked_at[name] = self.monotonic()
         try:
-            fresh = target.refresh_records(pending)
+            fresh = target.refresh_records([r for (n, r) in order[start:] if n == name])
         except Exception as exc:  # a target that cannot be re-checked is not written
             self._unchecked[name] = _error_text(exc)
             return self._unchecked[name]
@@ -148,7 +152,7 @@ class Applier:
                 )  # fmt: skip
                 carried += [c for key in order[number - 1 :] for c in groups[key]]
                 break
-            unchecked = self._refresh(name, [r for (n, r) in order[number - 1 :] if n == name])
+            unchecked = self._refresh(name, order, number - 1)
             if unchecked is not None:
                 # A human edit since the read could not be ruled out: writing now might
                 # overwrite it unseen, so the record waits for the next run.

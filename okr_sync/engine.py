@@ -43,10 +43,14 @@ from okr_sync.state import CursorState, StateStore
 log = logging.getLogger(__name__)
 
 
-def build_connectors(loaded: LoadedConfig) -> dict[str, Any]:
-    """Instantiate every configured connection once (no network at construction)."""
+def build_connectors(loaded: LoadedConfig, **options: Any) -> dict[str, Any]:
+    """Instantiate every configured connection once (no network at construction).
+
+    ``options`` go to every connector (e.g. ``sleep=`` or ``clock=``, which the
+    Jira and Notion connectors take), so use them only with connectors that do.
+    """
     return {
-        name: registry.connector_class(cfg.type)(name, cfg, loaded.base_dir)
+        name: registry.connector_class(cfg.type)(name, cfg, loaded.base_dir, **options)
         for name, cfg in loaded.connections.items()
     }
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync import registry, render
+from okr_sync import render
 from okr_sync.config import LoadedConfig, load_config
 from okr_sync.demo.config import MARKER, demo_config
 from okr_sync.demo.org import (
@@ -37,7 +37,7 @@ from okr_sync.demo.org import (
     seed,
     simulate_week,
 )
-from okr_sync.engine import Engine
+from okr_sync.engine import Engine, build_connectors
 from okr_sync.errors import ConfigError, Problem
 from okr_sync.models import Plan, RunSummary
 from okr_sync.state import StateStore
@@ -103,11 +103,7 @@ class _Demo:
 
     def engine(self, loaded: LoadedConfig, state: StateStore) -> Engine:
         extra: dict[str, Any] = {"sleep": _no_sleep} if self.fast else {}
-        connectors = {
-            name: registry.connector_class(cfg.type)(name, cfg, loaded.base_dir, **extra)
-            for name, cfg in loaded.connections.items()
-        }
-        return Engine(loaded, connectors, state, now=self.clock)
+        return Engine(loaded, build_connectors(loaded, **extra), state, now=self.clock)
 
     def show_run(self, summary: RunSummary, loaded: LoadedConfig) -> None:
         labels = loaded.config.status.label_map()

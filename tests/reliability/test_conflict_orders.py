@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 
 from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync import registry
 from okr_sync.config import load_config
 from okr_sync.demo.config import demo_config
 from okr_sync.demo.org import DemoOrg, seed, simulate_week
-from okr_sync.engine import Engine
+from okr_sync.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
 from okr_sync.state import StateStore
 from tests.reliability.sandbox_hooks import around_request
@@ -64,10 +63,7 @@ class World:
         self.notion.stop()
 
     def run(self, refresh_seconds: float = 20.0, at: dt.datetime = NOW) -> RunSummary:
-        connectors = {
-            name: registry.connector_class(cfg.type)(name, cfg, self.loaded.base_dir, sleep=lambda _: None)
-            for name, cfg in self.loaded.connections.items()
-        }  # fmt: skip
+        connectors = build_connectors(self.loaded, sleep=lambda _: None)
         engine = Engine(
             self.loaded, connectors, self.state,
             now=lambda: at, refresh_seconds=refresh_seconds,

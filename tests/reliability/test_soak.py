@@ -26,12 +26,11 @@ from typing import Any
 import pytest
 
 from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync import registry
 from okr_sync.config import load_config
 from okr_sync.cron import parse as parse_cron
 from okr_sync.demo.config import demo_config
 from okr_sync.demo.org import DemoClock, seed
-from okr_sync.engine import Engine
+from okr_sync.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
 from okr_sync.runner import run_sync
 from okr_sync.scheduler import Scheduler
@@ -107,13 +106,8 @@ class Soak:
         self.notion.stop()
 
     def connectors(self) -> dict[str, Any]:
-        return {
-            # The connectors' clock is the sandboxes' clock: cursors are taken from it.
-            name: registry.connector_class(cfg.type)(
-                name, cfg, self.loaded.base_dir, sleep=lambda _: None, clock=self.clock
-            )
-            for name, cfg in self.loaded.connections.items()
-        }  # fmt: skip
+        # The connectors' clock is the sandboxes' clock: cursors are taken from it.
+        return build_connectors(self.loaded, sleep=lambda _: None, clock=self.clock)
 
     # --- what happens between ticks ------------------------------------------------
     def human_work(self) -> None:
