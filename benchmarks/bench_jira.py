@@ -64,12 +64,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from connectors.sandbox import JiraSandbox
-from okr_sync.config import load_config
-from okr_sync.engine import Computed, Engine, build_connectors
-from okr_sync.lock import RunLock
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Computed, Engine, build_connectors
 from okr_sync.models import Plan, RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.lock import RunLock
+from okr_sync.state.store import StateStore
+from sandboxes import JiraSandbox
 
 T = TypeVar("T")
 Mode = Literal["cloud", "datacenter"]
@@ -727,7 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line per conflict would drown the figures: they are counted in the summary.
         handler.addFilter(lambda record: getattr(record, "event", None) != "conflict")
     events = PullEvents()
-    engine_log = logging.getLogger("okr_sync.engine")
+    engine_log = logging.getLogger("okr_sync.engine.engine")
     engine_log.setLevel(logging.INFO)
     engine_log.addHandler(events)
 

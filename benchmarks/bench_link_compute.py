@@ -7,7 +7,7 @@ separately:
 
 a. data generation (not counted);
 b. ``mappings.link``;
-c. ``okr_sync.evaluate.evaluate``: every KR's inputs gathered and computed,
+c. ``okr_sync.core.evaluate.evaluate``: every KR's inputs gathered and computed,
    snapshots built, and progress rolled up the objective cascade — the same
    function ``Engine.compute`` calls.
 
@@ -49,7 +49,9 @@ import pydantic
 
 import mappings
 from mappings import LinkResult, Rule
-from okr_sync.evaluate import Evaluation, Settings, evaluate
+from okr_sync.core.evaluate import Evaluation, Settings, evaluate
+from okr_sync.core.progress import Thresholds
+from okr_sync.core.rollup import check_tree
 from okr_sync.models import (
     Direction,
     ItemKind,
@@ -60,8 +62,6 @@ from okr_sync.models import (
     StatusCategory,
     WorkItem,
 )
-from okr_sync.progress import Thresholds
-from okr_sync.rollup import check_tree
 
 T = TypeVar("T")
 

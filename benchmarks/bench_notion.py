@@ -71,13 +71,13 @@ from typing import Any
 
 import yaml
 
-from connectors.sandbox import NotionSandbox
-from okr_sync.config import load_config
-from okr_sync.demo.org import okr_layout
-from okr_sync.engine import Engine, build_connectors
-from okr_sync.lock import RunLock
+from okr_sync.cli.demo.org import okr_layout
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.lock import RunLock
+from okr_sync.state.store import StateStore
+from sandboxes import NotionSandbox
 
 TOKEN_VAR = "BENCH_NOTION_TOKEN"
 PAGE_SIZE = 100  # Notion's page-size cap for queries

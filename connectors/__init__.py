@@ -2,5 +2,5 @@
 
 Each connector class takes ``(name, config, base_dir)``, names its config model
 in ``config_model`` and implements one or more of the Protocols in
-:mod:`okr_sync.interfaces`. Built-in types are listed in :mod:`okr_sync.registry`.
+:mod:`okr_sync.interfaces`. Built-in types are listed in :mod:`okr_sync.config.registry`.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from okr_sync.cli import main
+from okr_sync.cli.main import main
 
 if __name__ == "__main__":
     main()

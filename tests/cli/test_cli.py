@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from okr_sync.cli import main
-from okr_sync.lock import RunLock
+from okr_sync.cli.main import main
+from okr_sync.state.lock import RunLock
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from okr_sync.cli import main
+from okr_sync.cli.main import main
 
 
 @pytest.fixture

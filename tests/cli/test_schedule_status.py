@@ -13,11 +13,11 @@ import sys
 import threading
 from pathlib import Path
 
-from okr_sync.config import load_config
-from okr_sync.lock import RunLock
+from okr_sync.config.loading import load_config
+from okr_sync.engine.runner import run_sync
 from okr_sync.models import FieldChange, RecordRef
-from okr_sync.runner import run_sync
-from okr_sync.state import StateStore
+from okr_sync.state.lock import RunLock
+from okr_sync.state.store import StateStore
 from tests.cli.conftest import FROZEN_NOW
 from tests.cli.test_cli import invoke
 

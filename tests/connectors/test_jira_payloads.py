@@ -24,7 +24,7 @@ import pytest
 import requests
 import responses
 
-from connectors.jira import JiraConfig, JiraConnector
+from connectors.jira.connector import JiraConfig, JiraConnector
 from okr_sync.errors import AuthError, SourceError, WriteError
 from okr_sync.models import (
     ItemKind,

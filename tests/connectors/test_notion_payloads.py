@@ -25,10 +25,10 @@ import notion_client
 import pytest
 from notion_client.errors import UnknownHTTPResponseError
 
-from connectors._notion_config import NotionConfig
-from connectors._notion_values import date_range, number, plain
 from connectors._throttle import TokenBucket
-from connectors.notion import NotionConnector
+from connectors.notion.config import NotionConfig
+from connectors.notion.connector import NotionConnector
+from connectors.notion.values import date_range, number, plain
 from okr_sync.errors import AuthError, SourceError, WriteError
 from okr_sync.interfaces import WriteSpec
 from okr_sync.models import (

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.jira import JiraConfig, JiraConnector
-from connectors.sandbox import JiraSandbox
+from connectors.jira.connector import JiraConfig, JiraConnector
 from okr_sync.models import ItemKind, OkrTree, RecordRef, StatusCategory, WorkItem
+from sandboxes import JiraSandbox
 from tests.contract.base import ConnectorContract
 
 

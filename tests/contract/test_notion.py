@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from connectors.notion import NotionConfig, NotionConnector
-from connectors.sandbox import NotionSandbox
+from connectors.notion.connector import NotionConfig, NotionConnector
 from okr_sync.models import OkrTree, RecordRef
+from sandboxes import NotionSandbox
 from tests.contract.base import ConnectorContract
 
 STATUSES = [{"name": n} for n in ("Not started", "On track", "At risk", "Off track", "Achieved")]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync import preflight
-from okr_sync.cli import main
+from okr_sync.cli.main import main
+from okr_sync.engine import preflight
+from sandboxes import JiraSandbox, NotionSandbox
 
 STATUSES = ["Not started", "On track", "At risk", "Off track", "Achieved"]
 JIRA_TOKEN_VAR = "CHECK_JIRA_TOKEN"

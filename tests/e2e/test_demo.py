@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from okr_sync.cli import main
-from okr_sync.config import load_config
-from okr_sync.demo import DemoResult, run_demo
+from okr_sync.cli.demo.run import DemoResult, run_demo
+from okr_sync.cli.main import main
+from okr_sync.config.loading import load_config
 from okr_sync.errors import ConfigError
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
 
 TODAY = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.notion import NotionConnector
-from connectors.sandbox import NotionSandbox
-from okr_sync.config import load_config
-from okr_sync.engine import Engine
+from connectors.notion.connector import NotionConnector
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine
 from okr_sync.models import RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
+from sandboxes import NotionSandbox
 
 NOW = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC)
 STATUSES = ["Not started", "On track", "At risk", "Off track", "Achieved"]

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync.demo.config import demo_config
-from okr_sync.demo.org import DemoClock, DemoOrg, seed, simulate_week
+from okr_sync.cli.demo.config import demo_config
+from okr_sync.cli.demo.org import DemoClock, DemoOrg, seed, simulate_week
+from sandboxes import JiraSandbox, NotionSandbox
 from tests.reliability.sandbox_hooks import around_request
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)

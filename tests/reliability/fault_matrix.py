@@ -3,7 +3,7 @@
 A fault kind is injected into a sandbox's fault plan at one endpoint (the
 phase under test picks it, often from a request hook, so that the fault lands
 mid-pull). Every kind is something the real service or the network does; see
-:mod:`connectors.sandbox.fault_plan`. ``LEDGER`` counts what the matrix did, and
+:mod:`sandboxes.fault_plan`. ``LEDGER`` counts what the matrix did, and
 each test module prints it at the end (``pytest -s``).
 """
 

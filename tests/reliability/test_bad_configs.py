@@ -15,8 +15,8 @@ from typing import NamedTuple
 import pytest
 from click.testing import CliRunner
 
-from okr_sync.cli import main
-from okr_sync.config import ENV_VAR
+from okr_sync.cli.main import main
+from okr_sync.config.loading import ENV_VAR
 
 CONFIGS = Path(__file__).parent / "configs"
 NOW = "2026-11-15T12:00:00+00:00"

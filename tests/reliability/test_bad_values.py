@@ -12,17 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 from connectors._filters import query_problem
-from connectors._jira_issues import FieldIds
-from connectors._jira_issues import to_item as jira_item
-from connectors._notion_config import ItemDatabase, KeyResultProperties
-from connectors._notion_okrs import build_key_results, resolve_schema
-from connectors._notion_okrs import to_item as notion_item
-from connectors._notion_values import number, plain
 from connectors.files import JsonItemsConfig, JsonItemSource, YamlOkrConfig, YamlOkrSource
-from okr_sync.cli import main
-from okr_sync.config import load_config
+from connectors.jira.issues import FieldIds
+from connectors.jira.issues import to_item as jira_item
+from connectors.notion.config import ItemDatabase, KeyResultProperties
+from connectors.notion.okrs import build_key_results, resolve_schema
+from connectors.notion.okrs import to_item as notion_item
+from connectors.notion.values import number, plain
+from okr_sync.cli.main import main
+from okr_sync.config.loading import load_config
+from okr_sync.core.evaluate import fingerprint
 from okr_sync.errors import ConfigError, SourceError
-from okr_sync.evaluate import fingerprint
 from okr_sync.yamlpos import load_yaml
 
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync.config import load_config
-from okr_sync.demo.config import demo_config
-from okr_sync.demo.org import DemoOrg, seed, simulate_week
-from okr_sync.engine import Engine, build_connectors
+from okr_sync.cli.demo.config import demo_config
+from okr_sync.cli.demo.org import DemoOrg, seed, simulate_week
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
+from sandboxes import JiraSandbox, NotionSandbox
 from tests.reliability.sandbox_hooks import around_request
 
 COMPUTED = 71.4286  # KR-1's Current after the week of work

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 
 from connectors.files import YamlOkrSource
-from connectors.jira import JiraConnector
-from connectors.sandbox import JiraSandbox
-from okr_sync.config import load_config
-from okr_sync.engine import Engine
+from connectors.jira.connector import JiraConnector
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine
 from okr_sync.models import DEFAULT_STATUS_LABELS, RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
+from sandboxes import JiraSandbox
 from tests.reliability.fault_matrix import (
     KINDS,
     MAX_RETRIES,

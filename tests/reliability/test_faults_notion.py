@@ -26,13 +26,13 @@ import httpx
 import pytest
 from notion_client import Client
 
-from connectors.notion import NotionConnector
-from connectors.sandbox import NotionSandbox
-from okr_sync.config import load_config
-from okr_sync.engine import Engine
+from connectors.notion.connector import NotionConnector
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine
 from okr_sync.errors import EXIT_FAILED, OkrSyncError
 from okr_sync.models import DEFAULT_STATUS_LABELS, RunSummary
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
+from sandboxes import NotionSandbox
 from tests.reliability.fault_matrix import (
     KINDS,
     MAX_RETRIES,

@@ -23,10 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.files import YamlOkrConfig, YamlOkrSource
-from okr_sync.config import ENV_VAR, check_local_okrs, load_config
-from okr_sync.engine import Engine, build_connectors
+from okr_sync.config.loading import ENV_VAR, load_config
+from okr_sync.config.okr_checks import check_local_okrs
+from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.errors import ConfigError, DataError, OkrSyncError
-from okr_sync.state import StateStore
+from okr_sync.state.store import StateStore
 from tests.reliability.mutations import (
     EDGES,
     FUZZ,

@@ -19,12 +19,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors._jira_issues import FieldIds
-from connectors._jira_issues import to_item as jira_item
-from connectors._notion_config import ItemDatabase, KeyResultProperties, ObjectiveProperties
-from connectors._notion_okrs import build_key_results, build_objectives, resolve_schema
-from connectors._notion_okrs import to_item as notion_item
-from connectors._notion_values import date_range, number, plain
+from connectors.jira.issues import FieldIds
+from connectors.jira.issues import to_item as jira_item
+from connectors.notion.config import ItemDatabase, KeyResultProperties, ObjectiveProperties
+from connectors.notion.okrs import build_key_results, build_objectives, resolve_schema
+from connectors.notion.okrs import to_item as notion_item
+from connectors.notion.values import date_range, number, plain
 from okr_sync.errors import SourceError
 from okr_sync.models import KeyResult, WorkItem
 from tests.reliability.mutations import EDGES, FUZZ, ODD_TEXT, documents, mutated

@@ -25,16 +25,16 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox import JiraSandbox, NotionSandbox
-from okr_sync.config import load_config
-from okr_sync.cron import parse as parse_cron
-from okr_sync.demo.config import demo_config
-from okr_sync.demo.org import DemoClock, seed
-from okr_sync.engine import Engine, build_connectors
+from okr_sync.cli.demo.config import demo_config
+from okr_sync.cli.demo.org import DemoClock, seed
+from okr_sync.config.loading import load_config
+from okr_sync.engine.engine import Engine, build_connectors
+from okr_sync.engine.runner import run_sync
 from okr_sync.models import RunSummary
-from okr_sync.runner import run_sync
-from okr_sync.scheduler import Scheduler
-from okr_sync.state import StateStore
+from okr_sync.schedule.cron import parse as parse_cron
+from okr_sync.schedule.scheduler import Scheduler
+from okr_sync.state.store import StateStore
+from sandboxes import JiraSandbox, NotionSandbox
 
 TICKS = int(os.environ.get("OKR_SYNC_SOAK", "12"))
 START = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
@@ -60,7 +60,7 @@ def okr_sync_retained_bytes() -> int:
         tracemalloc.Filter(True, "*/okr_sync/*", all_frames=True),
         tracemalloc.Filter(True, "*/connectors/*", all_frames=True),
     )
-    sandbox = tracemalloc.Filter(False, "*/connectors/sandbox/*", all_frames=True)
+    sandbox = tracemalloc.Filter(False, "*/sandboxes/*", all_frames=True)
     snapshot = tracemalloc.take_snapshot()
     kept = snapshot.filter_traces(mine).filter_traces((sandbox,))
     return sum(stat.size for stat in kept.statistics("filename"))

@@ -1,0 +1,333 @@
+"""The Notion connector: OKRs from Notion databases, rows as work items, KR pages written back.
+
+Built on ``notion-client`` 3.x, which speaks API version 2025-09-03: a
+database holds *data sources*; okr-sync resolves a database id (or URL) to its
+data source, or takes a data source id directly. See :mod:`connectors.notion.config`
+for the config and the default property names.
+
+- **OKR source**: the Objectives and Key Results databases (every page, 100 per
+  request); relations beyond the 25 a page object holds are paged through the
+  page-property endpoint.
+- **Item source**: any database (with an optional Notion filter) as initiatives
+  or work items; status category from a status, select or checkbox property;
+  numeric properties for ``sum:<name>``; incremental by ``last_edited_time``
+  (minute precision, so the window overlaps and rows are de-duplicated by id).
+- **Write target**: KR and objective pages, one PATCH per changed page with
+  Progress, Current, Status and Last synced; a formula or rollup Progress is
+  left to Notion (and the plan says so); a status label that is not an option
+  of the Status property stops the writes to Notion before any is made; an
+  optional check-in ``comment`` when a KR's status changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.notion.check import check_notion
+from connectors.notion.client import NotionCaller, property_items, query_pages
+from connectors.notion.config import NotionConfig
+from connectors.notion.okrs import (
+    Schema,
+    build_key_results,
+    build_objectives,
+    resolve_schema,
+    source_title,
+    to_item,
+)
+from connectors.notion.pages import PageWriter
+from okr_sync.errors import SourceError
+from okr_sync.interfaces import (
+    CheckContext,
+    CheckResult,
+    ConnectorConfig,
+    WriteSpec,
+    resolve_secret,
+)
+from okr_sync.models import FieldValue, OkrTree, Outcome, PullRequest, PullResult, Record, RecordRef
+
+log = logging.getLogger(__name__)
+
+
+_HEX_ID = re.compile(
+    r"([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I
+)
+
+
+def _id_in_url(ref: str) -> str:
+    """The id in any Notion URL (app.notion.com too), else the text itself."""
+    found = _HEX_ID.findall(ref.split("?", 1)[0])
+    if not found:
+        return ref
+    hexes = str(found[-1]).replace("-", "").lower()
+    return f"{hexes[:8]}-{hexes[8:12]}-{hexes[12:16]}-{hexes[16:20]}-{hexes[20:]}"
+
+
+class NotionConnector:
+    """OKR source, item source and write target for one Notion integration."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = NotionConfig
+    offline: ClassVar[bool] = False
+    writable_fields: ClassVar[Mapping[str, frozenset[str]]] = {
+        "key_result": frozenset({"progress", "current", "status", "last_synced", "comment"}),
+        "objective": frozenset({"progress", "status", "last_synced"}),
+    }
+
+    def __init__(
+        self,
+        name: str,
+        config: NotionConfig,
+        base_dir: Path | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.caller = NotionCaller(
+            name, rate=config.requests_per_second, max_retries=config.max_retries,
+            max_wait=config.max_wait_seconds, sleep=sleep,
+        )  # fmt: skip
+        self._client: Any = None
+        self._sources: dict[str, str] = {}
+        self._schemas: dict[str, Schema] = {}
+        self._raw: dict[str, dict[str, Any]] = {}
+        #: Pages of the last OKR pull, by record: what the target reads before writing.
+        self.pages: dict[RecordRef, dict[str, Any]] = {}
+        #: When the OKR pages were last read (client clock): refreshes look for later edits.
+        self._read_at: dt.datetime | None = None
+        self.writer = PageWriter(self)
+
+    # --- connection ----------------------------------------------------------------
+    def client(self) -> Any:
+        """The notion-client instance (built once; no request is made here)."""
+        if self._client is None:
+            from notion_client import Client  # imported on first use
+
+            self._client = Client(
+                auth=resolve_secret(self.config.token, connection=self.name),
+                base_url=self.config.base_url.rstrip("/"),
+                timeout_ms=int(self.config.timeout_seconds * 1000),
+                notion_version=self.config.version,
+                retry=False,  # one retry layer: okr-sync's (see connectors.notion.client)
+                logger=logging.getLogger("notion_client"),
+                log_level=logging.ERROR,  # okr-sync reports failures itself, in its own words
+            )
+        return self._client
+
+    def data_source(self, ref: str, role: str) -> str:
+        """A data source id from a database id, a data source id, or a Notion URL."""
+        if ref in self._sources:
+            return self._sources[ref]
+        from notion_client.helpers import extract_notion_id
+
+        ident = extract_notion_id(ref) or _id_in_url(ref)
+        client = self.client()
+        try:
+            database = self.caller.call(
+                f"read the {role} database", client.databases.retrieve, ident
+            )
+        except SourceError as exc:
+            if "object_not_found" not in str(exc):
+                raise
+            try:  # perhaps a data source id
+                self.caller.call(
+                    f"read the {role} data source", client.data_sources.retrieve, ident
+                )
+            except SourceError:
+                raise exc from None
+            self._sources[ref] = ident
+            return ident
+        sources = database.get("data_sources") or []
+        if len(sources) != 1:
+            names = ", ".join(f"{s.get('name')} ({s.get('id')})" for s in sources) or "none"
+            raise SourceError(self.name, f"the {role} database has {len(sources)} data sources ({names}); "
+                              "put the data source id in the config")  # fmt: skip
+        self._sources[ref] = str(sources[0]["id"])
+        return self._sources[ref]
+
+    def source_schema(self, ref: str, role: str) -> dict[str, Any]:
+        """A database's data source object as Notion returns it (title, properties), read once."""
+        source = self.data_source(ref, role)
+        if source not in self._raw:
+            self._raw[source] = self.caller.call(
+                f"read the {role} schema", self.client().data_sources.retrieve, source
+            )
+        return self._raw[source]
+
+    def schema(self, ref: str, role: str, names: Any) -> Schema:
+        """The checked schema of a database's data source."""
+        source = self.data_source(ref, role)
+        if source not in self._schemas:
+            raw = self.source_schema(ref, role)
+            self._schemas[source] = resolve_schema(
+                source_title(raw, role), raw.get("properties") or {}, names
+            )
+        return self._schemas[source]
+
+    def query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
+        """Every page of a database's data source matching ``body`` (filter, sorts)."""
+        return list(query_pages(self.caller, self.client(), self.data_source(ref, role),
+                                what=f"query the {role} database", **body))  # fmt: skip
+
+    # --- OkrSource -------------------------------------------------------------------
+    def pull_okrs(self) -> OkrTree:
+        """Objectives and key results, with their links."""
+        cfg = self.config
+        self._read_at = self.clock()
+        if not cfg.key_results:
+            raise SourceError(self.name, "no key_results database in the config of this connection")
+        kr_schema = self.schema(cfg.key_results, "Key Results", cfg.key_result_properties)
+        objectives: list[Any] = []
+        obj_pages: list[dict[str, Any]] = []
+        if cfg.objectives:
+            obj_schema = self.schema(cfg.objectives, "Objectives", cfg.objective_properties)
+            obj_pages = self.query(cfg.objectives, "Objectives")
+            objectives = build_objectives(obj_pages, obj_schema)
+        kr_pages = self.query(cfg.key_results, "Key Results")
+        relations = self._full_relations(kr_pages, kr_schema, "initiatives")
+        objective_ids = {str(p["id"]): o.id for p, o in zip(obj_pages, objectives, strict=True)}
+        key_results = build_key_results(
+            kr_pages,
+            kr_schema,
+            objective_ids,
+            relations,
+            source=self.name,
+            epics_source=cfg.epics_source,
+        )
+        self.pages = {
+            RecordRef(kind="key_result", id=kr.id): p
+            for kr, p in zip(key_results, kr_pages, strict=True)
+        }
+        self.pages |= {
+            RecordRef(kind="objective", id=o.id): p
+            for o, p in zip(objectives, obj_pages, strict=True)
+        }
+        return OkrTree(objectives=tuple(objectives), key_results=tuple(key_results))
+
+    def _full_relations(self, pages: Sequence[dict[str, Any]], schema: Schema,
+                        logical: str) -> dict[tuple[str, str], list[str]]:  # fmt: skip
+        """Relations a page object cut at 25 (``has_more``), fetched in full."""
+        name = schema.resolved.get(logical)
+        out: dict[tuple[str, str], list[str]] = {}
+        for page in pages if name else ():
+            prop = page["properties"].get(name) or {}
+            if prop.get("has_more"):
+                items = property_items(self.caller, self.client(), str(page["id"]), str(prop["id"]),
+                                       what=f"read all of {name!r}")  # fmt: skip
+                out[(str(page["id"]), logical)] = [
+                    str(i["relation"]["id"]) for i in items if i.get("relation")
+                ]
+        return out
+
+    # --- ItemSource ---------------------------------------------------------------------
+    def pull_items(self, request: PullRequest) -> PullResult:
+        """Every row of the configured item databases (changed rows, with a cursor)."""
+        started = self.clock()
+        kr_ids = {str(p["id"]): ref.id for ref, p in self.pages.items() if ref.kind == "key_result"}
+        since = None
+        if request.cursor:
+            moment = dt.datetime.fromisoformat(request.cursor) - dt.timedelta(
+                minutes=self.config.overlap_minutes
+            )
+            since = {
+                "timestamp": "last_edited_time",
+                "last_edited_time": {"on_or_after": moment.isoformat()},
+            }
+        found: dict[str, Any] = {}
+        for spec in self.config.items:
+            filters = [f for f in (spec.filter, since) if f]
+            body: dict[str, Any] = {
+                "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]
+            }
+            if filters:
+                body["filter"] = filters[0] if len(filters) == 1 else {"and": filters}
+            for page in self.query(spec.database, "items", **body):
+                found[str(page["id"])] = to_item(
+                    page, spec, self.name, kr_ids
+                )  # de-duplicated by id
+        for selector in request.queries:
+            matched = self._matching(selector.query, selector.id)
+            for key in matched & set(found):
+                found[key] = found[key].replace(selectors=(*found[key].selectors, selector.id))
+        missing = {k for k in request.keys if k not in found} if since is None else set()
+        return PullResult(
+            items=tuple(found.values()), cursor=started.isoformat(), incremental=since is not None,
+            missing_keys=frozenset(missing),
+            description=f"{len(found)} rows from {len(self.config.items)} Notion database(s)",
+        )  # fmt: skip
+
+    def _matching(self, query: object, selector: str) -> set[str]:
+        """Page ids of item rows matching a rule's Notion filter."""
+        if not isinstance(query, dict):
+            raise SourceError(
+                self.name, "a Notion rule's query is a Notion filter object", selector=selector
+            )
+        ids: set[str] = set()
+        for spec in self.config.items:
+            combined = {"and": [spec.filter, query]} if spec.filter else query
+            ids |= {str(p["id"]) for p in self.query(spec.database, "items", filter=combined)}
+        return ids
+
+    @staticmethod
+    def query_problem(query: object) -> str | None:
+        """Rules for a Notion connection carry Notion filter objects."""
+        if not isinstance(query, dict) or not query:
+            return "a Notion rule's query is a Notion filter, e.g. {property: Team, select: {equals: Payments}}"
+        return None
+
+    # --- WriteTarget ------------------------------------------------------------------------
+    def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
+        """KR and objective pages (see :class:`connectors.notion.pages.PageWriter`)."""
+        return self.writer.desired(outcome, spec)
+
+    def read_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Values the pages held when they were read this run."""
+        return self.writer.read(refs)
+
+    def refresh_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Values of those pages among ``refs`` edited since they were last read.
+
+        One query per database for pages edited since then (less the overlap,
+        as Notion keeps ``last_edited_time`` to the minute), not one GET per page.
+        """
+        if self._read_at is None:
+            return {}
+        since = self._read_at - dt.timedelta(minutes=self.config.overlap_minutes)
+        self._read_at = self.clock()
+        wanted = {str(self.pages[r]["id"]): r for r in refs if r in self.pages}
+        edited = {
+            "timestamp": "last_edited_time",
+            "last_edited_time": {"on_or_after": since.isoformat()},
+        }
+        changed: list[RecordRef] = []
+        for kind, database, role in (("key_result", self.config.key_results, "Key Results"),
+                                     ("objective", self.config.objectives, "Objectives")):  # fmt: skip
+            if not database or not any(r.kind == kind for r in wanted.values()):
+                continue
+            for page in self.query(database, role, filter=edited):
+                ref = wanted.get(str(page["id"]))
+                if ref is not None and ref.kind == kind:
+                    self.pages[ref] = page
+                    changed.append(ref)
+        return self.writer.read(changed)
+
+    def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
+        """One PATCH with every changed property (after the check-in comment, if any)."""
+        self.writer.write(ref, values)
+
+    @property
+    def plan_notes(self) -> list[str]:
+        """What the plan should tell the user about this target (skipped properties)."""
+        return self.writer.notes
+
+    # --- Checkable ----------------------------------------------------------------------------
+    def check(self, context: CheckContext) -> list[CheckResult]:
+        """Preflight: token, shared databases, properties, status options (see :mod:`connectors.notion.check`)."""
+        return check_notion(self, context)

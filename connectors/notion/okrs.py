@@ -1,0 +1,315 @@
+"""Objectives, key results and work items from Notion pages. Pure: pages in, models out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from connectors.notion.values import date_range, number, plain
+from okr_sync.errors import SourceError
+from okr_sync.models import ItemKind, ItemRef, KeyResult, Objective, StatusCategory, WorkItem
+
+#: Which property types each logical property accepts.
+KR_TYPES: dict[str, frozenset[str]] = {
+    "title": frozenset({"title"}),
+    "id": frozenset({"unique_id", "rich_text", "title", "formula"}),
+    "objective": frozenset({"relation"}),
+    "start": frozenset({"number", "formula", "rollup"}),
+    "target": frozenset({"number", "formula", "rollup"}),
+    "current": frozenset({"number", "formula", "rollup"}),
+    "progress": frozenset({"number", "formula", "rollup"}),
+    "status": frozenset({"status", "select"}),
+    "period": frozenset({"date", "formula", "rollup"}),
+    "last_synced": frozenset({"date"}),
+    "epics": frozenset({"rich_text", "title", "multi_select"}),
+    "initiatives": frozenset({"relation"}),
+    "measure": frozenset({"select", "rich_text", "status"}),
+    "unit": frozenset({"select", "rich_text"}),
+    "weight": frozenset({"number", "formula"}),
+    "parent": frozenset({"relation"}),
+    "owner": frozenset({"people", "rich_text", "select"}),
+}
+REQUIRED = frozenset({"title"})
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A data source's properties, with the logical names resolved to property objects."""
+
+    database: str
+    properties: Mapping[str, Mapping[str, Any]]
+    resolved: Mapping[str, str]  # logical name → property name
+
+    def kind(self, logical: str) -> str | None:
+        """The Notion type of a logical property, if the database has it."""
+        name = self.resolved.get(logical)
+        return str(self.properties[name]["type"]) if name else None
+
+    def options(self, logical: str) -> list[str]:
+        """Option names of a status or select property."""
+        name = self.resolved.get(logical)
+        if not name:
+            return []
+        prop = self.properties[name]
+        return [str(o.get("name")) for o in (prop.get(prop["type"]) or {}).get("options") or ()]
+
+
+@dataclass(frozen=True)
+class PropertyProblem:
+    """A configured property that is missing, or of a type okr-sync cannot use for its role."""
+
+    logical: str
+    name: str
+    found: str | None  # the property's type, None when missing
+    choices: tuple[str, ...]  # the data source's property names
+
+    def __str__(self) -> str:
+        if self.found is None:
+            return (f"has no property {self.name!r} ({self.logical}); set {self.logical} to one of: "
+                    f"{', '.join(self.choices)}")  # fmt: skip
+        return (f"property {self.name!r} is a {self.found}, but {self.logical} must be one of "
+                f"{', '.join(sorted(KR_TYPES[self.logical]))}")  # fmt: skip
+
+
+def check_properties(
+    properties: Mapping[str, Mapping[str, Any]], names: BaseModel
+) -> tuple[dict[str, str], list[PropertyProblem]]:
+    """Configured property names against a data source's schema: resolved names and problems.
+
+    A property named explicitly in the config (or a required one) that is
+    missing, or any property of a type okr-sync cannot read for its role, is a
+    problem. A default name the database does not have is simply not used.
+    """
+    resolved: dict[str, str] = {}
+    problems: list[PropertyProblem] = []
+    explicit = names.model_fields_set
+    choices = tuple(sorted(properties))
+    for logical, name in names.model_dump().items():
+        if not isinstance(name, str) or logical not in KR_TYPES:
+            continue
+        prop = properties.get(name)
+        if prop is None:
+            if logical in REQUIRED or logical in explicit:
+                problems.append(PropertyProblem(logical, name, None, choices))
+            continue
+        if prop.get("type") not in KR_TYPES[logical]:
+            problems.append(PropertyProblem(logical, name, str(prop.get("type")), choices))
+            continue
+        resolved[logical] = name
+    if "id" not in resolved and "id" not in explicit:
+        unique = [n for n, p in properties.items() if p.get("type") == "unique_id"]
+        if unique:
+            resolved["id"] = unique[0]
+    return resolved, problems
+
+
+def resolve_schema(
+    database: str, properties: Mapping[str, Mapping[str, Any]], names: BaseModel
+) -> Schema:
+    """Check the configured property names against a data source's schema.
+
+    Raises:
+        SourceError: naming the database and every problem (see :func:`check_properties`).
+    """
+    resolved, problems = check_properties(properties, names)
+    if problems:
+        raise SourceError(database, f"database {database!r} " + "; ".join(map(str, problems)))
+    return Schema(database, properties, resolved)
+
+
+def source_title(raw: Mapping[str, Any], default: str) -> str:
+    """A data source's title as plain text (``default`` when it has none)."""
+    return "".join(t.get("plain_text", "") for t in raw.get("title") or ()) or default
+
+
+def _properties(page: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = page.get("properties")
+    return props if isinstance(props, Mapping) else {}
+
+
+def _prop(page: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    prop = _properties(page).get(name)
+    return prop if isinstance(prop, Mapping) else {}
+
+
+def value(page: Mapping[str, Any], schema: Schema, logical: str) -> Any:
+    """A logical property's plain value on a page (None when not configured)."""
+    name = schema.resolved.get(logical)
+    return plain(_prop(page, name)) if name else None
+
+
+def numeric(page: Mapping[str, Any], schema: Schema, logical: str) -> float | None:
+    """A logical property as a finite number (None when unset or not a number)."""
+    name = schema.resolved.get(logical)
+    return number(_prop(page, name)) if name else None
+
+
+def period(page: Mapping[str, Any], schema: Schema) -> tuple[dt.date | None, dt.date | None]:
+    """A page's period from its date property (a single date is its end)."""
+    name = schema.resolved.get("period")
+    return date_range(_prop(page, name)) if name else (None, None)
+
+
+def _invalid(database: str, page: Mapping[str, Any], what: str, exc: ValidationError,
+             names: Mapping[str, str]) -> SourceError:  # fmt: skip
+    """A page whose values the model rejects, naming the page and each property at fault."""
+    problems = "; ".join(
+        f"{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else what}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+    url = _url(page)
+    where = f"{page.get('id')} ({url})" if url else str(page.get("id"))
+    return SourceError(database, f"{what} page {where}: {problems}")
+
+
+def _url(page: Mapping[str, Any]) -> str | None:
+    url = page.get("url")
+    return url if isinstance(url, str) else None
+
+
+def record_id(page: Mapping[str, Any], schema: Schema) -> str:
+    """The id okr-sync uses: the id property's text, else the page id."""
+    text = value(page, schema, "id")
+    return text if isinstance(text, str) and text else str(page["id"])
+
+
+def strings(page: Mapping[str, Any], schema: Schema, logical: str) -> list[str]:
+    """A list-valued property (relation, people, multi-select) as text; anything else is empty."""
+    found = value(page, schema, logical)
+    return [v for v in found if isinstance(v, str)] if isinstance(found, list) else []
+
+
+def text(page: Mapping[str, Any], schema: Schema, logical: str) -> str | None:
+    """A text-valued property (title, rich text, select); anything else is None."""
+    found = value(page, schema, logical)
+    return found if isinstance(found, str) else None
+
+
+def build_objectives(pages: Sequence[Mapping[str, Any]], schema: Schema) -> list[Objective]:
+    """Objectives; the parent relation is turned from page ids into objective ids."""
+    ids = {str(p["id"]): record_id(p, schema) for p in pages}
+    out = []
+    for page in pages:
+        parents = strings(page, schema, "parent")
+        owner = value(page, schema, "owner")
+        owner = ", ".join(strings(page, schema, "owner")) if isinstance(owner, list) else owner
+        start, end = period(page, schema)
+        weight = numeric(page, schema, "weight")
+        try:
+            out.append(Objective(
+                id=ids[str(page["id"])], title=text(page, schema, "title") or "",
+                owner=owner if isinstance(owner, str) else None,
+                parent_id=ids.get(parents[0]) if parents else None,
+                period_start=start, period_end=end,
+                weight=weight if weight is not None else 1.0,
+                url=_url(page),
+            ))  # fmt: skip
+        except ValidationError as exc:
+            raise _invalid(schema.database, page, "objective", exc, _names(schema)) from None
+    return out
+
+
+def _names(schema: Schema) -> dict[str, str]:
+    """Model field → the property it comes from, for error messages."""
+    renames = {"objective_id": "objective", "parent_id": "parent", "period_start": "period",
+               "period_end": "period", "links": "epics"}  # fmt: skip
+    fields = {"id", "title", "owner", "start", "target", "current", "weight", "measure", "unit"}
+    out = {f: schema.resolved[f] for f in fields if f in schema.resolved}
+    return out | {f: schema.resolved[logical] for f, logical in renames.items()
+                  if logical in schema.resolved}  # fmt: skip
+
+
+_KEY = re.compile(r"[A-Z][A-Z0-9_]+-\d+")
+
+
+def build_key_results(
+    pages: Sequence[Mapping[str, Any]], schema: Schema, objective_ids: Mapping[str, str],
+    relations: Mapping[tuple[str, str], list[str]], *, source: str, epics_source: str | None,
+) -> list[KeyResult]:  # fmt: skip
+    """Key results; ``relations`` holds full relation lists fetched beyond the first 25."""
+    out = []
+    for page in pages:
+        pid = str(page["id"])
+        epics = value(page, schema, "epics")
+        keys = (
+            strings(page, schema, "epics")
+            if isinstance(epics, list)
+            else _KEY.findall(text(page, schema, "epics") or "")
+        )
+        initiatives = relations.get((pid, "initiatives")) or strings(page, schema, "initiatives")
+        objective = strings(page, schema, "objective")
+        start, end = period(page, schema)
+        fields: dict[str, Any] = {
+            "id": record_id(page, schema),
+            "title": text(page, schema, "title") or "",
+            "objective_id": objective_ids.get(objective[0]) if objective else None,
+            "current": numeric(page, schema, "current"),
+            "period_start": start,
+            "period_end": end,
+            "links": tuple(
+                [ItemRef(key=k, source=epics_source) for k in keys]
+                + [ItemRef(key=i, source=source) for i in initiatives]
+            ),
+            "url": _url(page),
+        }
+        for logical in ("start", "target", "weight"):
+            found = numeric(page, schema, logical)
+            if found is not None:
+                fields[logical] = found
+        for logical in ("measure", "unit"):
+            name = text(page, schema, logical)
+            if name:
+                fields[logical] = name
+        try:
+            out.append(KeyResult(**fields))
+        except ValidationError as exc:
+            raise _invalid(schema.database, page, "key result", exc, _names(schema)) from None
+    return out
+
+
+def to_item(page: Mapping[str, Any], spec: Any, source: str, kr_ids: Mapping[str, str]) -> WorkItem:
+    """A database row as a work item (kind ``row``, key = page id)."""
+
+    def get(name: str | None) -> Any:
+        return plain(_prop(page, name)) if name else None
+
+    raw_status = get(spec.status)
+    if isinstance(raw_status, bool):
+        category = StatusCategory.DONE if raw_status else StatusCategory.TODO
+    elif raw_status in spec.done:
+        category = StatusCategory.DONE
+    elif raw_status in spec.in_progress:
+        category = StatusCategory.IN_PROGRESS
+    else:
+        category = StatusCategory.TODO
+    labels = get(spec.labels)
+    refs = get(spec.key_results)
+    if page.get("id") is None:
+        raise SourceError(source, f"a row without an id: {str(page)[:80]!r}")
+    try:
+        return WorkItem(
+            source=source, key=str(page["id"]), title=str(get(spec.title) or ""), kind=ItemKind.ROW,
+            status_category=category,
+            fields={name: number(_prop(page, prop)) for name, prop in spec.numbers.items()},
+            labels=tuple(labels) if isinstance(labels, list) else ((labels,) if isinstance(labels, str) and labels else ()),
+            kr_refs=tuple(kr_ids.get(r, r) for r in refs if isinstance(r, str)) if isinstance(refs, list) else (),
+            updated=_edited(page.get("last_edited_time")),
+            url=_url(page),
+        )  # fmt: skip
+    except ValidationError as exc:
+        names = {"title": spec.title, "labels": spec.labels, "kr_refs": spec.key_results}
+        raise _invalid(source, page, "row", exc, {k: v for k, v in names.items() if v}) from None
+
+
+def _edited(value: Any) -> dt.datetime | None:
+    """Notion's ``last_edited_time`` (ISO, ``Z`` for UTC); anything else is unknown."""
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,218 @@
+"""Writing computed values onto Notion KR and objective pages.
+
+Logical fields map to the configured properties: ``progress`` (a number, written
+as a 0..1 fraction so a percent format shows it right), ``current``,
+``status`` (a status or select property, by option name), ``last_synced`` (a
+date) and, for KRs, ``comment``: a check-in comment when the KR's status
+changes, with the figures behind it. Comments are not idempotent: each carries
+a marker naming the change, and the page's comments are searched for it
+before posting, so a retry or a rerun never posts it twice (it is posted
+before the status PATCH, so a run that dies in between finds its marker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectors.notion.values import number, plain, write_value
+from okr_sync.errors import WriteError
+from okr_sync.interfaces import WriteSpec, okr_records
+from okr_sync.models import FieldValue, KrResult, Outcome, Record, RecordRef
+
+if TYPE_CHECKING:
+    from connectors.notion.access import NotionAccess
+    from connectors.notion.okrs import Schema
+
+FIELD_TO_LOGICAL = {"progress": "progress", "current": "current", "status": "status",
+                    "last_synced": "last_synced"}  # fmt: skip
+READ_ONLY = frozenset({"formula", "rollup"})
+
+
+def missing_status_options(schema: Schema, labels: Iterable[str]) -> list[str]:
+    """Status labels that the Status property has no option for (none if there is no Status).
+
+    The API cannot create status options (and a select would silently gain one),
+    so every label okr-sync writes must already be an option.
+    """
+    if not schema.kind("status"):
+        return []
+    options = schema.options("status")
+    return sorted({label for label in labels if label not in options})
+
+
+class PageWriter:
+    """Builds, reads and writes page records for one :class:`~connectors.notion.access.NotionAccess`."""
+
+    def __init__(self, connector: NotionAccess) -> None:
+        self.connector = connector
+        self.notes: list[str] = []
+        self.comment = False
+        self._text: dict[str, str] = {}
+
+    def _schema(self, kind: str) -> Schema:
+        cfg = self.connector.config
+        ref = cfg.key_results if kind == "key_result" else cfg.objectives
+        names = cfg.key_result_properties if kind == "key_result" else cfg.objective_properties
+        role = "Key Results" if kind == "key_result" else "Objectives"
+        if not ref:
+            raise WriteError(
+                self.connector.name, f"no {role.lower()} database is configured to write to"
+            )
+        return self.connector.schema(ref, role, names)
+
+    def desired(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
+        """Records per page, only with writable properties; unknown status labels stop everything.
+
+        Raises:
+            WriteError: a configured property is missing or a status label is not an option.
+        """
+        self.notes = []
+        records = okr_records(outcome, spec)
+        # A check-in comment is not a field of its own: it goes with a status change.
+        self.comment = "comment" in spec.key_results
+        for kr in outcome.key_results if self.comment else ():
+            if kr.status is not None:
+                self._text[kr.kr_id] = _check_in(kr, outcome.status_labels[kr.status])
+        problems: list[str] = []
+        for kind in ("key_result", "objective"):
+            fields = spec.key_results if kind == "key_result" else spec.objectives
+            if not fields:
+                continue
+            schema = self._schema(kind)
+            for field in fields:
+                if field == "comment":
+                    continue
+                logical = FIELD_TO_LOGICAL[field]
+                prop_kind = schema.kind(logical)
+                if prop_kind is None:
+                    problems.append(f"the {schema.database} database has no property for {field}")
+                elif prop_kind in READ_ONLY:
+                    self.notes.append(
+                        f"{schema.database}: {schema.resolved[logical]!r} is a {prop_kind} in Notion, "
+                        f"so okr-sync does not write {field} there and lets Notion compute it"
+                    )
+            labels = {
+                r.fields["status"] for r in records if r.ref.kind == kind and r.fields.get("status")
+            }
+            unknown = missing_status_options(schema, labels)
+            if "status" in fields and unknown:
+                problems.append(
+                    f"the {schema.database} database's {schema.resolved['status']!r} has no option "
+                    f"{', '.join(map(repr, unknown))} (it has: {', '.join(schema.options('status')) or 'none'}); "
+                    "add the option in Notion or map the label under status.labels in the config"
+                )
+        if problems:
+            raise WriteError(
+                self.connector.name, "; ".join(problems) + " — nothing was written to Notion"
+            )
+        return [self._writable(r) for r in records]
+
+    def _writable(self, record: Record) -> Record:
+        schema = self._schema(record.ref.kind)
+        keep = {
+            f: v
+            for f, v in record.fields.items()
+            if schema.kind(FIELD_TO_LOGICAL[f]) not in READ_ONLY
+        }
+        return record.model_copy(update={"fields": keep})
+
+    def read(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Values from the pages read this run (no extra request)."""
+        out: dict[RecordRef, dict[str, FieldValue]] = {}
+        for ref in refs:
+            page = self.connector.pages.get(ref)
+            if page is None:
+                out[ref] = {}
+                continue
+            schema = self._schema(ref.kind)
+            values: dict[str, FieldValue] = {}
+            for field, logical in FIELD_TO_LOGICAL.items():
+                name = schema.resolved.get(logical)
+                if not name:
+                    continue
+                prop = page["properties"].get(name) or {}
+                if logical in ("progress", "current"):
+                    values[field] = number(prop)
+                elif logical == "last_synced":
+                    raw = plain(prop)
+                    values[field] = raw[:10] if isinstance(raw, str) else None
+                else:
+                    values[field] = plain(prop)
+            out[ref] = values
+        return out
+
+    def write(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
+        """Comment first (de-duplicated), then one PATCH with every changed property."""
+        connector = self.connector
+        page = connector.pages.get(ref)
+        if page is None:
+            raise WriteError(connector.name, f"no Notion page for {ref.id}")
+        schema = self._schema(ref.kind)
+        if self.comment and ref.kind == "key_result" and values.get("status"):
+            before = plain(page["properties"].get(schema.resolved.get("status", "")) or {})
+            if before and before != values["status"]:  # a change, not the first sync
+                self._comment(ref.id, page, str(before), str(values["status"]))
+        properties: dict[str, Any] = {}
+        for field, value in values.items():
+            logical = FIELD_TO_LOGICAL[field]
+            name = schema.resolved[logical]
+            kind = str(schema.properties[name]["type"])
+            properties[name] = write_value(kind, value, database=schema.database, name=name)
+        if properties:
+            updated = connector.caller.call(
+                f"PATCH the page of {ref.id}", connector.client().pages.update, str(page["id"]),
+                properties=properties, write=True,
+            )  # fmt: skip
+            if isinstance(updated, dict) and "properties" in updated:
+                connector.pages[ref] = updated
+
+    def _comment(self, kr_id: str, page: Mapping[str, Any], before: str, after: str) -> None:
+        """Post the check-in unless an earlier attempt did (since the page last changed)."""
+        connector = self.connector
+        page_id = str(page["id"])
+        marker = f"[okr-sync:{kr_id}:{before}→{after}]"
+        # Only comments made since the page's status last changed count: the same
+        # change months later is a new check-in. Timestamps are minute-floored: >=.
+        since = str(page.get("last_edited_time") or "")
+        client = connector.client()
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            kwargs = {
+                "block_id": page_id,
+                "page_size": 100,
+                **({"start_cursor": cursor} if cursor else {}),
+            }
+            listed = connector.caller.call(
+                f"list comments of {kr_id}", client.comments.list, write=True, **kwargs
+            )
+            for comment in listed.get("results") or ():
+                text = "".join(t.get("plain_text", "") for t in comment.get("rich_text") or ())
+                if marker in text and str(comment.get("created_time") or "") >= since:
+                    return  # posted by an earlier attempt
+            cursor = listed.get("next_cursor") if listed.get("has_more") else None
+            if not cursor:
+                break
+            if cursor in seen:  # trusting it would list the same page forever
+                raise WriteError(
+                    connector.name, f"list comments of {kr_id}: Notion repeated a cursor"
+                )
+            seen.add(cursor)
+        text = f"{self._text.get(kr_id, f'{kr_id}: {after}')} {marker}"
+        connector.caller.call(
+            f"comment on {kr_id}", client.comments.create, parent={"page_id": page_id},
+            rich_text=[{"type": "text", "text": {"content": text[:2000]}}], idempotent=False, write=True,
+        )  # fmt: skip
+
+
+def _check_in(kr: KrResult, label: str) -> str:
+    """E.g. "At risk: 12 of 40 issues done, 30 % against 55 % of the period elapsed"."""
+    parts = [f"{label}:"]
+    if kr.done is not None and kr.total is not None:
+        unit = "points" if kr.measure == "points_done" else "items"
+        parts.append(f"{kr.done:.0f} of {kr.total:.0f} {unit} done,")
+    parts.append(f"{(kr.progress or 0) * 100:.0f} %")
+    if kr.expected is not None:
+        parts.append(f"against {kr.expected * 100:.0f} % of the period elapsed")
+    return " ".join(parts)

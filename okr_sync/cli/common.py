@@ -1,0 +1,109 @@
+"""What every ``okr-sync`` command shares: common options, redacted output, the run clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from okr_sync import log
+from okr_sync.config.loading import find_config
+from okr_sync.errors import EXIT_FAILED, OkrSyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+_redactor = log.Redactor()
+
+
+def _secrets_of(path: Path) -> list[str]:
+    """Values of the environment variables a config file refers to (for redaction)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")  # a bad byte is reported later
+    except OSError:
+        return []
+    return log.referenced_secrets(text)
+
+
+def common_options(func: F) -> F:
+    """--config, --verbose, --quiet and --log-format on every command."""
+
+    @click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file (default: $OKR_SYNC_CONFIG, else ./okr-sync.yaml).",
+    )
+    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per log line, for log shippers.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        config_path: Path | None, verbose: int, quiet: bool, log_format: str, **kw: Any
+    ) -> Any:
+        global _redactor
+        path = find_config(config_path)
+        # JSON logs are for shippers, which want every run_start/write/conflict/summary
+        # line, so they stay at INFO even with -q (which then only quiets stdout); text
+        # logs start at WARNING to keep terminals quiet, and -q leaves only errors.
+        if log_format == "json":
+            level = [logging.INFO, logging.INFO, logging.DEBUG][min(verbose, 2)]
+        else:
+            level = (
+                logging.ERROR
+                if quiet
+                else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+            )
+        _redactor = log.setup(level, log_format, _secrets_of(path))
+        try:
+            return func(path=path, quiet=quiet, **kw)
+        except OkrSyncError as exc:
+            click.echo(_redactor.scrub(f"error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # a bug: say so, without a traceback unless asked (-vv)
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            click.echo(_redactor.scrub(f"internal error: {type(exc).__name__}: {exc}"), err=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo(text: str) -> None:
+    """Print a line to stdout with every known secret redacted."""
+    click.echo(_redactor.scrub(text))
+
+
+def emit_json(data: Any) -> None:
+    """Print data as indented JSON (redacted)."""
+    echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+NOW_VAR = "OKR_SYNC_NOW"
+
+
+def clock() -> Callable[[], dt.datetime]:
+    """The run's clock: real time, or a fixed instant from $OKR_SYNC_NOW (demos, tests)."""
+    fixed = os.environ.get(NOW_VAR)
+    if not fixed:
+        return lambda: dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(fixed)
+    except ValueError:
+        raise click.UsageError(f"{NOW_VAR}={fixed!r} is not an ISO date-time") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return lambda: moment

@@ -1,0 +1,189 @@
+"""``okr-sync status``: the last runs recorded in the state store, and the next scheduled one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+
+from okr_sync.cli import render
+from okr_sync.cli.common import clock, common_options, echo, emit_json
+from okr_sync.cli.schedule import resolve_schedule
+from okr_sync.config.loading import LoadedConfig, load_config, zone
+from okr_sync.engine.runner import lock_path
+from okr_sync.errors import StateError
+from okr_sync.state.lock import read_holder
+from okr_sync.state.store import StateStore
+
+
+def _alive(holder: dict[str, object]) -> bool:
+    """Whether the process a lock record names still runs (unknowable on another host)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(str(holder.get("pid"))), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _outcome(run: dict[str, Any], state_path: Path) -> str:
+    if run["outcome"] != "running":
+        return str(run["outcome"])
+    # Still marked running: either it is, or it died (the next run will mark it).
+    holder = read_holder(lock_path(state_path))
+    return "running" if holder and _alive(holder) else "interrupted"
+
+
+def _failures(summary: dict[str, Any]) -> list[dict[str, str]]:
+    out = [
+        {"kind": "source", "id": name, "reason": error}
+        for name, error in (summary.get("source_errors") or {}).items()
+    ]
+    for kr in summary.get("key_results") or ():
+        if kr.get("stale") or kr.get("error"):
+            reason = ("stale: " if kr.get("stale") else "") + (kr.get("error") or "")
+            out.append({"kind": "kr", "id": kr["kr_id"], "reason": reason})
+    for obj in summary.get("objectives") or ():
+        if obj.get("error"):
+            out.append({"kind": "objective", "id": obj["objective_id"], "reason": obj["error"]})
+    for failure in summary.get("failures") or ():
+        ref = (failure.get("ref") or {}).get("id", "?")
+        out.append(
+            {"kind": "write", "id": f"{failure['target']} {ref}", "reason": failure["error"]}
+        )
+    return out
+
+
+def _seconds(start: str, end: str | None) -> float | None:
+    if end is None:
+        return None
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+
+
+def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, Any]]:
+    """The latest runs, newest first, with what each changed and what failed."""
+    rows = []
+    for run in state.runs(limit):
+        summary = json.loads(run["summary"]) if run["summary"] else {}
+        changes = state.run_changes(run["id"])
+        applied = [c for c in changes if c["result"] == "applied"]
+        # A run that died has no summary: its logged changes still tell what it wrote.
+        kr_ids = {kr["kr_id"] for kr in summary.get("key_results") or ()} or {
+            c["owner"] for c in applied if c["kind"] != "objective"
+        }
+        writes = summary.get(
+            "writes", len({(c["target"], c["kind"], c["record"]) for c in applied})
+        )
+        rows.append(
+            {
+                "id": run["id"],
+                "started_at": run["started_at"],
+                "finished_at": run["finished_at"],
+                "duration_seconds": _seconds(run["started_at"], run["finished_at"]),
+                "outcome": _outcome(run, state_path),
+                "krs_changed": sorted({c["owner"] for c in applied if c["owner"] in kr_ids}),
+                "writes": writes,
+                "conflicts": sum(1 for c in changes if c["conflict"]),
+                "failures": _failures(summary),
+                "notes": list(summary.get("notes") or ()),
+            }
+        )
+    return rows
+
+
+def next_run(loaded: LoadedConfig) -> dict[str, str] | None:
+    """The config's schedule and its next fire time after the run clock's now."""
+    found = resolve_schedule(loaded)
+    if found is None:
+        return None
+    expr, zone_name = found
+    at = expr.next_after(clock()(), zone(zone_name))
+    return {"cron": expr.text, "timezone": zone_name, "next_run": at.isoformat()}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 or seconds == 0 else f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {secs:02d}s"
+
+
+def _when(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_text(
+    state_path: Path, schedule: dict[str, str] | None, rows: list[dict[str, Any]]
+) -> str:
+    """The status as a few lines and a table."""
+    out = [f"state store: {state_path}"]
+    if schedule:
+        at = dt.datetime.fromisoformat(schedule["next_run"])
+        out.append(
+            f"schedule: {schedule['cron']} ({schedule['timezone']}), "
+            f"next run {at:%Y-%m-%d %H:%M %Z}"
+        )
+    else:
+        out.append("schedule: none (set schedule.cron to use 'okr-sync schedule')")
+    table = [
+        [
+            str(r["id"]),
+            _when(r["started_at"]),
+            _duration(r["duration_seconds"]),
+            r["outcome"],
+            str(len(r["krs_changed"])),
+            str(r["writes"]),
+            str(r["conflicts"]),
+            str(len(r["failures"])),
+        ]
+        for r in rows
+    ]
+    headers = ["RUN", "STARTED (UTC)", "DURATION", "OUTCOME", "KRS CHANGED", "WRITES",
+               "CONFLICTS", "FAILURES"]  # fmt: skip
+    out += ["", render.table(headers, table)]
+    for r in rows:
+        if r["failures"] or r["outcome"] == "stopped":
+            out += ["", f"run {r['id']} ({r['outcome']}):"]
+            out += [f"  {f['kind']} {f['id']}: {f['reason']}" for f in r["failures"][:20]]
+            if len(r["failures"]) > 20:
+                out.append(f"  … and {len(r['failures']) - 20} more")
+            out += [f"  note: {n}" for n in r["notes"] if n.startswith("stopped early")]
+    return "\n".join(out)
+
+
+@click.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Runs to show."
+)
+def status(path: Path, quiet: bool, as_json: bool, limit: int) -> None:
+    """The last runs (outcome, duration, changes, failures) and the next scheduled run."""
+    loaded = load_config(path, check_env=False)
+    schedule = next_run(loaded)
+    rows: list[dict[str, Any]] = []
+    if loaded.state_path.exists():
+        state = StateStore.open_readonly(loaded.state_path)
+        try:
+            rows = run_rows(state, loaded.state_path, limit)
+        finally:
+            state.close()
+    if not rows:
+        hint = f" (next scheduled run: {schedule['next_run']})" if schedule else ""
+        raise StateError(
+            f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first{hint}"
+        )
+    if as_json:
+        emit_json({"state": str(loaded.state_path), "schedule": schedule, "runs": rows})
+    else:
+        echo(status_text(loaded.state_path, schedule, rows))

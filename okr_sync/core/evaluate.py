@@ -1,0 +1,179 @@
+"""From linked items to KR and objective results: the pure heart of a run.
+
+:func:`evaluate` gathers each KR's inputs (its linked items, period, the
+sources it depends on, the previous snapshot), computes it with
+:func:`okr_sync.core.progress.compute_kr`, and rolls the results up the objective
+cascade. No I/O: the engine hands in what it pulled and what the state store
+remembered, and the benchmark drives the very same function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mappings import LinkResult
+from mappings.rules import Rule
+from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
+from okr_sync.core.rollup import roll_up
+from okr_sync.models import KeyResult, KrResult, Objective, ObjectiveResult, OkrTree, WorkItem
+
+Period = tuple[dt.date | None, dt.date | None]
+
+
+def _stable(value: Any) -> Any:
+    # Sets have no order; sorted, they hash the same in every process.
+    return sorted(value, key=str) if isinstance(value, set | frozenset) else str(value)
+
+
+def _text_keys(data: Any) -> Any:
+    # A query from YAML may mix key types ({0: x, a: y}), which sort_keys cannot order.
+    if isinstance(data, dict):
+        return {str(k): _text_keys(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_text_keys(v) for v in data]
+    return data
+
+
+def fingerprint(data: Any) -> str:
+    """A short stable hash of JSON-able data (links of a KR, a pull request)."""
+    blob = json.dumps(_text_keys(data), sort_keys=True, default=_stable).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class KrSnapshot:
+    """A KR result plus what the next run's drop-to-zero guard needs."""
+
+    result: KrResult
+    item_count: int
+    fingerprint: str
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parts of the config that evaluation depends on."""
+
+    rules: Sequence[Rule]
+    item_sources: Sequence[str]
+    measure_for: Callable[[str, str | None], str]
+    thresholds: Thresholds
+    cycle: Period = (None, None)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every KR's and objective's result, and the snapshots to record."""
+
+    key_results: dict[str, KrResult]
+    objectives: list[ObjectiveResult]
+    snapshots: list[KrSnapshot]
+
+
+def rules_by_kr(rules: Sequence[Rule]) -> dict[str, list[Rule]]:
+    """The mapping rules of each KR."""
+    out: dict[str, list[Rule]] = {}
+    for rule in rules:
+        out.setdefault(rule.kr, []).append(rule)
+    return out
+
+
+def kr_period(kr: KeyResult, objective: Objective | None, cycle: Period) -> Period:
+    """A KR's period: its own dates, else its objective's, else the cycle's."""
+    start = kr.period_start or (objective.period_start if objective else None) or cycle[0]
+    end = kr.period_end or (objective.period_end if objective else None) or cycle[1]
+    return start, end
+
+
+def dependencies(kr: KeyResult, rules: Sequence[Rule], item_sources: Sequence[str]) -> set[str]:
+    """Item sources whose failure makes this KR's number unreliable (``rules``: the KR's)."""
+    deps: set[str] = set()
+    for rule in rules:
+        deps |= {rule.source} if rule.source else set(item_sources)
+    for ref in kr.links:
+        deps |= {ref.source} if ref.source else set(item_sources)
+    if not rules and not kr.links:
+        deps |= set(item_sources)  # only item-side links can reach it
+    return deps
+
+
+def evaluate(
+    tree: OkrTree,
+    items: Sequence[WorkItem],
+    linked: LinkResult,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    previous: Mapping[str, Previous] | None = None,
+    failed_sources: Mapping[str, str] | None = None,
+    not_found: set[str] | frozenset[str] = frozenset(),
+    accept_empty: frozenset[str] = frozenset(),
+    counts: Mapping[str, int] | None = None,
+) -> Evaluation:
+    """Compute every KR and roll the results up (see the module docstring).
+
+    Args:
+        tree: the OKR tree.
+        items: every item pulled, from all item sources.
+        linked: the links from :func:`mappings.link`.
+        settings: rules, item source names, measures, thresholds, cycle.
+        now: the run's time (expected progress).
+        previous: the last recorded snapshot of each KR (drop-to-zero guard).
+        failed_sources: item source → error, for the sources that failed.
+        not_found: keys asked for that no item source has.
+        accept_empty: KRs whose drop to no items is accepted this time.
+        counts: query selector → number of matches, from sources that answered
+            a count-only query (a ``count`` KR linked by one query) with a count.
+    """
+    counts = counts or {}
+    previous = previous or {}
+    errors = failed_sources or {}
+    index = {(i.source, i.key): i for i in items}
+    children = children_index(items)
+    objectives = {o.id: o for o in tree.objectives}
+    rules_of = rules_by_kr(settings.rules)
+    results: dict[str, KrResult] = {}
+    snapshots: list[KrSnapshot] = []
+    for kr in tree.key_results:
+        kr_rules = rules_of.get(kr.id, [])
+        links = linked.by_kr.get(kr.id, ())
+        selectors = linked.selectors.get(kr.id, ())
+        asked = {k for r in kr_rules for k in r.epics} | {ref.key for ref in kr.links}
+        prev = None if kr.id in accept_empty else previous.get(kr.id)
+        deps = dependencies(kr, kr_rules, settings.item_sources) | (prev.sources if prev else set())
+        shared = []
+        for lk in links:
+            others = linked.shared.get(f"{lk.source}:{lk.item_key}")
+            if others:
+                shared.append(f"{lk.item_key} (also {', '.join(k for k in others if k != kr.id)})")
+        inputs = KrInputs(
+            kr=kr,
+            measure=settings.measure_for(kr.id, kr.measure),
+            linked=[index[(lk.source, lk.item_key)] for lk in links],
+            period=kr_period(kr, objectives.get(kr.objective_id or ""), settings.cycle),
+            fingerprint=fingerprint(
+                [[r.model_dump(mode="json") for r in kr_rules], [ref.key for ref in kr.links]]
+            ),
+            selectors=selectors,
+            shared=tuple(shared),
+            failed_sources={s: errors[s] for s in deps if s in errors},
+            missing=tuple(sorted(asked & not_found)),
+            previous=prev,
+            keyed=bool(kr.links) or any(r.epics for r in kr_rules),
+            source_count=next((counts[r.id] for r in kr_rules if r.id in counts), None),
+        )
+        result = compute_kr(inputs, children, now, settings.thresholds)
+        results[kr.id] = result
+        counted = result.provenance.counted
+        sources = frozenset(c.source for c in counted)
+        snapshots.append(KrSnapshot(result, len(counted), inputs.fingerprint, sources))
+    prev_progress = {k: p.progress for k, p in previous.items() if p.progress is not None}
+    objective_results = roll_up(
+        tree, results, prev_progress, now, settings.thresholds, settings.cycle
+    )
+    return Evaluation(results, objective_results, snapshots)

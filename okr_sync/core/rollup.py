@@ -1,0 +1,136 @@
+"""Objective progress: the weighted mean rolled up the cascade. Pure.
+
+The rule: an objective's progress is the weighted mean of
+
+- the progress of its own key results, each weighted by the KR's ``weight``
+  (default 1), and
+- the progress of its child objectives, each counting as one unit weighted by
+  the child objective's ``weight`` (default 1), however many KRs it has.
+
+So a company objective with two KRs and one team objective below it averages
+three units. A stale KR contributes the progress it had in the last recorded
+run; if it has none, the objective (and every objective above it) is stale and
+is not written. A KR without progress (a manual KR with no Current yet) and an
+objective without any contribution are left out of the mean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from okr_sync.core.progress import Thresholds, expected_progress, status_for
+from okr_sync.errors import DataError
+from okr_sync.models import KeyResult, KrResult, Objective, ObjectiveResult, OkrTree
+
+
+def check_tree(tree: OkrTree, source: str) -> None:
+    """Reject duplicate ids, unknown parents and cycles in the cascade.
+
+    Raises:
+        DataError: listing every problem found.
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for obj in tree.objectives:
+        if obj.id in seen:
+            problems.append(f"objective id {obj.id!r} appears twice")
+        seen.add(obj.id)
+    kr_seen: set[str] = set()
+    for kr in tree.key_results:
+        if kr.id in kr_seen:
+            problems.append(f"key result id {kr.id!r} appears twice")
+        kr_seen.add(kr.id)
+        if kr.objective_id and kr.objective_id not in seen:
+            problems.append(f"key result {kr.id} names unknown objective {kr.objective_id!r}")
+    parents = {o.id: o.parent_id for o in tree.objectives}
+    for obj in tree.objectives:
+        if obj.parent_id and obj.parent_id not in parents:
+            problems.append(f"objective {obj.id} names unknown parent {obj.parent_id!r}")
+    reported: set[str] = set()
+    for start in parents:
+        chain: list[str] = []
+        node: str | None = start
+        while node is not None and node in parents and node not in chain:
+            chain.append(node)
+            node = parents[node]
+        if node is not None and node in chain and node not in reported:
+            cycle = chain[chain.index(node) :]
+            reported.update(cycle)
+            problems.append("objectives form a cycle of parents: " + " → ".join([*cycle, node]))
+    if problems:
+        raise DataError(problems, source)
+
+
+def _order_children_first(objectives: Sequence[Objective]) -> list[Objective]:
+    by_id = {o.id: o for o in objectives}
+    depth: dict[str, int] = {}
+
+    def level(oid: str) -> int:
+        if oid not in depth:
+            parent = by_id[oid].parent_id
+            depth[oid] = 0 if parent is None or parent not in by_id else level(parent) + 1
+        return depth[oid]
+
+    return sorted(objectives, key=lambda o: -level(o.id))
+
+
+def roll_up(
+    tree: OkrTree,
+    kr_results: Mapping[str, KrResult],
+    previous_progress: Mapping[str, float],
+    now: dt.datetime,
+    thresholds: Thresholds,
+    cycle: tuple[dt.date | None, dt.date | None] = (None, None),
+) -> list[ObjectiveResult]:
+    """Roll KR progress up the objective cascade (see the module docstring)."""
+    krs_of: dict[str, list[KeyResult]] = {}
+    for kr in tree.key_results:
+        if kr.objective_id:
+            krs_of.setdefault(kr.objective_id, []).append(kr)
+    children_of: dict[str, list[Objective]] = {}
+    for obj in tree.objectives:
+        if obj.parent_id:
+            children_of.setdefault(obj.parent_id, []).append(obj)
+
+    results: dict[str, ObjectiveResult] = {}
+    for obj in _order_children_first(tree.objectives):
+        parts: list[tuple[float, float]] = []
+        stale_because: list[str] = []
+        for kr in krs_of.get(obj.id, ()):
+            res = kr_results.get(kr.id)
+            if res is None:
+                continue
+            if res.writable:
+                parts.append((kr.weight, res.progress or 0.0))
+            elif res.stale or res.error:
+                if kr.id in previous_progress:
+                    parts.append((kr.weight, previous_progress[kr.id]))
+                else:
+                    stale_because.append(kr.id)
+        for child in children_of.get(obj.id, ()):
+            sub = results[child.id]
+            if sub.stale:
+                stale_because.append(child.id)
+            elif sub.progress is not None:
+                parts.append((child.weight, sub.progress))
+        expected = expected_progress(obj.period_start or cycle[0], obj.period_end or cycle[1], now)
+        if stale_because:
+            results[obj.id] = ObjectiveResult(
+                objective_id=obj.id,
+                title=obj.title,
+                expected=expected,
+                stale=True,
+                error="not updated, no progress known for " + ", ".join(stale_because),
+            )
+            continue
+        weight = sum(w for w, _ in parts)
+        progress = sum(w * p for w, p in parts) / weight if weight > 0 else None
+        results[obj.id] = ObjectiveResult(
+            objective_id=obj.id,
+            title=obj.title,
+            progress=progress,
+            expected=expected,
+            status=status_for(progress, expected, thresholds) if progress is not None else None,
+        )
+    return [results[o.id] for o in tree.objectives]

@@ -1,0 +1,12 @@
+"""One run of okr-sync, from the connectors to the writes.
+
+``engine`` builds the connectors, pulls, links, computes, plans and applies (``Engine``);
+``apply`` is the write loop; ``runner`` is a locked sync with its state store;
+``preflight`` checks every connection before a first sync.
+"""
+
+from __future__ import annotations
+
+from okr_sync.engine.engine import Engine, build_connectors
+
+__all__ = ["Engine", "build_connectors"]

@@ -1,0 +1,62 @@
+"""One sync under the run lock: what ``okr-sync sync`` and each tick of ``okr-sync schedule`` do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from okr_sync.config.loading import LoadedConfig
+from okr_sync.engine.engine import Engine, build_connectors
+from okr_sync.models import RunSummary
+from okr_sync.state.lock import RunLock
+from okr_sync.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+
+def lock_path(state_path: Path) -> Path:
+    """The lock file of a state store: ``<state>.lock`` next to it."""
+    return state_path.with_name(state_path.name + ".lock")
+
+
+def run_sync(
+    loaded: LoadedConfig,
+    *,
+    now: Callable[[], dt.datetime],
+    accept_empty: Iterable[str] = (),
+    on_write: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    connectors: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Take the run lock, open the state store and run one sync that writes.
+
+    ``connectors`` defaults to those the config builds; ``should_stop`` is
+    passed to :meth:`Engine.run` (asked before each write).
+
+    Raises:
+        LockHeld: another run holds the lock of this state store.
+        StateError: the state store cannot be opened or migrated.
+        ConfigError: the OKR source does not know a KR the config names.
+    """
+    with RunLock(lock_path(loaded.state_path)) as lock:
+        if lock.recovered_from:
+            log.warning(
+                "recovered the lock left by pid %s (started %s), which did not finish",
+                lock.recovered_from.get("pid"),
+                lock.recovered_from.get("since"),
+            )
+        state = StateStore.open(loaded.state_path)
+        try:
+            engine = Engine(
+                loaded,
+                build_connectors(loaded) if connectors is None else connectors,
+                state,
+                now=now,
+                accept_empty=frozenset(accept_empty),
+            )
+            return engine.run(apply=True, on_write=on_write, should_stop=should_stop)
+        finally:
+            state.close()

@@ -1,0 +1,11 @@
+"""The state store: what okr-sync remembers between runs.
+
+``store`` is the store itself, ``queries`` its reads and writes of cursors, cached items
+and last-written values, ``schema`` its tables and named migrations, ``lock`` the run lock.
+"""
+
+from __future__ import annotations
+
+from okr_sync.state.store import CursorState, StateStore
+
+__all__ = ["CursorState", "StateStore"]

@@ -1,0 +1,176 @@
+"""Read-only queries of the state store: a mixin that ``StateStore`` inherits.
+
+Runs, snapshots (history and the latest per KR), the change log, the values
+okr-sync last wrote, cursors and the item cache. Everything here only reads,
+so it works the same on a store opened with
+:meth:`~okr_sync.state.store.StateStore.open_readonly`; opening, migrating and
+writing stay in :mod:`okr_sync.state.store`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from okr_sync.core.progress import Previous
+from okr_sync.models import WORK_ITEM, FieldValue, RecordRef, WorkItem
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """A source's cursor, the fingerprint of the request it belongs to, the last full pull."""
+
+    cursor: str | None
+    fingerprint: str
+    full_at: str | None
+
+
+def _load(text: str | None) -> FieldValue:
+    return None if text is None else json.loads(text)
+
+
+class StateQueries:
+    """The read-only queries of a state store; the store provides ``_db``."""
+
+    _db: sqlite3.Connection
+
+    # --- runs ----------------------------------------------------------------
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        rows = self._db.execute(
+            "SELECT id, started_at, finished_at, dry_run, outcome, summary FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- snapshots -------------------------------------------------------------
+    def previous(self) -> dict[str, Previous]:
+        """For each KR, its latest non-stale snapshot (item count, link fingerprint)."""
+        rows = self._db.execute(
+            "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources FROM snapshots s "
+            "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots "
+            "      WHERE kind='kr' AND stale=0 AND error IS NULL GROUP BY id) latest "
+            "ON s.id = latest.id AND s.run_id = latest.run_id WHERE s.kind='kr'"
+        )
+        return {
+            r[0]: Previous(
+                item_count=r[1] or 0,
+                fingerprint=r[2] or "",
+                progress=r[3],
+                sources=frozenset(filter(None, (r[4] or "").split(","))),
+            )
+            for r in rows
+        }
+
+    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
+        """Snapshots over time (oldest first), for one id or all of a kind."""
+        sql = (
+            "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "FROM snapshots s JOIN runs r ON r.id = s.run_id "
+            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
+        )
+        args: list[Any] = [kind]
+        if ident is not None:
+            sql += " AND s.id = ?"
+            args.append(ident)
+        keys = (
+            "at",
+            "id",
+            "title",
+            "progress",
+            "expected",
+            "current",
+            "done",
+            "total",
+            "status",
+            "stale",
+            "error",
+            "run_id",
+            "measure",
+            "provenance",
+        )
+        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- changes and written values -------------------------------------------
+    def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:
+        """Values okr-sync wrote to each field of a target.
+
+        The last confirmed value comes first, then a value whose write was
+        started but never confirmed (a crash in between), if any.
+        """
+        out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
+        for table in ("written", "pending"):
+            rows = self._db.execute(
+                f"SELECT kind, record, field, value FROM {table} WHERE target = ?", (target,)
+            )
+            for k, rec, f, v in rows:
+                key = (RecordRef(kind=k, id=rec), f)
+                out[key] = (*out.get(key, ()), _load(v))
+        return out
+
+    def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Logged changes of one KR or objective, newest first (human values included)."""
+        keys = (
+            "run_id",
+            "target",
+            "kind",
+            "record",
+            "field",
+            "before",
+            "after",
+            "last_written",
+            "conflict",
+            "action",
+            "result",
+            "error",
+        )
+        rows = self._db.execute(
+            f"SELECT {', '.join(keys)} FROM changes WHERE owner = ? ORDER BY rowid DESC LIMIT ?",
+            (owner, limit),
+        )
+        out = []
+        for row in rows:
+            entry = dict(zip(keys, row, strict=True))
+            for k in ("before", "after", "last_written"):
+                entry[k] = _load(entry[k])
+            out.append(entry)
+        return out
+
+    def run_changes(self, run_id: int) -> list[dict[str, Any]]:
+        """The changes logged by one run: owner, target, record, field, conflict, result, error."""
+        keys = (
+            "owner",
+            "target",
+            "kind",
+            "record",
+            "field",
+            "conflict",
+            "action",
+            "result",
+            "error",
+        )
+        rows = self._db.execute(
+            f"SELECT {', '.join(keys)} FROM changes WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- cursors and item cache -------------------------------------------------
+    def cursor(self, source: str) -> CursorState | None:
+        """The committed cursor of a source, or None if never pulled."""
+        row = self._db.execute(
+            "SELECT cursor, fingerprint, full_at FROM cursors WHERE source = ?", (source,)
+        ).fetchone()
+        return (
+            None if row is None else CursorState(cursor=row[0], fingerprint=row[1], full_at=row[2])
+        )
+
+    def cached_items(self, source: str) -> list[WorkItem]:
+        """The item cache of one source."""
+        rows = self._db.execute("SELECT data FROM items WHERE source = ?", (source,))
+        return [WORK_ITEM.validate_json(r[0]) for r in rows]

@@ -1,0 +1,80 @@
+"""The state store's schema: its named migrations, in the order they apply.
+
+:class:`~okr_sync.state.store.StateStore` runs each pending migration inside its
+own transaction and records its name once applied. Never edit or reorder a
+released migration: add a new one at the end of :data:`MIGRATIONS`. The store
+reads this list through :mod:`okr_sync.state.store`, which imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable
+
+
+def _m0001_initial(db: sqlite3.Connection) -> None:
+    statements = [
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+            dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running',
+            summary TEXT)""",
+        """CREATE TABLE snapshots (
+            run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT NOT NULL, id TEXT NOT NULL,
+            title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, done REAL,
+            total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count INTEGER,
+            fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))""",
+        "CREATE INDEX snapshots_by_id ON snapshots(kind, id, run_id)",
+        """CREATE TABLE changes (
+            run_id INTEGER NOT NULL REFERENCES runs(id), target TEXT NOT NULL,
+            kind TEXT NOT NULL, record TEXT NOT NULL, owner TEXT NOT NULL, field TEXT NOT NULL,
+            before TEXT, after TEXT, last_written TEXT, conflict INTEGER NOT NULL,
+            action TEXT NOT NULL, result TEXT NOT NULL, error TEXT)""",
+        "CREATE INDEX changes_by_owner ON changes(owner, run_id)",
+        """CREATE TABLE written (
+            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
+            value TEXT, run_id INTEGER, written_at TEXT NOT NULL,
+            PRIMARY KEY (target, kind, record, field))""",
+        """CREATE TABLE cursors (
+            source TEXT PRIMARY KEY, cursor TEXT, fingerprint TEXT NOT NULL, full_at TEXT,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE items (
+            source TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+            PRIMARY KEY (source, key))""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+def _m0002_pending_writes(db: sqlite3.Connection) -> None:
+    # A value being written: a kill between the write and its record must not make
+    # okr-sync's own value look like a human edit on the next run.
+    db.execute(
+        """CREATE TABLE pending (
+            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
+            value TEXT, PRIMARY KEY (target, kind, record, field))"""
+    )
+
+
+def provenance_key(text: str) -> str:
+    """The key a provenance text is kept under (a digest of the text)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _m0003_shared_provenance(db: sqlite3.Connection) -> None:
+    # A KR's provenance (every item counted and excluded) is most of a snapshot and is
+    # mostly the same as the run before: keep each distinct text once, by digest.
+    db.execute("CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)")
+    rows = db.execute("SELECT rowid, provenance FROM snapshots WHERE provenance IS NOT NULL")
+    for rowid, text in rows.fetchall():
+        key = provenance_key(text)
+        db.execute("INSERT OR IGNORE INTO provenances VALUES (?, ?)", (key, text))
+        db.execute("UPDATE snapshots SET provenance = ? WHERE rowid = ?", (key, rowid))
+
+
+#: Named migrations, applied in order; never edit or reorder a released one.
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001_initial", _m0001_initial),
+    ("0002_pending_writes", _m0002_pending_writes),
+    ("0003_shared_provenance", _m0003_shared_provenance),
+]

@@ -1,0 +1,366 @@
+"""The state store: one SQLite file, the only module of the engine that touches disk.
+
+It keeps runs, each run's planned and applied changes (with the value a
+change replaced, so a human's value is always recoverable), per-KR snapshots
+with provenance (history, ``explain``), cursors and the item cache for
+incremental pulls, and the last value okr-sync wrote to each target field.
+
+The schema is versioned by named migrations that run inside a transaction
+each. The file is created with mode 0600 in a 0700 folder. Read-only
+commands open it with ``mode=ro`` and never write to it.
+
+The migrations are in :mod:`okr_sync.state.schema`, the read-only queries
+(history, the change log, cursors, the item cache) in
+:mod:`okr_sync.state.queries`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from okr_sync.core.evaluate import KrSnapshot
+from okr_sync.errors import StateError
+from okr_sync.models import (
+    WORK_ITEM,
+    FieldChange,
+    FieldValue,
+    ObjectiveResult,
+    RecordRef,
+    RunSummary,
+    WorkItem,
+)
+from okr_sync.state.queries import CursorState as CursorState
+from okr_sync.state.queries import StateQueries
+from okr_sync.state.schema import MIGRATIONS, provenance_key
+
+
+def _dump(value: FieldValue) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class StateStore(StateQueries):
+    """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
+        #: Applied to every error text and run summary before it is stored (secrets out).
+        self.redact: Callable[[str], str] = lambda text: text
+        self._db = db
+        self.path = path
+        self.readonly = readonly
+
+    # --- opening -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> StateStore:
+        """Open (creating if needed) the store for writing, and run pending migrations."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open the state store {path}: {exc}") from exc
+        store = cls(db, path, readonly=False)
+        try:
+            store.migrate()
+        except StateError:
+            db.close()
+            raise
+        except sqlite3.Error as exc:
+            db.close()
+            raise StateError(f"cannot migrate the state store {path}: {exc}") from exc
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> StateStore:
+        """Open for reading only; a missing file gives an empty in-memory store."""
+        if not path.exists():
+            return cls.in_memory()
+        try:
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read the state store {path}: {exc}") from exc
+        store = cls(db, path, readonly=True)
+        try:
+            db.execute("PRAGMA query_only=ON")
+            pending = store.pending_migrations()
+            if pending:
+                raise StateError(
+                    f"the state store {path} needs migrations ({', '.join(pending)}); "
+                    "run 'okr-sync sync' once to apply them"
+                )
+        except sqlite3.Error as exc:
+            db.close()
+            raise StateError(f"cannot read the state store {path}: {exc}") from exc
+        except StateError:
+            db.close()
+            raise
+        return store
+
+    @classmethod
+    def in_memory(cls) -> StateStore:
+        """An empty, throw-away store (tests; plans without any state yet)."""
+        store = cls(sqlite3.connect(":memory:", isolation_level=None), None, readonly=False)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    # --- migrations ----------------------------------------------------------
+    def _applied(self) -> set[str]:
+        row = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if row is None:
+            return set()
+        return {r[0] for r in self._db.execute("SELECT name FROM schema_migrations")}
+
+    def pending_migrations(self) -> list[str]:
+        """Names of migrations not yet applied."""
+        applied = self._applied()
+        known = {name for name, _ in MIGRATIONS}
+        unknown = applied - known
+        if unknown:
+            raise StateError(
+                f"the state store was written by a newer okr-sync (migrations {sorted(unknown)}); "
+                "upgrade okr-sync"
+            )
+        return [name for name, _ in MIGRATIONS if name not in applied]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return their names."""
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        self.pending_migrations()  # refuses a store written by a newer okr-sync
+        done = []
+        for name, apply in MIGRATIONS:
+            if name in self._applied():
+                continue
+            with self.transaction():
+                apply(self._db)
+                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
+            done.append(name)
+        return done
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any error."""
+        if self.readonly:
+            raise StateError("the state store is open read-only")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- runs ----------------------------------------------------------------
+    def start_run(self, started_at: dt.datetime, dry_run: bool = False) -> int:
+        """Record the start of a run; returns its id.
+
+        Called under the run lock, so any run still marked running has died.
+        """
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET outcome='interrupted' WHERE outcome='running'")
+            cur = db.execute(
+                "INSERT INTO runs (started_at, dry_run) VALUES (?, ?)",
+                (started_at.isoformat(), int(dry_run)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        summary: RunSummary,
+        outcome: str,
+        snapshots: Iterable[KrSnapshot],
+        objectives: Iterable[ObjectiveResult],
+        cursors: Mapping[str, CursorState],
+        caches: Mapping[str, tuple[Sequence[WorkItem], bool]] | None = None,
+    ) -> None:
+        """Commit a run: summary, snapshots, cursors and item caches together, or none.
+
+        ``caches`` maps a source to ``(items, replace)``: the items pulled, and
+        whether they replace that source's cache (a full pull) or merge into it.
+        """
+        assert summary.run_id is not None
+        snapshots = list(snapshots)
+        finished = (summary.finished_at or dt.datetime.now(dt.UTC)).isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, outcome=?, summary=? WHERE id=?",
+                (
+                    finished,
+                    outcome,
+                    # The KRs' provenance is kept with the snapshots, once.
+                    self.redact(
+                        summary.model_dump_json(
+                            exclude={"plan": True, "key_results": {"__all__": {"provenance"}}}
+                        )
+                    ),
+                    summary.run_id,
+                ),
+            )
+            texts = {s.result.kr_id: s.result.provenance.model_dump_json() for s in snapshots}
+            db.executemany(
+                "INSERT OR IGNORE INTO provenances VALUES (?, ?)",
+                [(provenance_key(t), t) for t in texts.values()],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO snapshots VALUES "
+                "(?, 'kr', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        summary.run_id,
+                        s.result.kr_id,
+                        s.result.title,
+                        s.result.measure,
+                        s.result.progress,
+                        s.result.expected,
+                        s.result.current,
+                        s.result.done,
+                        s.result.total,
+                        s.result.status,
+                        int(s.result.stale),
+                        self._text(s.result.error),
+                        s.item_count,
+                        s.fingerprint,
+                        ",".join(sorted(s.sources)),
+                        provenance_key(texts[s.result.kr_id]),
+                    )
+                    for s in snapshots
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO snapshots (run_id, kind, id, title, progress, expected, "
+                "status, stale, error) VALUES (?, 'objective', ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        summary.run_id,
+                        o.objective_id,
+                        o.title,
+                        o.progress,
+                        o.expected,
+                        o.status,
+                        int(o.stale),
+                        self._text(o.error),
+                    )
+                    for o in objectives
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
+                [(src, c.cursor, c.fingerprint, c.full_at, finished) for src, c in cursors.items()],
+            )
+            for source, (items, replace) in (caches or {}).items():
+                if replace:
+                    db.execute("DELETE FROM items WHERE source = ?", (source,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                    [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in items],
+                )
+
+    # --- changes and written values -------------------------------------------
+    def record_intent(self, run_id: int, changes: Sequence[FieldChange]) -> None:
+        """Note values about to be written, before the request goes out.
+
+        Besides the pending value (so okr-sync's own value never looks like a
+        human edit after a crash), each change is logged as ``started`` with the
+        value the target held: if the process dies before the target confirms,
+        a human's value that the write replaces is still in the history.
+        """
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
+                [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
+            )
+            self._log(db, run_id, changes, "started", None)
+
+    def _text(self, text: str | None) -> str | None:
+        return None if text is None else self.redact(text)
+
+    def _log(
+        self,
+        db: sqlite3.Connection,
+        run_id: int,
+        changes: Sequence[FieldChange],
+        result: str,
+        error: str | None,
+    ) -> None:
+        # One row per change and run: a final result replaces the ``started`` row.
+        db.executemany(
+            "DELETE FROM changes WHERE run_id=? AND target=? AND kind=? AND record=? "
+            "AND field=? AND result='started'",
+            [(run_id, c.target, c.ref.kind, c.ref.id, c.field) for c in changes],
+        )
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id, c.target, c.ref.kind, c.ref.id, c.owner, c.field, _dump(c.before),
+                    _dump(c.after), _dump(c.last_written), int(c.conflict), c.action, result,
+                    self._text(error),
+                )
+                for c in changes
+            ],
+        )  # fmt: skip
+
+    def record_changes(
+        self, run_id: int, changes: Sequence[FieldChange], result: str, error: str | None = None
+    ) -> None:
+        """Log changes; for applied ones also remember the value as last written.
+
+        Called once per record write, right after the target confirmed it, so
+        a crash between two writes loses nothing that was written. A change
+        left ``started`` in the log is one whose outcome the run never learnt.
+        """
+        at = _now()
+        with self.transaction() as db:
+            self._log(db, run_id, changes, result, error)
+            if result == "applied":
+                db.executemany(
+                    "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), run_id, at)
+                        for c in changes
+                    ],
+                )
+            if result in ("applied", "refused"):  # the outcome is known: nothing is pending
+                db.executemany(
+                    "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
+                    [(c.target, c.ref.kind, c.ref.id, c.field) for c in changes],
+                )
+
+    def adopt(
+        self, target: str, run_id: int, values: Iterable[tuple[RecordRef, str, FieldValue]]
+    ) -> None:
+        """Remember values a target already holds as ours (they equal what we want)."""
+        at = _now()
+        rows = list(values)
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(target, ref.kind, ref.id, f, _dump(v), run_id, at) for ref, f, v in rows],
+            )
+            db.executemany(
+                "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
+                [(target, ref.kind, ref.id, f) for ref, f, _ in rows],
+            )
