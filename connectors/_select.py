@@ -25,8 +25,10 @@ def select(
 ) -> PullResult:
     """Select the items a request asks for.
 
-    With ``incremental`` and a cursor (an ISO timestamp), only items updated
-    at or after the cursor are returned and the result is marked incremental.
+    With ``incremental`` and a cursor (an ISO timestamp), the result is marked
+    incremental: it returns the items updated at or after the cursor and those the
+    engine does not hold yet (not in ``cached_keys``), and lists every selected key
+    as ``members`` so the engine drops cached items that left the selection.
     """
     for selector in request.queries:
         problem = query_problem(selector.query)
@@ -61,7 +63,7 @@ def select(
     result = [
         by_key[k].replace(selectors=tuple(tags)) if tags else by_key[k]
         for k, tags in chosen.items()
-        if since is None or _updated_since(by_key[k], since)
+        if since is None or _updated_since(by_key[k], since) or k not in request.cached_keys
     ]
     stamps = [i.updated for i in items if i.updated is not None]
     cursor = max(stamps).isoformat() if incremental and stamps else None
@@ -69,6 +71,7 @@ def select(
         items=tuple(result),
         cursor=cursor,
         incremental=since is not None,
+        members=frozenset(chosen) if since is not None else None,
         missing_keys=frozenset(k for k in request.keys if k not in by_key),
         counts=counts,
         description=f"{len(result)} of {len(items)} items in {source}",

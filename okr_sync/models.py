@@ -189,7 +189,9 @@ class PullRequest(Frozen):
     returns, the epic's direct children (so progress can be computed from them).
     ``cursor`` is the value the source returned last time (None: pull in full).
     With a cursor, ``known_epics`` lists the epics already in the item cache, so
-    a source can ask for their changed children without re-reading the epics.
+    a source can ask for their changed children without re-reading the epics, and
+    ``cached_keys`` lists every item the cache holds, so a source can fetch in full
+    the items that joined the selection without changing (see :class:`PullResult`).
     """
 
     keys: frozenset[str] = frozenset()
@@ -199,6 +201,7 @@ class PullRequest(Frozen):
     label_prefix: str = "okr:"
     cursor: str | None = None
     known_epics: frozenset[str] = frozenset()
+    cached_keys: frozenset[str] = frozenset()
 
 
 class PullResult(Frozen):
@@ -206,12 +209,21 @@ class PullResult(Frozen):
 
     ``incremental`` means ``items`` holds only what changed since the cursor and
     must be merged into the cached items; otherwise it is the whole set.
+    An incremental result must carry ``members``: the key of every item in the
+    whole selection now (roots and children, as a full pull would return them).
+    The engine drops cached items that are no longer members, so an item that
+    left the selection (a label removed, moved to another epic, deleted) stops
+    counting at once; and ``items`` must hold every member that is not in the
+    request's ``cached_keys``, so cache and result together are exactly what a
+    full pull would return. An incremental result without ``members`` fails the
+    source for that run (the engine cannot tell what left).
     ``missing_keys`` lists requested keys that the source does not have.
     """
 
     items: tuple[WorkItem, ...] = ()
     cursor: str | None = None
     incremental: bool = False
+    members: frozenset[str] | None = None
     missing_keys: frozenset[str] = frozenset()
     counts: dict[str, int] = Field(default_factory=dict)
     description: str = ""

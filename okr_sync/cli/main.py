@@ -48,9 +48,16 @@ def validate(path: Path, quiet: bool) -> None:
         echo(f"{path}: OK ({checked} valid)")
 
 
-def _engine(loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = ()) -> Engine:
+def _engine(
+    loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = (), full: bool = False
+) -> Engine:
     return Engine(
-        loaded, build_connectors(loaded), state, now=clock(), accept_empty=frozenset(accept_empty)
+        loaded,
+        build_connectors(loaded),
+        state,
+        now=clock(),
+        accept_empty=frozenset(accept_empty),
+        full=full,
     )
 
 
@@ -58,18 +65,23 @@ accept_empty_option = click.option(
     "--accept-empty", multiple=True, metavar="KR",
     help="Accept that this KR's linked items dropped to none (repeatable).",
 )  # fmt: skip
+full_option = click.option(
+    "--full", is_flag=True,
+    help="Pull every source in full instead of what changed since the last run.",
+)  # fmt: skip
 
 
 @main.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @accept_empty_option
-def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
+@full_option
+def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
     """Show what a sync would write. Writes nothing, not even the state store."""
     loaded = load_config(path)
     state = StateStore.open_readonly(loaded.state_path)
     try:
-        summary = _engine(loaded, state, accept_empty).run(apply=False)
+        summary = _engine(loaded, state, accept_empty, full).run(apply=False)
     finally:
         state.close()
     _report(summary, loaded, quiet, as_json)
@@ -79,7 +91,8 @@ def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) 
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @accept_empty_option
-def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) -> None:
+@full_option
+def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
     check_local_okrs(loaded)  # before the lock and the state store: a bad OKR file touches nothing
@@ -93,7 +106,7 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...]) 
             bar_ctx["bar"].__enter__()
         bar_ctx["bar"].update(1)
 
-    summary = run_sync(loaded, now=clock(), accept_empty=accept_empty, on_write=on_write)
+    summary = run_sync(loaded, now=clock(), accept_empty=accept_empty, on_write=on_write, full=full)
     if "bar" in bar_ctx:
         bar_ctx["bar"].__exit__(None, None, None)
     _report(summary, loaded, quiet, as_json)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mappings
+from okr_sync import __version__
 from okr_sync import log as okr_log
 from okr_sync.config import registry
 from okr_sync.config.loading import LoadedConfig
@@ -25,7 +26,7 @@ from okr_sync.core.evaluate import fingerprint as make_fingerprint
 from okr_sync.core.plan import TargetPlan, merge, plan_target
 from okr_sync.core.rollup import check_tree
 from okr_sync.engine.apply import Applier, log_conflict
-from okr_sync.errors import ConfigError, OkrSyncError, Problem
+from okr_sync.errors import ConfigError, OkrSyncError, Problem, SourceError
 from okr_sync.interfaces import ItemSource, OkrSource, WriteTarget
 from okr_sync.models import (
     ItemKind,
@@ -33,13 +34,14 @@ from okr_sync.models import (
     Outcome,
     Plan,
     PullRequest,
+    PullResult,
     QuerySelector,
     RecordRef,
     RunSummary,
     WorkItem,
     WriteFailure,
 )
-from okr_sync.state.store import CursorState, StateStore
+from okr_sync.state.store import CacheUpdate, CursorState, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,35 @@ def _not_found(
     return out
 
 
+def _merge(
+    name: str, cached: list[WorkItem], result: PullResult
+) -> tuple[list[WorkItem], CacheUpdate]:
+    """A source's items this run, and how its cache changes (see :class:`PullResult`).
+
+    Raises:
+        SourceError: an incremental result without membership, or one whose members
+            are neither pulled nor cached (the source broke its contract; counting
+            what is left would be a plausible wrong number).
+    """
+    pulled = tuple(result.items)
+    if not result.incremental:
+        return list(pulled), CacheUpdate(pulled, replace=True)
+    if result.members is None:
+        raise SourceError(name, "an incremental pull did not say which items are still selected")
+    merged = {i.key: i for i in cached if i.key in result.members}
+    merged.update((i.key, i) for i in pulled)
+    unknown = result.members - merged.keys()
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:5])
+        raise SourceError(
+            name, f"{len(unknown)} selected item(s) neither pulled nor cached: {shown}"
+        )
+    removed = frozenset(i.key for i in cached) - result.members
+    if removed:
+        log.info("%s: %d cached item(s) left the selection", name, len(removed))
+    return list(merged.values()), CacheUpdate(pulled, replace=False, removed=removed)
+
+
 def _describe(exc: Exception) -> str:
     """Our own errors speak for themselves; anything else is a connector bug, named as such."""
     return str(exc) if isinstance(exc, OkrSyncError) else f"unexpected {type(exc).__name__}: {exc}"
@@ -81,7 +112,7 @@ class Pulled:
     errors: dict[str, str] = field(default_factory=dict)
     missing: dict[str, frozenset[str]] = field(default_factory=dict)
     cursors: dict[str, CursorState] = field(default_factory=dict)
-    caches: dict[str, tuple[list[WorkItem], bool]] = field(default_factory=dict)
+    caches: dict[str, CacheUpdate] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -93,7 +124,7 @@ class Computed:
     snapshots: list[KrSnapshot]
     source_errors: dict[str, str]
     cursors: dict[str, CursorState]
-    caches: dict[str, tuple[list[WorkItem], bool]]
+    caches: dict[str, CacheUpdate]
     shared: dict[str, tuple[str, ...]]
     target_plans: dict[str, TargetPlan] = field(default_factory=dict)
     target_errors: dict[str, str] = field(default_factory=dict)
@@ -112,8 +143,11 @@ class Engine:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         accept_empty: frozenset[str] = frozenset(),
         refresh_seconds: float = 20.0,
+        full: bool = False,
     ) -> None:
         self.loaded = loaded
+        #: Pull every source in full, whatever its cache (``sync --full``).
+        self.full = full
         #: How often, while writing, targets are asked what humans changed since the read.
         self.refresh_seconds = refresh_seconds
         self.cfg = loaded.config
@@ -187,10 +221,11 @@ class Engine:
         cursors, caches = pulled_all.cursors, pulled_all.caches
         full_every = dt.timedelta(hours=self.cfg.pull.full_every_hours)
         for name, request in requests.items():
-            fingerprint = make_fingerprint(request.model_dump(exclude={"cursor", "known_epics"}))
+            fingerprint = self._fingerprint(name, request)
             saved = self.state.cursor(name)
             fresh = (
-                saved is not None
+                not self.full
+                and saved is not None
                 and saved.fingerprint == fingerprint
                 and saved.cursor is not None
                 and saved.full_at is not None
@@ -200,10 +235,17 @@ class Engine:
             if fresh and saved is not None:
                 cached = self.state.cached_items(name)
                 epics = frozenset(i.key for i in cached if i.kind is ItemKind.EPIC)
-                request = request.model_copy(update={"cursor": saved.cursor, "known_epics": epics})
+                request = request.model_copy(
+                    update={
+                        "cursor": saved.cursor,
+                        "known_epics": epics,
+                        "cached_keys": frozenset(i.key for i in cached),
+                    }
+                )
             source: ItemSource = self.connectors[name]
             try:
                 result = source.pull_items(request)
+                source_items, update = _merge(name, cached, result)
             except Exception as exc:  # one broken source never sinks the others
                 errors[name] = self._explain_pull_error(exc)
                 log.warning(
@@ -213,18 +255,12 @@ class Engine:
                 )  # fmt: skip
                 continue
             pulled = list(result.items)
-            if result.incremental:
-                merged = {i.key: i for i in cached}
-                merged.update((i.key, i) for i in pulled)
-                source_items = list(merged.values())
-                full_at = saved.full_at if saved else None
-            else:
-                source_items = pulled
-                full_at = started.isoformat()
+            # A full pull restarts the clock of pull.full_every_hours.
+            full_at = saved.full_at if result.incremental and saved else started.isoformat()
             items += source_items
             missing[name] = result.missing_keys
             pulled_all.counts.update(result.counts)
-            caches[name] = (pulled, not result.incremental)
+            caches[name] = update
             cursors[name] = CursorState(
                 cursor=result.cursor, fingerprint=fingerprint, full_at=full_at
             )
@@ -240,6 +276,24 @@ class Engine:
                 },
             )
         return pulled_all
+
+    def _fingerprint(self, name: str, request: PullRequest) -> str:
+        """What the cached items of a source mean: the request and the source's whole config.
+
+        Items are cached already interpreted (done or not, numbers, status), so any
+        change to the connection's config (``done:``, ``numbers:``, a filter, the
+        story-points field…), to the selection, or to okr-sync itself makes the cache
+        meaningless: a changed fingerprint forces a full pull of that source.
+        """
+        return make_fingerprint(
+            {
+                "request": request.model_dump(
+                    mode="json", exclude={"cursor", "known_epics", "cached_keys"}
+                ),
+                "connection": self.loaded.connections[name].model_dump(mode="json"),
+                "version": __version__,
+            }
+        )
 
     def _explain_pull_error(self, exc: Exception) -> str:
         """The error, pointing at the config line of the rule whose query failed."""

@@ -30,11 +30,13 @@ def run_sync(
     on_write: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     connectors: Mapping[str, Any] | None = None,
+    full: bool = False,
 ) -> RunSummary:
     """Take the run lock, open the state store and run one sync that writes.
 
     ``connectors`` defaults to those the config builds; ``should_stop`` is
-    passed to :meth:`Engine.run` (asked before each write).
+    passed to :meth:`Engine.run` (asked before each write); ``full`` pulls every
+    source in full, whatever its cache.
 
     Raises:
         LockHeld: another run holds the lock of this state store.
@@ -56,6 +58,7 @@ def run_sync(
                 state,
                 now=now,
                 accept_empty=frozenset(accept_empty),
+                full=full,
             )
             return engine.run(apply=True, on_write=on_write, should_stop=should_stop)
         finally:

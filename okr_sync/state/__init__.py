@@ -6,6 +6,6 @@ and last-written values, ``schema`` its tables and named migrations, ``lock`` th
 
 from __future__ import annotations
 
-from okr_sync.state.store import CursorState, StateStore
+from okr_sync.state.store import CacheUpdate, CursorState, StateStore
 
-__all__ = ["CursorState", "StateStore"]
+__all__ = ["CacheUpdate", "CursorState", "StateStore"]

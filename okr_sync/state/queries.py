@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,20 @@ class CursorState:
     cursor: str | None
     fingerprint: str
     full_at: str | None
+
+
+@dataclass(frozen=True)
+class CacheUpdate:
+    """How one source's item cache changes at the end of a run.
+
+    ``items`` are the items pulled; ``replace`` says they are the whole cache (a full
+    pull); ``removed`` lists the keys of cached items that left the source's selection
+    (an incremental pull's membership check) and are dropped.
+    """
+
+    items: Iterable[WorkItem]
+    replace: bool
+    removed: frozenset[str] = frozenset()
 
 
 def _load(text: str | None) -> FieldValue:

@@ -33,8 +33,8 @@ from okr_sync.models import (
     ObjectiveResult,
     RecordRef,
     RunSummary,
-    WorkItem,
 )
+from okr_sync.state.queries import CacheUpdate as CacheUpdate
 from okr_sync.state.queries import CursorState as CursorState
 from okr_sync.state.queries import StateQueries
 from okr_sync.state.schema import MIGRATIONS, provenance_key
@@ -194,12 +194,13 @@ class StateStore(StateQueries):
         snapshots: Iterable[KrSnapshot],
         objectives: Iterable[ObjectiveResult],
         cursors: Mapping[str, CursorState],
-        caches: Mapping[str, tuple[Sequence[WorkItem], bool]] | None = None,
+        caches: Mapping[str, CacheUpdate] | None = None,
     ) -> None:
         """Commit a run: summary, snapshots, cursors and item caches together, or none.
 
-        ``caches`` maps a source to ``(items, replace)``: the items pulled, and
-        whether they replace that source's cache (a full pull) or merge into it.
+        ``caches`` maps a source to its :class:`CacheUpdate`: the items pulled,
+        whether they replace that source's cache (a full pull) or merge into it,
+        and the cached items that left the source's selection.
         """
         assert summary.run_id is not None
         snapshots = list(snapshots)
@@ -270,12 +271,16 @@ class StateStore(StateQueries):
                 "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
                 [(src, c.cursor, c.fingerprint, c.full_at, finished) for src, c in cursors.items()],
             )
-            for source, (items, replace) in (caches or {}).items():
-                if replace:
+            for source, update in (caches or {}).items():
+                if update.replace:
                     db.execute("DELETE FROM items WHERE source = ?", (source,))
                 db.executemany(
+                    "DELETE FROM items WHERE source = ? AND key = ?",
+                    [(source, key) for key in sorted(update.removed)],
+                )
+                db.executemany(
                     "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-                    [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in items],
+                    [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in update.items],
                 )
 
     # --- changes and written values -------------------------------------------

@@ -31,7 +31,7 @@ from okr_sync.models import (
     StatusCategory,
     WorkItem,
 )
-from okr_sync.state.store import MIGRATIONS, CursorState, KrSnapshot, StateStore
+from okr_sync.state.store import MIGRATIONS, CacheUpdate, CursorState, KrSnapshot, StateStore
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 KR1 = RecordRef(kind="key_result", id="KR-1")
@@ -70,7 +70,7 @@ def run(
     *,
     snapshots: list[KrSnapshot] | None = None,
     cursors: dict[str, CursorState] | None = None,
-    caches: dict[str, tuple[list[WorkItem], bool]] | None = None,
+    caches: dict[str, CacheUpdate] | None = None,
 ) -> int:
     """One complete run, as Engine.run records it."""
     run_id = store.start_run(started)
@@ -296,7 +296,7 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
         T0,
         snapshots=[snapshot("KR-1", 0.4)],
         cursors={"work": CursorState(cursor="c1", fingerprint="f", full_at=T0.isoformat())},
-        caches={"work": ([item("A-1")], True)},
+        caches={"work": CacheUpdate((item("A-1"),), True)},
     )
     store.record_changes(run_id, [change(0.4)], "applied")
     store.close()
@@ -388,7 +388,12 @@ def test_adopt_remembers_values_as_last_written(store: StateStore) -> None:
 def test_cursor_and_cache_change_only_when_the_run_is_committed(db_path: Path) -> None:
     store = StateStore.open(db_path)
     cursor1 = CursorState(cursor="c1", fingerprint="f", full_at=T0.isoformat())
-    run(store, T0, cursors={"work": cursor1}, caches={"work": ([item("A-1"), item("A-2")], True)})
+    run(
+        store,
+        T0,
+        cursors={"work": cursor1},
+        caches={"work": CacheUpdate((item("A-1"), item("A-2")), True)},
+    )
 
     # A run that dies after one confirmed write, before finish_run: what Engine.run
     # records up to that point.
@@ -413,7 +418,7 @@ def test_finish_run_commits_all_or_nothing(store: StateStore) -> None:
         T0,
         snapshots=[snapshot("KR-1", 0.2)],
         cursors={"work": cursor1},
-        caches={"work": ([item("A-1"), item("A-2")], True)},
+        caches={"work": CacheUpdate((item("A-1"), item("A-2")), True)},
     )
 
     def exploding_items() -> Iterator[WorkItem]:
@@ -430,7 +435,7 @@ def test_finish_run_commits_all_or_nothing(store: StateStore) -> None:
             [snapshot("KR-1", 0.9)],
             [],
             {"work": CursorState(cursor="c2", fingerprint="f", full_at=started.isoformat())},
-            {"work": (exploding_items(), True)},  # type: ignore[dict-item]
+            {"work": CacheUpdate(exploding_items(), True)},
         )
 
     assert store.cursor("work") == cursor1
@@ -443,11 +448,16 @@ def test_finish_run_commits_all_or_nothing(store: StateStore) -> None:
 
 def test_cache_merge_and_replace(store: StateStore) -> None:
     cur = CursorState(cursor="c", fingerprint="f", full_at=None)
-    run(store, T0, cursors={"work": cur}, caches={"work": ([item("A-1"), item("A-2")], True)})
+    run(
+        store,
+        T0,
+        cursors={"work": cur},
+        caches={"work": CacheUpdate((item("A-1"), item("A-2")), True)},
+    )
     run(
         store,
         T0 + dt.timedelta(hours=1),
-        caches={"work": ([item("A-2", StatusCategory.DONE), item("A-3")], False)},
+        caches={"work": CacheUpdate((item("A-2", StatusCategory.DONE), item("A-3")), False)},
     )
     cached = {i.key: i.status_category for i in store.cached_items("work")}
     assert cached == {
@@ -455,7 +465,7 @@ def test_cache_merge_and_replace(store: StateStore) -> None:
         "A-2": StatusCategory.DONE,
         "A-3": StatusCategory.TODO,
     }
-    run(store, T0 + dt.timedelta(hours=2), caches={"work": ([item("A-9")], True)})
+    run(store, T0 + dt.timedelta(hours=2), caches={"work": CacheUpdate((item("A-9"),), True)})
     assert [i.key for i in store.cached_items("work")] == ["A-9"]
     assert store.cursor("work") == cur  # a run without a cursor for it leaves it alone
 
