@@ -178,7 +178,7 @@ def moved_to_another_epic(w: World, rng: random.Random) -> str:
 
 
 def epic_label_toggled(w: World, rng: random.Random) -> str:
-    epic = rng.choice(list(w.org.children)[2:4] + [w.spare_epic])
+    epic = rng.choice([*list(w.org.children)[2:4], w.spare_epic])
     labels = w.jira.issue(epic).get("labels") or []
     new = [] if "okr:KR-2" in labels else ["okr:KR-2"]
     w.jira.update_issue(epic, labels=new)
