@@ -1,7 +1,8 @@
 """Soak: many scheduled runs against both sandboxes, with human work and faults.
 
 The scheduler (a fake clock: no waiting) fires every 30 minutes. Before each
-tick, humans close and open issues, finish initiatives and type over a computed
+tick, humans close and open issues, move stories between epics, label and unlabel
+epics, trash and restore initiatives, finish initiatives and type over a computed
 value now and then; two ticks in three also get faults (429s with Retry-After,
 5xx, malformed bodies) on random endpoints. After every fault-free tick, an
 independent dry run (fresh connectors, an empty state store, full pulls) must
@@ -121,6 +122,24 @@ class Soak:
         if rng.random() < 0.3:
             page = rng.choice(list(self.org.initiative_pages.values()))
             self.notion.update_page(page, {"Status": rng.choice(["In progress", "Done"])})
+        # Changes an incremental pull cannot see by edit time alone (each run must still
+        # count what a full pull would; the convergence check below proves it).
+        if rng.random() < 0.2:  # a story moves to another epic
+            epics = list(self.org.children)[:4]
+            key = rng.choice([k for e in epics for k in self.org.children[e]])
+            epic = rng.choice(epics)
+            self.jira.update_issue(key, parent=epic)
+            for children in self.org.children.values():
+                if key in children:
+                    children.remove(key)
+            self.org.children[epic].append(key)
+        if rng.random() < 0.2:  # an epic gains or loses the label that links it to KR-2
+            epic = rng.choice(list(self.org.children)[2:4])
+            labels = self.jira.issue(epic).get("labels") or []
+            self.jira.update_issue(epic, labels=[] if labels else ["okr:KR-2"])
+        if rng.random() < 0.15:  # an initiative goes to the trash, or comes back
+            page = rng.choice(list(self.org.initiative_pages.values()))
+            self.notion.trash_page(page, not self.notion.page(page).get("in_trash", False))
         if rng.random() < 0.15:  # a human types over a computed value
             kr = rng.choice(["KR-1", "KR-2", "KR-4"])
             self.notion.update_page(self.org.kr_pages[kr], {"Current": float(rng.randint(1, 99))})
