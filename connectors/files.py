@@ -45,6 +45,7 @@ from okr_sync.models import (
     Record,
     RecordRef,
     WorkItem,
+    measure_problem,
 )
 
 # Friendlier names accepted in the YAML OKR file, mapped to the model's fields.
@@ -90,7 +91,9 @@ class YamlOkrSource:
 
     A KR's ``epics`` list links it to items (like a Notion property listing
     epic keys); ``objective`` and ``parent`` are accepted for ``objective_id``
-    and ``parent_id``. Every problem is reported with its line.
+    and ``parent_id``. An omitted ``start`` or ``target`` stays None (a KR whose
+    measure needs it fails, naming it); an unknown ``measure`` is a problem.
+    Every problem is reported with its line.
     """
 
     config_model: ClassVar[type[ConnectorConfig]] = YamlOkrConfig
@@ -151,7 +154,13 @@ class YamlOkrSource:
                         continue
                     fields["links"] = [ItemRef(key=str(k)) for k in epics]
                 try:
-                    out.append((index, model.model_validate(fields)))  # type: ignore[arg-type]
+                    entry = model.model_validate(fields)
+                    out.append((index, entry))  # type: ignore[arg-type]
+                    if isinstance(entry, KeyResult) and entry.measure is not None:
+                        # A typo (`measure: manaul`) must not compute as another measure.
+                        unknown = measure_problem(entry.measure)
+                        if unknown:
+                            problems.append(doc.problem((section, index, "measure"), unknown))
                 except ValidationError as exc:
                     reverse = {v: k for k, v in aliases.items()} | {"links": "epics"}
                     for err in exc.errors(include_url=False):

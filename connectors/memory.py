@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator
 
 from connectors._filters import query_problem
 from connectors._select import select
@@ -34,15 +36,27 @@ from okr_sync.models import (
     Record,
     RecordRef,
     WorkItem,
+    measure_problem,
 )
 
 
+def _known_measure(kr: KeyResult) -> KeyResult:
+    """A KR in the config file names a known measure (else a config error at its line)."""
+    unknown = measure_problem(kr.measure) if kr.measure is not None else None
+    if unknown:
+        raise ValueError(f"{kr.id}: {unknown}")
+    return kr
+
+
 class MemoryConfig(ConnectorConfig):
-    """Inline data for a memory connection (mostly for tests and examples)."""
+    """Inline data for a memory connection (mostly for tests and examples).
+
+    A KR's omitted ``start`` or ``target`` stays None, as from any source.
+    """
 
     type: Literal["memory"] = "memory"
     objectives: tuple[Objective, ...] = ()
-    key_results: tuple[KeyResult, ...] = ()
+    key_results: tuple[Annotated[KeyResult, AfterValidator(_known_measure)], ...] = ()
     items: tuple[dict[str, Any], ...] = ()
 
 

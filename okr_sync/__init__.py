@@ -5,7 +5,8 @@ The package, part by part (the README's Architecture section has the rules)::
     okr_sync/models.py, interfaces.py, errors.py, yamlpos.py
                         the domain contract that connectors and plugins import
     okr_sync/log.py     logging and secret redaction
-    okr_sync/core/      the pure part: progress, roll-up, evaluate, plan, provenance
+    okr_sync/core/      the pure part: progress, counting, inputs, roll-up, evaluate, plan,
+                        provenance
     okr_sync/config/    the config file: loading, cross-checks, secrets, registry
     okr_sync/state/     the state store: store, queries, schema, run lock
     okr_sync/schedule/  cron expressions and the scheduler loop

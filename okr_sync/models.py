@@ -70,6 +70,26 @@ class Direction(StrEnum):
     DECREASE = "decrease"
 
 
+#: Measures whose progress is a share of linked work (done ÷ all); README "How numbers are computed".
+RATIO_MEASURES = frozenset({"issues_done", "points_done", "initiatives_done"})
+#: Measures that yield a current value; progress is (current − start) ÷ (target − start).
+VALUE_MEASURES = frozenset({"count", "count:done", "manual"})
+
+
+def measure_problem(name: str) -> str | None:
+    """Why ``name`` is not a measure okr-sync knows, or None when it is one.
+
+    Lives in the contract so an OKR source (a YAML file, a Notion select) can reject
+    a typo where it reads it, with its line, instead of computing the wrong measure.
+    """
+    if name in RATIO_MEASURES or name in VALUE_MEASURES:
+        return None
+    if name.startswith("sum:") and len(name) > 4:
+        return None
+    allowed = ", ".join(sorted(RATIO_MEASURES | VALUE_MEASURES))
+    return f"unknown measure {name!r}; use one of {allowed} or sum:<field>"
+
+
 class ItemRef(Frozen):
     """A reference from a KR to a work item, e.g. an epic key listed on the KR page."""
 
@@ -102,14 +122,16 @@ class KeyResult(Frozen):
 
     ``current`` is the value a human (or the last sync) put on the KR; okr-sync
     reads it only for the ``manual`` measure. ``measure`` is the source's own
-    choice and may be overridden in the config.
+    choice and may be overridden in the config. ``start`` and ``target`` are None
+    when the source has none: no default stands in for them, and a KR whose
+    measure needs them fails with the reason (README "How numbers are computed").
     """
 
     id: str
     title: str
     objective_id: str | None = None
-    start: Finite = 0.0
-    target: Finite = 100.0
+    start: Finite | None = None
+    target: Finite | None = None
     current: Finite | None = None
     unit: str | None = None
     direction: Direction | None = None
@@ -119,6 +141,8 @@ class KeyResult(Frozen):
     measure: str | None = None
     links: tuple[ItemRef, ...] = ()
     url: str | None = None
+    #: Why this KR cannot be computed (set by its source), or None.
+    problem: str | None = None
 
 
 class OkrTree(Frozen):
@@ -286,8 +310,13 @@ class Provenance(Frozen):
 class KrResult(Frozen):
     """The computed state of one key result in one run.
 
-    ``progress`` is 0..1; ``expected`` is the elapsed share of the period.
-    A stale or failed KR carries no numbers that may be written.
+    ``progress`` is 0..1, rounded to the 4 decimal places that are written (never
+    up to 1), and ``status`` is judged from that very value, so what is written, the status
+    and ``explain`` agree; ``expected`` is the elapsed share of the period
+    (rounded to 4 places). A stale or failed KR carries no numbers that may be
+    written; ``error`` says why. ``skipped`` says why nothing was computed
+    although nothing failed (nothing linked yet, no Current entered for a manual
+    KR): nothing is written for such a KR either.
     """
 
     kr_id: str
@@ -304,6 +333,7 @@ class KrResult(Frozen):
     status: Status | None = None
     stale: bool = False
     error: str | None = None
+    skipped: str | None = None
     provenance: Provenance = Provenance()
 
     @property
@@ -313,7 +343,11 @@ class KrResult(Frozen):
 
 
 class ObjectiveResult(Frozen):
-    """The rolled-up state of one objective."""
+    """The rolled-up state of one objective.
+
+    ``notes`` say where the roll-up stood in for a KR it could not compute this
+    run (the KR's last recorded progress, and why).
+    """
 
     objective_id: str
     title: str
@@ -322,6 +356,7 @@ class ObjectiveResult(Frozen):
     status: Status | None = None
     stale: bool = False
     error: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def writable(self) -> bool:

@@ -145,6 +145,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         state.close()
     labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
     for row in rows:
+        row["note"] = _row_note(row)
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
     if as_json:
@@ -160,7 +161,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
                 render.pct(r["progress"]),
                 render.number(r["current"]),
                 r["status"] or "–",
-                ("STALE " if r["stale"] else "") + (r["error"] or ""),
+                r["note"],
             ]
             for r in rows
         ]
@@ -182,12 +183,40 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
     echo(render.table(["KR", "TITLE", "HISTORY", "LATEST"], table))
 
 
+def _row_note(row: dict[str, Any]) -> str:
+    """Why a snapshot has no number: stale or failed with the recorded reason, or left alone."""
+    if row["stale"]:
+        return f"STALE: {row['error']}"
+    if row["error"]:
+        return f"FAILED: {row['error']}"
+    if row["progress"] is None and row["provenance"]:
+        notes = Provenance.model_validate_json(row["provenance"]).notes
+        return f"LEFT ALONE: {notes[-1]}" if notes else "LEFT ALONE"
+    return ""
+
+
+def _unwritten(last: dict[str, Any], earlier: list[dict[str, Any]]) -> list[str]:
+    """For a KR with no number in its last run: why, and what the targets still hold."""
+    note = _row_note(last)
+    if not note:
+        return []
+    out = [f"  {note}", f"  nothing was written for {last['id']} in run {last['run_id']}"]
+    if earlier:
+        before = earlier[-1]
+        out[-1] += (
+            f"; the targets keep what run {before['run_id']} computed: progress "
+            f"{render.exact_pct(before['progress'])}, current {render.number(before['current'])}"
+        )
+    return out
+
+
 @main.command()
 @common_options
 @click.argument("kr")
 def explain(path: Path, quiet: bool, kr: str) -> None:
     """Why a KR has its number: items counted and excluded, and what moved since the last run."""
-    _, state = _read_state(path)
+    loaded, state = _read_state(path)
+    labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
     try:
         rows = [r for r in state.history("kr", kr) if r["provenance"]]
         changes = state.changes_for(kr, limit=10)
@@ -201,11 +230,16 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
         f"{kr}  {last['title']}",
         f"  measure: {last['measure']}   run {last['run_id']} at {last['at']}",
     ]
-    if last["stale"] or last["error"]:
-        out.append(f"  {'STALE' if last['stale'] else 'FAILED'}: {last['error']}")
+    earlier = [
+        r for r in rows[:-1] if not r["stale"] and not r["error"] and r["progress"] is not None
+    ]
+    out += _unwritten(last, earlier)
+    status = labels.get(last["status"], last["status"]) if last["status"] else "–"
+    # The exact written values: the status was judged from these very numbers.
     out.append(
-        f"  progress {render.pct(last['progress'])} (expected {render.pct(last['expected'])}), "
-        f"current {render.number(last['current'])}"
+        f"  progress {render.exact_pct(last['progress'])} "
+        f"(expected {render.exact_pct(last['expected'])}), "
+        f"current {render.number(last['current'])}, status {status}"
     )
     if last["total"] is not None:
         out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
@@ -227,9 +261,11 @@ def explain(path: Path, quiet: bool, kr: str) -> None:
         out.append(f"  unestimated (count 0 points): {', '.join(prov.unestimated)}")
     if prov.shared:
         out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
-    out += [f"  note: {n}" for n in prov.notes]
-    earlier = [r for r in rows[:-1] if not r["stale"] and not r["error"]]
-    if earlier:  # compare with the last run that had trustworthy numbers
+    shown = _row_note(last)  # a left-alone KR's reason is its last note, shown above
+    out += [f"  note: {n}" for n in prov.notes if shown != f"LEFT ALONE: {n}"]
+    if (
+        earlier and last["progress"] is not None
+    ):  # compare with the last run that had trustworthy numbers
         before = earlier[-1]
         change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
         out.append(

@@ -12,8 +12,25 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def pct(value: float | None) -> str:
-    """0.456 → ``46 %``."""
-    return "–" if value is None else f"{value * 100:.0f} %"
+    """0.456 → ``46 %``; never ``100 %`` short of 1, nor ``0 %`` above 0.
+
+    A whole percent that would cross 0 or 100 shows its decimals instead
+    (0.9999 → ``99.99 %``), so the figure never contradicts the status next to it.
+    """
+    if value is None:
+        return "–"
+    whole = f"{value * 100:.0f}"
+    if (whole == "100" and value < 1) or (whole == "0" and value > 0):
+        return exact_pct(value)
+    return f"{whole} %"
+
+
+def exact_pct(value: float | None) -> str:
+    """A 0..1 value as written (4 places) in percent: 0.4549 → ``45.49 %``, 0.5 → ``50 %``."""
+    if value is None:
+        return "–"
+    text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text} %"
 
 
 def bar(value: float | None, width: int = 12) -> str:
@@ -43,8 +60,8 @@ def show(value: FieldValue, width: int = 48) -> str:
     """A field value as shown in the plan table (long ones cut to ``width`` with …)."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return number(value)
+    if isinstance(value, float):  # every place okr-sync writes (4), so the plan shows it exactly
+        return f"{value:.0f}" if value.is_integer() else f"{value:.4f}".rstrip("0")
     text = str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -85,6 +102,8 @@ def _kr_note(kr: KrResult) -> str:
         return f"STALE: {kr.error}"
     if kr.error:
         return f"FAILED: {kr.error}"
+    if kr.skipped:
+        return f"LEFT ALONE: {kr.skipped}"
     if kr.done is not None and kr.total is not None:
         return f"{number(kr.done)}/{number(kr.total)} {kr.measure}"
     return kr.measure
@@ -115,7 +134,7 @@ def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
                 bar(o.progress),
                 pct(o.progress),
                 labels[o.status] if o.status else "–",
-                f"STALE: {o.error}" if o.stale else "",
+                f"STALE: {o.error}" if o.stale else "; ".join(o.notes),
             ]
             for o in summary.objectives
         ]
@@ -132,6 +151,9 @@ def footer_text(summary: RunSummary) -> str:
     lines += [f"note: {note}" for note in summary.notes]
     for key, krs in sorted(summary.shared_items.items()):
         lines.append(f"shared: {key} counts for {', '.join(krs)}")
+    for kr in summary.key_results:
+        if kr.skipped and not kr.error:
+            lines.append(f"left alone (nothing written): {kr.kr_id}: {kr.skipped}")
     for _source, error in sorted(summary.source_errors.items()):
         lines.append(f"source failed: {error}")
     for failure in summary.failures:
@@ -158,6 +180,7 @@ def kr_json(kr: KrResult, labels: dict[Status, str]) -> dict[str, Any]:
         "status": labels[kr.status] if kr.status else None,
         "stale": kr.stale,
         "error": kr.error,
+        "skipped": kr.skipped,
     }
 
 
@@ -177,6 +200,7 @@ def summary_json(summary: RunSummary, labels: dict[Status, str]) -> dict[str, An
                 "status": labels[o.status] if o.status else None,
                 "stale": o.stale,
                 "error": o.error,
+                "notes": list(o.notes),
             }
             for o in summary.objectives
         ],

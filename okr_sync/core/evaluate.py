@@ -102,6 +102,15 @@ def dependencies(kr: KeyResult, rules: Sequence[Rule], item_sources: Sequence[st
     return deps
 
 
+def _failed_dependencies(deps: set[str], errors: Mapping[str, str]) -> dict[str, str]:
+    """What failed among the things a KR depends on → the error, for its stale reason.
+
+    Today: item sources (by name). A finer failure (one rule's query) fits here
+    under its own key, so it makes only the KRs depending on it stale.
+    """
+    return {s: errors[s] for s in sorted(deps) if s in errors}
+
+
 def evaluate(
     tree: OkrTree,
     items: Sequence[WorkItem],
@@ -154,6 +163,7 @@ def evaluate(
         inputs = KrInputs(
             kr=kr,
             measure=settings.measure_for(kr.id, kr.measure),
+            declared=bool(kr_rules) or bool(kr.links),
             linked=[index[(lk.source, lk.item_key)] for lk in links],
             period=kr_period(kr, objectives.get(kr.objective_id or ""), settings.cycle),
             fingerprint=fingerprint(
@@ -161,7 +171,7 @@ def evaluate(
             ),
             selectors=selectors,
             shared=tuple(shared),
-            failed_sources={s: errors[s] for s in deps if s in errors},
+            failed_sources=_failed_dependencies(deps, errors),
             missing=tuple(sorted(asked & not_found)),
             previous=prev,
             keyed=bool(kr.links) or any(r.epics for r in kr_rules),

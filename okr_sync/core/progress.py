@@ -12,15 +12,24 @@ Measures (the ``measure`` of a KR):
   the current value;
 - ``manual``: humans set Current; okr-sync computes progress and status only.
 
-*Counted* items are the linked items with every linked epic replaced by its
-direct children: an epic is a container, its issues are the work. Children of
-counted items (sub-tasks) are excluded as "not a direct child".
+Counting is in :mod:`okr_sync.core.counting`; what each measure needs from the
+KR (start, target, direction) in :mod:`okr_sync.core.inputs`.
 
 Ratio measures give progress directly, and their current value is put on the
 KR's own scale (``start + progress × (target − start)``), so a Notion formula
 ``Current ÷ Target`` agrees with okr-sync. Value measures give progress as
 ``(current − start) ÷ (target − start)`` clamped to 0..1, which also serves
-decreasing KRs (start 40, target 10).
+decreasing KRs (start 40, target 10). A KR whose start equals its target
+*holds* a level in its direction ("keep P1 incidents at 0"): see
+:func:`value_progress`.
+
+Progress is rounded to the 4 decimal places okr-sync writes, and the status is
+judged from that written value (:func:`written_progress`), never from the
+unrounded one; a value short of 1 is never rounded up to 1: 0.999975 is written
+as 0.9999 and is On track, never 1.0 next to a status that says otherwise.
+
+Nothing linked means nothing to compute: such a KR (and a manual KR with no
+Current yet) is *skipped* — no number, no status, nothing written.
 """
 
 from __future__ import annotations
@@ -28,34 +37,53 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from okr_sync.core.counting import ChildIndex, children_index, counted_items, tally
+from okr_sync.core.inputs import input_problems, scale_problem
 from okr_sync.models import (
-    CountedItem,
+    RATIO_MEASURES,
+    VALUE_MEASURES,
     Direction,
-    Exclusion,
-    ItemKind,
     KeyResult,
     KrResult,
     Provenance,
     Status,
-    StatusCategory,
     WorkItem,
+    measure_problem,
 )
 
-RATIO_MEASURES = frozenset({"issues_done", "points_done", "initiatives_done"})
-VALUE_MEASURES = frozenset({"count", "count:done", "manual"})
+__all__ = [
+    "RATIO_MEASURES",
+    "VALUE_MEASURES",
+    "ChildIndex",
+    "KrInputs",
+    "Previous",
+    "Thresholds",
+    "check_measure",
+    "children_index",
+    "clamp",
+    "compute_kr",
+    "counted_items",
+    "expected_progress",
+    "rounded_expected",
+    "status_for",
+    "value_progress",
+    "written_progress",
+]
+
+#: Decimal places of a progress fraction as written to targets (0.01 percentage point).
+DECIMALS = 4
 
 
 def check_measure(name: str) -> str:
     """Validate a measure name; raises ValueError naming the allowed ones."""
-    if name in RATIO_MEASURES or name in VALUE_MEASURES:
-        return name
-    if name.startswith("sum:") and len(name) > 4:
-        return name
-    allowed = ", ".join(sorted(RATIO_MEASURES | VALUE_MEASURES))
-    raise ValueError(f"unknown measure {name!r}; use one of {allowed} or sum:<field>")
+    problem = measure_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
 
 
 class Thresholds(BaseModel):
@@ -87,16 +115,41 @@ def clamp(value: float) -> float:
     return 0.0 if value < 0 else 1.0 if value > 1 else value
 
 
+def written_progress(value: float) -> float:
+    """A 0..1 progress as written: rounded to :data:`DECIMALS` places, never up to 1.
+
+    The status is then judged from this same value, so the two agree at every
+    threshold. Only "Achieved" is a claim rounding must not make: a value short
+    of 1 is written as at most 0.9999 (0.999975 would round to 1.0).
+    """
+    written = round(clamp(value), DECIMALS)
+    if written >= 1.0 and value < 1.0:
+        return 1.0 - 10.0**-DECIMALS
+    return float(written)
+
+
+def rounded_expected(value: float | None) -> float | None:
+    """Expected progress to :data:`DECIMALS` places, as ``explain`` shows and status uses it."""
+    return None if value is None else round(value, DECIMALS)
+
+
 def value_progress(
     current: float, start: float, target: float, direction: Direction | None = None
 ) -> float:
     """Progress of a value KR, clamped to 0..1; works for decreasing KRs too.
 
-    When ``target == start`` there is no distance to cover: the KR is achieved
-    when ``current`` is at or beyond the target in its direction (increase when
-    no direction is given), and at 0 otherwise.
+    When ``target == start`` the KR holds a level: there is no distance to
+    cover, so progress is 1 while ``current`` is at the target or beyond it in
+    the KR's ``direction`` (``decrease``: current ≤ target, as in "keep P1
+    incidents at 0"; ``increase``: current ≥ target) and 0 otherwise. Which way
+    cannot be guessed, so a direction is then required.
+
+    Raises:
+        ValueError: ``target == start`` and no direction.
     """
     if target == start:
+        if direction is None:
+            raise ValueError("start equals target: a direction is needed")
         reached = current <= target if direction is Direction.DECREASE else current >= target
         return 1.0 if reached else 0.0
     return clamp((current - start) / (target - start))
@@ -140,7 +193,13 @@ class Previous:
 
 @dataclass(frozen=True)
 class KrInputs:
-    """Everything :func:`compute_kr` needs about one KR, gathered by the engine."""
+    """Everything :func:`compute_kr` needs about one KR, gathered by the engine.
+
+    ``declared``: the KR names its links (rules, or items listed on the KR), so
+    a ``count`` or ``sum:`` KR with no items has a real zero; without declared
+    links, no items means nothing is linked yet. ``problems``: reasons found by
+    the caller why the KR cannot be computed (it then fails with them).
+    """
 
     kr: KeyResult
     measure: str
@@ -154,186 +213,144 @@ class KrInputs:
     previous: Previous | None = None
     keyed: bool = False
     source_count: int | None = None
-
-
-ChildIndex = Mapping[tuple[str, str], Sequence[WorkItem]]
-
-
-def children_index(items: Sequence[WorkItem]) -> dict[tuple[str, str], list[WorkItem]]:
-    """Items grouped by ``(source, parent_key)``."""
-    index: dict[tuple[str, str], list[WorkItem]] = {}
-    for item in items:
-        if item.parent_key:
-            index.setdefault((item.source, item.parent_key), []).append(item)
-    return index
-
-
-def counted_items(
-    linked: Sequence[WorkItem], children: ChildIndex
-) -> tuple[list[WorkItem], list[Exclusion]]:
-    """Expand linked epics into their direct children; exclude sub-tasks."""
-    counted: dict[tuple[str, str], WorkItem] = {}
-    excluded: list[Exclusion] = []
-    for item in linked:
-        if item.kind is ItemKind.EPIC:
-            excluded.append(Exclusion(key=item.key, reason="epic: its child issues are counted"))
-            for child in children.get((item.source, item.key), ()):
-                counted.setdefault((child.source, child.key), child)
-        else:
-            counted.setdefault((item.source, item.key), item)
-    for (source, key), _item in list(counted.items()):
-        for grandchild in children.get((source, key), ()):
-            if (grandchild.source, grandchild.key) not in counted:
-                excluded.append(
-                    Exclusion(key=grandchild.key, reason=f"not a direct child (sub-item of {key})")
-                )
-    return list(counted.values()), excluded
-
-
-def _done(item: WorkItem) -> bool:
-    return item.status_category is StatusCategory.DONE
+    declared: bool = False
+    problems: tuple[str, ...] = ()
 
 
 def compute_kr(
     inputs: KrInputs, children: ChildIndex, now: dt.datetime, thresholds: Thresholds
 ) -> KrResult:
-    """Compute one KR's current value, progress, expected progress and status."""
+    """Compute one KR's current value, progress, expected progress and status.
+
+    In order: a KR that cannot be computed (its source's problem, an unknown
+    measure, a missing start or target, no direction to hold a level) fails; a
+    failed item source makes it stale; then its items are counted, and a KR
+    whose items vanished or whose number cannot be known from them is stale; a
+    KR with nothing to compute is skipped; else it gets its numbers and status.
+    """
     kr, measure = inputs.kr, inputs.measure
-    base = {
+    base: dict[str, Any] = {
         "kr_id": kr.id,
         "title": kr.title,
         "measure": measure,
         "start": kr.start,
         "target": kr.target,
         "unit": kr.unit,
+        "expected": rounded_expected(expected_progress(*inputs.period, now)),
     }
-    expected = expected_progress(*inputs.period, now)
-    failed = {s: e for s, e in (inputs.failed_sources or {}).items()}
+    problems = [*inputs.problems, *input_problems(kr, measure)]
+    if problems:
+        prov = Provenance(selectors=inputs.selectors, shared=inputs.shared)
+        return KrResult(**base, error="; ".join(problems), provenance=prov)
+    failed = inputs.failed_sources or {}
     if measure != "manual" and failed:
         reasons = "; ".join(error for _, error in sorted(failed.items()))
         return KrResult(
             **base,
-            expected=expected,
             stale=True,
             error=f"not updated, an item source failed ({reasons})",
             provenance=Provenance(selectors=inputs.selectors),
         )
-
-    notes: list[str] = []
-    unestimated: list[str] = []
-    if measure == "initiatives_done":
-        counted = list(inputs.linked)
-        excluded: list[Exclusion] = []
-    else:
-        counted, excluded = counted_items(inputs.linked, children)
-    counted.sort(key=lambda i: (i.source, i.key))
-
-    done = total = None
-    current: float | None
-    entries: list[CountedItem]
     if measure == "manual":
-        entries = []
-        current = kr.current
-        if current is None:
-            notes.append("no Current value set on the KR yet")
-    elif measure in RATIO_MEASURES:
-        if measure == "points_done":
-            entries = []
-            for item in counted:
-                if item.story_points is None:
-                    unestimated.append(item.key)
-                entries.append(
-                    CountedItem(
-                        key=item.key,
-                        source=item.source,
-                        done=_done(item),
-                        value=item.story_points or 0.0,
-                    )
-                )
-        else:
-            entries = [CountedItem(key=i.key, source=i.source, done=_done(i)) for i in counted]
-        total = sum(e.value for e in entries)
-        done = sum(e.value for e in entries if e.done)
-        current = None
-    elif measure.startswith("sum:"):
-        field = measure[4:]
-        entries = []
-        for item in counted:
-            value = item.fields.get(field)
-            if value is None:
-                excluded.append(Exclusion(key=item.key, reason=f"no value for {field}"))
-            else:
-                entries.append(
-                    CountedItem(key=item.key, source=item.source, done=_done(item), value=value)
-                )
-        current = sum(e.value for e in entries)
-        if counted and not entries:  # the field vanished (renamed?): a 0 here would be a lie
-            current = None
-            notes.append(f"none of the {len(counted)} counted items has a value for {field}")
-    elif inputs.source_count is not None:  # counted by the source itself
-        entries = []
-        current = float(inputs.source_count)
-        notes.append(f"counted by the source: {inputs.source_count} matching items (not listed)")
-    else:  # count, count:done
-        entries = [CountedItem(key=i.key, source=i.source, done=_done(i)) for i in counted]
-        if measure == "count:done":
-            current = float(sum(1 for e in entries if e.done))
-        else:
-            current = float(len(entries))
+        return _manual(inputs, base, thresholds)
 
+    counts = tally(measure, inputs.linked, children, inputs.source_count)
+    notes = list(counts.notes)
     provenance = Provenance(
         selectors=inputs.selectors,
-        counted=tuple(entries),
-        excluded=tuple(excluded),
-        unestimated=tuple(unestimated),
+        counted=tuple(counts.entries),
+        excluded=tuple(counts.excluded),
+        unestimated=tuple(counts.unestimated),
         shared=inputs.shared,
         notes=tuple(notes),
     )
-    stale_reason = _dropped_to_zero(inputs, len(counted), measure)
+    stale_reason = _dropped_to_zero(inputs, len(counts.counted), measure) or counts.unknown
     if stale_reason:
+        return KrResult(**base, stale=True, error=stale_reason, provenance=provenance)
+    skipped = _nothing_linked(inputs, counts.counted, measure)
+    error = "linked items not found: " + ", ".join(inputs.missing) if inputs.missing else None
+    if skipped:
+        provenance = provenance.model_copy(update={"notes": (*notes, skipped)})
         return KrResult(
-            **base, expected=expected, stale=True, error=stale_reason, provenance=provenance
+            **base, error=error, skipped=None if error else skipped, provenance=provenance
         )
 
-    progress: float | None
+    current = counts.current
     if measure in RATIO_MEASURES:
-        assert total is not None and done is not None
-        if not counted:
-            progress = 0.0
-            provenance = provenance.model_copy(update={"notes": (*notes, "no items linked yet")})
-        elif total == 0:
-            progress = None
-            provenance = provenance.model_copy(
-                update={
-                    "notes": (*notes, f"none of the {len(counted)} counted items has story points")
-                }
-            )
+        assert counts.total and counts.done is not None
+        progress = written_progress(counts.done / counts.total)
+        unscaled = scale_problem(kr)
+        if unscaled:
+            current = None
+            provenance = provenance.model_copy(update={"notes": (*notes, unscaled)})
         else:
-            progress = clamp(done / total)
-        if progress is not None:
+            assert kr.start is not None and kr.target is not None
             current = kr.start + progress * (kr.target - kr.start)
-    elif current is None:
-        progress = None
+        status = status_for(progress, base["expected"], thresholds)
     else:
-        progress = value_progress(current, kr.start, kr.target, kr.direction)
-
-    error = None
-    if inputs.missing:
-        error = "linked items not found: " + ", ".join(inputs.missing)
-    status = status_for(progress, expected, thresholds) if progress is not None else None
-    if measure in RATIO_MEASURES and not counted:
-        status = Status.NOT_STARTED  # nothing linked yet: no work to judge against the clock
+        assert current is not None
+        progress, status = _value_status(kr, current, base["expected"], thresholds)
     return KrResult(
         **base,
         current=current,
-        done=done,
-        total=total,
+        done=counts.done,
+        total=counts.total,
         progress=progress,
-        expected=expected,
         status=status,
         error=error,
         provenance=provenance,
     )
+
+
+def _value_status(
+    kr: KeyResult, current: float, expected: float | None, thresholds: Thresholds
+) -> tuple[float, Status]:
+    """Progress and status of a value KR (start and target known: see input_problems).
+
+    A KR holding a level (start = target) is Achieved while it holds and Off
+    track while it does not, whatever the date: the clock cannot make a breach
+    of "keep incidents at 0" Not started or On track.
+    """
+    assert kr.start is not None and kr.target is not None
+    progress = written_progress(value_progress(current, kr.start, kr.target, kr.direction))
+    if kr.start == kr.target:
+        return progress, Status.ACHIEVED if progress >= 1.0 else Status.OFF_TRACK
+    return progress, status_for(progress, expected, thresholds)
+
+
+def _manual(inputs: KrInputs, base: dict[str, Any], thresholds: Thresholds) -> KrResult:
+    """A manual KR: progress and status from the Current a human entered."""
+    kr = inputs.kr
+    if kr.current is None:
+        reason = "no Current entered yet (measure manual: a human enters it); nothing computed"
+        prov = Provenance(selectors=inputs.selectors, notes=(reason,))
+        return KrResult(**base, skipped=reason, provenance=prov)
+    progress, status = _value_status(kr, kr.current, base["expected"], thresholds)
+    return KrResult(
+        **base,
+        current=kr.current,
+        progress=progress,
+        status=status,
+        provenance=Provenance(selectors=inputs.selectors),
+    )
+
+
+def _nothing_linked(inputs: KrInputs, counted: Sequence[WorkItem], measure: str) -> str | None:
+    """Why there is nothing to compute, or None.
+
+    A share of no work is not 0 %: a ratio KR with no counted items is left
+    alone, as is a ``count``/``sum:`` KR that declares no links and has no
+    items. A declared ``count`` KR with no items is a real zero (every open
+    incident closed), guarded by :func:`_dropped_to_zero`.
+    """
+    if counted or inputs.source_count is not None:
+        return None
+    if measure not in RATIO_MEASURES and inputs.declared:
+        return None
+    if inputs.linked:
+        epics = ", ".join(i.key for i in inputs.linked[:5])
+        return f"the linked epics ({epics}) have no child items yet: nothing computed"
+    return "nothing linked yet: nothing computed"
 
 
 def _dropped_to_zero(inputs: KrInputs, count: int, measure: str) -> str | None:

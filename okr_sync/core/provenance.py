@@ -39,7 +39,12 @@ def describe_change(before: float | None, after: float | None, change: ScopeChan
     """E.g. ``30 % → 27 %: 3 added to scope (PAY-7, …); 1 done (PAY-2)``."""
 
     def pct(value: float | None) -> str:
-        return "–" if value is None else f"{value * 100:.0f} %"
+        if value is None:
+            return "–"
+        whole = f"{value * 100:.0f}"
+        if (whole == "100" and value < 1) or (whole == "0" and value > 0):
+            whole = f"{value * 100:.2f}".rstrip("0").rstrip(".")  # never 100 % short of it
+        return f"{whole} %"
 
     parts = []
     if change.newly_done:

@@ -8,10 +8,16 @@ The rule: an objective's progress is the weighted mean of
   the child objective's ``weight`` (default 1), however many KRs it has.
 
 So a company objective with two KRs and one team objective below it averages
-three units. A stale KR contributes the progress it had in the last recorded
-run; if it has none, the objective (and every objective above it) is stale and
-is not written. A KR without progress (a manual KR with no Current yet) and an
-objective without any contribution are left out of the mean.
+three units. Objective progress is rounded to the 4 places written, like a
+KR's (never up to 1), and its status judged from that value.
+
+A KR without a number this run — stale, failed, skipped (nothing linked yet,
+no Current entered) — is never simply left out: that would recompute the
+objective from the remaining KRs and move it for no reason (0.5 On track to 0.1
+Off track). It contributes the progress it had in the last recorded run, and
+the objective's ``notes`` say so; if it has none, the objective (and every
+objective above it) is stale, with the KR and its reason, and is not written.
+An objective with no contribution at all has no progress and is not written.
 """
 
 from __future__ import annotations
@@ -19,7 +25,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from okr_sync.core.progress import Thresholds, expected_progress, status_for
+from okr_sync.core.progress import (
+    Thresholds,
+    expected_progress,
+    rounded_expected,
+    status_for,
+    written_progress,
+)
 from okr_sync.errors import DataError
 from okr_sync.models import KeyResult, KrResult, Objective, ObjectiveResult, OkrTree
 
@@ -96,41 +108,60 @@ def roll_up(
     results: dict[str, ObjectiveResult] = {}
     for obj in _order_children_first(tree.objectives):
         parts: list[tuple[float, float]] = []
-        stale_because: list[str] = []
+        unknown: list[str] = []
+        notes: list[str] = []
         for kr in krs_of.get(obj.id, ()):
             res = kr_results.get(kr.id)
             if res is None:
                 continue
             if res.writable:
                 parts.append((kr.weight, res.progress or 0.0))
-            elif res.stale or res.error:
-                if kr.id in previous_progress:
-                    parts.append((kr.weight, previous_progress[kr.id]))
-                else:
-                    stale_because.append(kr.id)
+                continue
+            reason = _why_no_progress(res)
+            if kr.id in previous_progress:
+                last = previous_progress[kr.id]
+                parts.append((kr.weight, last))
+                notes.append(
+                    f"{kr.id}: its last recorded progress ({last * 100:g} %) is used: {reason}"
+                )
+            else:
+                unknown.append(f"{kr.id} ({reason})")
         for child in children_of.get(obj.id, ()):
             sub = results[child.id]
             if sub.stale:
-                stale_because.append(child.id)
+                unknown.append(f"{child.id} (stale)")
             elif sub.progress is not None:
                 parts.append((child.weight, sub.progress))
-        expected = expected_progress(obj.period_start or cycle[0], obj.period_end or cycle[1], now)
-        if stale_because:
+        expected = rounded_expected(
+            expected_progress(obj.period_start or cycle[0], obj.period_end or cycle[1], now)
+        )
+        if unknown:
             results[obj.id] = ObjectiveResult(
                 objective_id=obj.id,
                 title=obj.title,
                 expected=expected,
                 stale=True,
-                error="not updated, no progress known for " + ", ".join(stale_because),
+                error="not updated, no progress known for " + "; ".join(unknown),
+                notes=tuple(notes),
             )
             continue
         weight = sum(w for w, _ in parts)
-        progress = sum(w * p for w, p in parts) / weight if weight > 0 else None
+        progress = written_progress(sum(w * p for w, p in parts) / weight) if weight > 0 else None
         results[obj.id] = ObjectiveResult(
             objective_id=obj.id,
             title=obj.title,
             progress=progress,
             expected=expected,
             status=status_for(progress, expected, thresholds) if progress is not None else None,
+            notes=tuple(notes),
         )
     return [results[o.id] for o in tree.objectives]
+
+
+def _why_no_progress(result: KrResult) -> str:
+    """The reason a KR has no number this run, as recorded on its result."""
+    if result.stale:
+        return f"stale: {result.error}"
+    if result.error:
+        return f"failed: {result.error}"
+    return result.skipped or "no progress computed"

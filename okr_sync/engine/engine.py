@@ -424,6 +424,16 @@ class Engine:
                     extra={"event": "failure", "kr": kr.kr_id, "stale": kr.stale,
                            "error": kr.error},
                 )  # fmt: skip
+            elif kr.skipped:
+                log.info("%s left alone: %s", kr.kr_id, kr.skipped,
+                         extra={"event": "skipped", "kr": kr.kr_id, "reason": kr.skipped})  # fmt: skip
+        for obj in computed.outcome.objectives:
+            if obj.stale or obj.error:  # an objective left unwritten, with the KRs that made it so
+                log.warning(
+                    "%s stale: %s", obj.objective_id, obj.error,
+                    extra={"event": "failure", "objective": obj.objective_id, "stale": obj.stale,
+                           "error": obj.error},
+                )  # fmt: skip
         for change in plan.conflicts:
             log_conflict(change)
         if not apply:

@@ -64,11 +64,18 @@ class StateQueries:
 
     # --- snapshots -------------------------------------------------------------
     def previous(self) -> dict[str, Previous]:
-        """For each KR, its latest non-stale snapshot (item count, link fingerprint)."""
+        """For each KR, its latest snapshot with a number (item count, link fingerprint).
+
+        Stale, failed and skipped snapshots (no progress: nothing linked yet) are
+        passed over, so a run that could compute nothing for a KR never hides the
+        last progress its objective falls back on, nor the item count the drop
+        guard compares with.
+        """
         rows = self._db.execute(
             "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources FROM snapshots s "
             "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots "
-            "      WHERE kind='kr' AND stale=0 AND error IS NULL GROUP BY id) latest "
+            "      WHERE kind='kr' AND stale=0 AND error IS NULL AND progress IS NOT NULL "
+            "      GROUP BY id) latest "
             "ON s.id = latest.id AND s.run_id = latest.run_id WHERE s.kind='kr'"
         )
         return {

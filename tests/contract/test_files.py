@@ -17,7 +17,8 @@ from connectors.files import (
     YamlOkrConfig,
     YamlOkrSource,
 )
-from okr_sync.models import WORK_ITEM, OkrTree, WorkItem
+from okr_sync.errors import ConfigError
+from okr_sync.models import WORK_ITEM, Direction, OkrTree, WorkItem
 from tests.contract.base import ConnectorContract
 
 
@@ -55,3 +56,41 @@ class TestFileConnectors(ConnectorContract):
 
     def query_for_label(self, label: str) -> dict[str, Any]:
         return {"label": label}
+
+
+OKRS = """\
+key_results:
+  - id: KR-1
+    title: Grow ARR to 50k
+    measure: manual
+    current: 45000
+  - id: KR-2
+    title: Keep P1 incidents at 0
+    start: 0
+    target: 0
+    direction: decrease
+  - id: KR-3
+    title: Typo
+    measure: manaul
+"""
+
+
+def yaml_source(tmp_path: Path, text: str) -> YamlOkrSource:
+    (tmp_path / "okrs.yaml").write_text(text)
+    return YamlOkrSource("okrs", YamlOkrConfig(type="yaml_okrs", path="okrs.yaml"), tmp_path)
+
+
+def test_an_unknown_measure_in_the_okr_file_is_an_error_at_its_line(tmp_path: Path) -> None:
+    # `measure: manaul` used to compute KR-3 as `count`.
+    with pytest.raises(ConfigError) as err:
+        yaml_source(tmp_path, OKRS).pull_okrs()
+    (problem,) = err.value.problems
+    assert (problem.line, problem.field) == (13, "key_results[2].measure")
+    assert problem.message.startswith("unknown measure 'manaul'; use one of count, count:done")
+
+
+def test_an_omitted_start_or_target_stays_unset_and_direction_is_read(tmp_path: Path) -> None:
+    tree = yaml_source(tmp_path, OKRS.replace("manaul", "count")).pull_okrs()
+    arr, keep, _ = tree.key_results
+    assert (arr.start, arr.target) == (None, None)  # were 0 and 100: 45,000 read as Achieved
+    assert (keep.start, keep.target, keep.direction) == (0, 0, Direction.DECREASE)

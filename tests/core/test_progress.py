@@ -59,11 +59,16 @@ class TestValueProgress:
         assert value_progress(150, 0, 100) == 1.0
         assert value_progress(50, 40, 10) == 0.0
 
-    def test_target_equal_to_start(self) -> None:
-        assert value_progress(5, 5, 5) == 1.0
-        assert value_progress(4, 5, 5) == 0.0
+    def test_target_equal_to_start_holds_a_level_in_its_direction(self) -> None:
+        assert value_progress(5, 5, 5, Direction.INCREASE) == 1.0
+        assert value_progress(4, 5, 5, Direction.INCREASE) == 0.0
         assert value_progress(4, 5, 5, Direction.DECREASE) == 1.0
         assert value_progress(6, 5, 5, Direction.DECREASE) == 0.0
+
+    def test_target_equal_to_start_without_a_direction_is_not_guessed(self) -> None:
+        # It used to read as "increase": keep-at-0 with 3 incidents was 100 % Achieved.
+        with pytest.raises(ValueError, match="direction"):
+            value_progress(3, 0, 0)
 
 
 class TestExpectedAndStatus:
@@ -110,7 +115,7 @@ class TestMeasures:
                     item("I-3", DOING, parent_key="E-1"), item("S-1", DONE, parent_key="I-1")]  # fmt: skip
         res = run(KR, "issues_done", [universe[0]], universe)
         assert (res.done, res.total) == (1, 3)
-        assert res.progress == pytest.approx(1 / 3) and res.current == pytest.approx(100 / 3)
+        assert res.progress == 0.3333 and res.current == pytest.approx(33.33)  # as written
         reasons = {e.key: e.reason for e in res.provenance.excluded}
         assert "epic" in reasons["E-1"] and "not a direct child" in reasons["S-1"]
         assert res.status is Status.AT_RISK  # 33 % vs 49 % elapsed
@@ -122,11 +127,11 @@ class TestMeasures:
         assert (res.done, res.total) == (3, 8)
         assert res.provenance.unestimated == ("I-3",)
 
-    def test_points_done_with_no_estimates_is_not_written(self) -> None:
+    def test_points_done_with_no_estimates_is_stale_with_the_reason(self) -> None:
         universe = [epic("E-1"), item("I-1", DONE, parent_key="E-1")]
         res = run(KR, "points_done", [universe[0]], universe)
-        assert res.progress is None and not res.writable
-        assert "story points" in res.provenance.notes[-1]
+        assert res.progress is None and not res.writable and res.stale
+        assert "none of the 1 counted items has story points" in (res.error or "")
 
     def test_initiatives_done_counts_the_linked_items_themselves(self) -> None:
         linked = [epic("E-1", status=DONE), epic("E-2"), item("R-1", DONE, kind=ItemKind.ROW)]
@@ -164,17 +169,25 @@ class TestMeasures:
         assert res.progress == 0.5 and res.current == 650 and res.writable
 
     def test_manual_without_current_writes_nothing(self) -> None:
-        res = run(KeyResult(id="KR-5", title="x", measure="manual"), "manual", [])
-        assert res.progress is None and not res.writable
+        kr = KeyResult(id="KR-5", title="x", start=0, target=10, measure="manual")
+        res = run(kr, "manual", [])
+        assert res.progress is None and not res.writable and not res.error
+        assert "no Current entered yet" in (res.skipped or "")
 
     def test_over_achievement_is_achieved(self) -> None:
         kr = KeyResult(id="KR-2", title="Bugs", start=0, target=2)
         res = run(kr, "count", [item("B-1"), item("B-2"), item("B-3")])
         assert res.progress == 1.0 and res.current == 3 and res.status is Status.ACHIEVED
 
-    def test_zero_items_on_a_new_kr_is_not_started(self) -> None:
+    def test_zero_items_on_a_new_kr_is_left_alone(self) -> None:
+        # It used to be 0 % Not started, which wrote Current 0 over a human's 5.
         res = run(KR, "issues_done", [])
-        assert res.progress == 0 and res.status is Status.NOT_STARTED and res.writable
+        assert res.progress is None and res.status is None and res.current is None
+        assert (
+            not res.writable
+            and not res.error
+            and res.skipped == ("nothing linked yet: nothing computed")
+        )
 
 
 class TestStaleness:
@@ -201,7 +214,7 @@ class TestStaleness:
             fingerprint="f2",
             previous=Previous(item_count=12, fingerprint="f1"),
         )
-        assert not res.stale and res.progress == 0
+        assert not res.stale and res.progress is None and "nothing linked" in (res.skipped or "")
 
     def test_missing_linked_epic_fails_only_this_kr(self) -> None:
         universe = [epic("E-1"), item("I-1", DONE, parent_key="E-1")]
@@ -212,19 +225,24 @@ class TestStaleness:
 class TestReviewRegressions:
     def test_a_sum_field_that_vanished_is_not_written_as_zero(self) -> None:
         rows = [item("D-1", fields={"ARR": 1000.0}), item("D-2", fields={})]
-        res = run(KeyResult(id="KR-4", title="ARR", target=3000), "sum:arr", rows)
-        assert res.progress is None and not res.writable
-        assert "none of the 2 counted items has a value for arr" in res.provenance.notes
+        res = run(KeyResult(id="KR-4", title="ARR", start=0, target=3000), "sum:arr", rows)
+        assert res.progress is None and not res.writable and res.stale
+        assert "none of the 2 counted items has a value for arr" in (res.error or "")
 
     def test_a_count_kr_whose_query_matches_nothing_is_a_real_zero(self) -> None:
         kr = KeyResult(id="KR-5", title="Open incidents 4 → 0", start=4, target=0)
         res = run(
-            kr, "count", [], fingerprint="f", previous=Previous(item_count=4, fingerprint="f")
+            kr,
+            "count",
+            [],
+            fingerprint="f",
+            previous=Previous(item_count=4, fingerprint="f"),
+            declared=True,
         )
         assert not res.stale and res.current == 0 and res.progress == 1.0
 
     def test_a_count_kr_whose_listed_epics_vanish_is_stale(self) -> None:
-        kr = KeyResult(id="KR-5", title="Issues in epics", target=10)
+        kr = KeyResult(id="KR-5", title="Issues in epics", start=0, target=10)
         res = run(
             kr,
             "count",

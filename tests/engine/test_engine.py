@@ -46,7 +46,14 @@ write:
 TREE = OkrTree(
     objectives=(Objective(id="O-1", title="Ship"),),
     key_results=(
-        KeyResult(id="KR-1", title="Epics done", objective_id="O-1", links=(ItemRef(key="E-1"),)),
+        KeyResult(
+            id="KR-1",
+            title="Epics done",
+            objective_id="O-1",
+            start=0,
+            target=100,
+            links=(ItemRef(key="E-1"),),
+        ),
         KeyResult(
             id="KR-2",
             title="Bugs closed",

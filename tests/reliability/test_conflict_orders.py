@@ -33,7 +33,7 @@ from okr_sync.state.store import StateStore
 from sandboxes import JiraSandbox, NotionSandbox
 from tests.reliability.sandbox_hooks import around_request
 
-COMPUTED = 71.4286  # KR-1's Current after the week of work
+COMPUTED = 71.43  # KR-1's Current after the week of work: 0.7143 (as written) of 0..100
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 
 
