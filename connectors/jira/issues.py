@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okr_sync.errors import SourceError
@@ -169,15 +169,22 @@ def _refs(value: Any) -> tuple[str, ...]:
 
 
 def to_item(
-    raw: Mapping[str, Any], source: str, site: str, ids: FieldIds, points_field: str | None
+    raw: Mapping[str, Any],
+    source: str,
+    site: str,
+    ids: FieldIds,
+    points_field: str | Literal[False] | None = False,
 ) -> WorkItem:
     """One Jira issue (search JSON) as a :class:`WorkItem`.
 
     Done means ``statusCategory.key == "done"`` (not a resolution date). On Cloud
     the epic is ``fields.parent``; on Data Center the Epic Link field. Story points
     come from ``points_field`` only: the field chosen for the issue's project
-    (:mod:`connectors.jira.points`), never whichever candidate happens to hold a value.
+    (:mod:`connectors.jira.points`), never whichever candidate happens to hold a value
+    (left out: the site's one candidate, if it has exactly one).
     """
+    if points_field is False:
+        points_field = ids.story_points[0] if len(ids.story_points) == 1 else None
     key = raw.get("key") if isinstance(raw, Mapping) else None
     fields = raw.get("fields") if isinstance(raw, Mapping) else None
     if not isinstance(key, str) or not isinstance(fields, dict):
