@@ -27,8 +27,9 @@ the next midnight (UTC), as ``OKR_SYNC_NOW`` would.
 For each run it prints the wall time, the requests by endpoint (and by phase: pull,
 read-back of the targets, apply), the searches against a floor (a full pull needs
 at least ``ceil(issues pulled / page size)`` pages plus a small constant; a rerun
-with nothing changed at most one page per item source), the writes against a floor
-(the epics whose written value must change), whether every epic holds its KRs'
+with nothing changed one page per item source plus the key-only pages that prove
+which issues are still selected: 5,000 a page on Cloud, 1,000 on Data Center), the
+writes against a floor (the epics whose written value must change), whether every epic holds its KRs'
 state afterwards, the engine's own summary, and the peak RSS of both processes
 (``ru_maxrss``). Figures are printed, not asserted on.
 
@@ -64,6 +65,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from connectors.jira.pull import KEYS_PAGE_CLOUD, KEYS_PAGE_DC
 from okr_sync.config.loading import load_config
 from okr_sync.engine.engine import Computed, Engine, build_connectors
 from okr_sync.models import Plan, RunSummary
@@ -647,20 +649,27 @@ def print_run(
     print(f"peak RSS (ru_maxrss) of the benchmark process so far: {stats.rss_mib:,.1f} MiB")
 
 
-def search_floor(pulls: Sequence[Mapping[str, Any]]) -> tuple[int, str]:
+def search_floor(
+    pulls: Sequence[Mapping[str, Any]], selected: int, keys_page: int
+) -> tuple[int, str]:
     """The fewest searches the run's pulls could cost, and how that was worked out.
 
     A full pull: every item pulled, by pages, plus a small constant (the last page of
     each query is partial). An incremental pull: what it returned (changes since the
-    cursor, less its overlap), by pages, and at least one page per item source. The
-    read-back of the epics is not in the floor: their property can come with the pull.
+    cursor, less its overlap), by pages, and at least one page per item source, plus
+    the membership it must prove: the ``selected`` keys, by key-only pages of
+    ``keys_page`` (an issue that left the selection shows in no ``updated`` window).
+    The read-back of the epics is not in the floor: their property can come with the pull.
     """
     floor, parts = 0, []
     for pull in pulls:
         items = int(pull["items"])
         if pull["incremental"]:
-            floor += max(1, math.ceil(items / PAGE_SIZE))
-            parts.append(f"incremental: max(1, ceil({items:,} items / {PAGE_SIZE}))")
+            floor += max(1, math.ceil(items / PAGE_SIZE)) + math.ceil(selected / keys_page)
+            parts.append(
+                f"incremental: max(1, ceil({items:,} items / {PAGE_SIZE})) "
+                f"+ ceil({selected:,} members / {keys_page:,})"
+            )
         else:
             floor += math.ceil(items / PAGE_SIZE) + FULL_PULL_CONSTANT
             parts.append(f"full: ceil({items:,} items / {PAGE_SIZE}) + {FULL_PULL_CONSTANT}")
@@ -804,6 +813,8 @@ def run_all(
                 )
             )
         previous: dict[str, tuple[Any, ...]] | None = None
+        selected = 0  # issues in the selection, as the last full pull found them
+        keys_page = KEYS_PAGE_DC if args.datacenter else KEYS_PAGE_CLOUD
         for number, (name, clock) in enumerate(runs, start=1):
             if number == 3:
                 kinds = sandbox.call("change", args.change, args.seed + 3)
@@ -813,7 +824,9 @@ def run_all(
                 )
             stats = sync_once(name, config_path, sandbox, events, clock)
             state = written_state(stats.summary, labels)
-            floor, floor_text = search_floor(stats.pulls)
+            full = [int(p["items"]) for p in stats.pulls if not p["incremental"]]
+            selected = full[-1] if full else selected
+            floor, floor_text = search_floor(stats.pulls, selected, keys_page)
             write_floor = len(epics_to_write(previous, state, links))
             props = sandbox.call("properties")
             good, bad = check_properties(props, state, links)

@@ -3,7 +3,8 @@
 This is the reference behaviour every item source follows: items matching any
 selector (keys, labels, queries, ``<prefix><KR id>`` labels, KR refs), tagged
 with the query selectors they matched, plus the direct children of every epic
-returned; keys asked for but not found are reported as missing.
+returned; keys asked for but not found are reported as missing, and a query that
+cannot run fails only its own selector (``PullResult.failed_selectors``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 from connectors._filters import matches, query_problem
-from okr_sync.errors import SourceError
 from okr_sync.models import ItemKind, PullRequest, PullResult, WorkItem
 
 
@@ -30,17 +30,19 @@ def select(
     engine does not hold yet (not in ``cached_keys``), and lists every selected key
     as ``members`` so the engine drops cached items that left the selection.
     """
+    failed = {}
     for selector in request.queries:
         problem = query_problem(selector.query)
-        if problem:
-            raise SourceError(source, f"query of {selector.id}: {problem}")
+        if problem:  # only that rule's KRs fail (its items are unknown), not the source
+            failed[selector.id] = f"query of {selector.id}: {problem}"
+    queries = [s for s in request.queries if s.id not in failed]
     wanted_labels = set(request.labels) | {f"{request.label_prefix}{k}" for k in request.kr_ids}
     by_key = {i.key: i for i in items}
     chosen: dict[str, list[str]] = {}
-    counts = {s.id: 0 for s in request.queries if s.count_only}
+    counts = {s.id: 0 for s in queries if s.count_only}
     for item in items:
         tags = []
-        for s in request.queries:
+        for s in queries:
             if isinstance(s.query, dict) and matches(item, s.query):
                 if s.count_only:  # only the number is wanted, not the item
                     counts[s.id] += 1
@@ -74,5 +76,6 @@ def select(
         members=frozenset(chosen) if since is not None else None,
         missing_keys=frozenset(k for k in request.keys if k not in by_key),
         counts=counts,
+        failed_selectors=failed,
         description=f"{len(result)} of {len(items)} items in {source}",
     )

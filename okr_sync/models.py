@@ -242,6 +242,10 @@ class PullResult(Frozen):
     full pull would return. An incremental result without ``members`` fails the
     source for that run (the engine cannot tell what left).
     ``missing_keys`` lists requested keys that the source does not have.
+    ``failed_selectors`` maps a query selector (rule id) whose query the source could
+    not run (a JQL typo) to the reason: only the KRs of that rule fail, the rest of
+    the pull stands. The source returns none of that selector's items, and leaves
+    out of ``members`` whatever only it selected, so nothing counts from the cache.
     """
 
     items: tuple[WorkItem, ...] = ()
@@ -250,6 +254,7 @@ class PullResult(Frozen):
     members: frozenset[str] | None = None
     missing_keys: frozenset[str] = frozenset()
     counts: dict[str, int] = Field(default_factory=dict)
+    failed_selectors: dict[str, str] = Field(default_factory=dict)
     description: str = ""
 
 

@@ -3,10 +3,15 @@
 Every check goes through the connector's own code paths (``connect``,
 ``search_keys``, ``count``), so what passes here is what a sync does:
 
-- credentials: the connection itself (``GET serverInfo``, ``GET myself``, ``GET field``);
+- credentials: the connection itself (``GET serverInfo``, ``GET myself``, ``GET field``),
+  and the API user's time zone (incremental pulls write their dates in it);
 - fields: the story-points field (configured, or discovered by schema and name),
   Data Center's Epic Link field, ``kr_field`` and ``fields.<name>``, against the
   field list already read;
+- story points per project: for the projects of the linked epics, the field a pull
+  counts (the configured one, the one the project's boards estimate by, or the one
+  its issues use: :mod:`connectors.jira.points`), read over the epics' children, with
+  the issues whose other story-point field holds another value;
 - linked epics: one batched ``key in (…)`` search for every key (Data Center's
   refusal of unknown keys is handled as in a pull);
 - JQL: each rule's query (and ``scope``) counted, as a ``count`` KR is:
@@ -25,8 +30,9 @@ from connectors.jira.issues import (
     STORY_POINT_NAMES,
     STORY_POINT_SCHEMA,
     find_field,
-    strip_order_by,
 )
+from connectors.jira.jql import in_clauses, strip_order_by
+from connectors.jira.points import PointsChooser, Values, project_of
 from okr_sync.errors import AuthError, SourceError
 from okr_sync.interfaces import CheckContext, CheckLevel, CheckResult, env_name
 
@@ -65,9 +71,14 @@ def check_jira(connector: JiraAccess, context: CheckContext) -> list[CheckResult
     if not _credentials(connector, out):
         return out.results
     conn = connector.connect()
+    if conn.zone is None:
+        out.add("fail", "time zone", (conn.zone_problem or "").removeprefix(f"{connector.name}: "),
+                "set the API user's time zone in the Jira profile (Profile → Time zone)")  # fmt: skip
     _fields(connector, conn.fields, conn.cloud, context, out)
     if "items" in context.roles:
-        _epics(connector, context, out)
+        epics = _epics(connector, context, out)
+        if epics:
+            _points(connector, epics, out)
         _queries(connector, context, out)
     return out.results
 
@@ -172,16 +183,17 @@ def _fields(connector: JiraAccess, fields: Sequence[Mapping[str, Any]], cloud: b
         _field(connector, fields, wanted, f"fields.{name}", out)
 
 
-def _epics(connector: JiraAccess, context: CheckContext, out: _Checklist) -> None:
+def _epics(connector: JiraAccess, context: CheckContext, out: _Checklist) -> set[str]:
+    """Check the linked keys; returns those found."""
     keys = set(context.item_keys)
     if not keys:
-        return
+        return set()
     try:
         found, missing = connector.search_keys(keys, ["issuetype"])
     except SourceError as exc:
         out.add("fail", "linked epics", f"could not look the epics up: {_text(exc)}",
                 "check that the account may browse the epics' projects")  # fmt: skip
-        return
+        return set()
     missing |= keys - {str(issue.get("key")) for issue in found}
     if len(missing) < len(keys):
         out.add("ok", "linked epics", f"{len(keys) - len(missing)} of {len(keys)} found")
@@ -193,6 +205,7 @@ def _epics(connector: JiraAccess, context: CheckContext, out: _Checklist) -> Non
             "the account may not browse looks missing too",
             missing=[key],
         )  # fmt: skip
+    return keys - missing
 
 
 def _queries(connector: JiraAccess, context: CheckContext, out: _Checklist) -> None:
@@ -217,3 +230,48 @@ def _queries(connector: JiraAccess, context: CheckContext, out: _Checklist) -> N
                     f"fix the query in {rule.where}")  # fmt: skip
             continue
         out.add("ok", subject, f"valid, {count} issue{'s' if count != 1 else ''} match now")
+
+
+def _points(connector: JiraAccess, epics: set[str], out: _Checklist) -> None:
+    """The story-point field of each project of the linked epics, as a pull chooses it."""
+    try:
+        session = connector.session()
+    except SourceError:
+        return  # a configured field that does not exist: reported with the fields above
+    ids = session.ids
+    names = {str(f.get("id")): str(f.get("name")) for f in connector.connect().fields}
+    chooser = PointsChooser(connector, ids.story_points, ids.points_configured, names)
+    if not chooser.needs_choice:
+        return  # one field or a configured one: the site-wide line above says it all
+    child = "parent" if session.cloud else f"cf[{(ids.epic_link or '').rsplit('_', 1)[-1]}]"
+    values: dict[str, dict[str, Values]] = {project_of(e): {} for e in epics}
+    try:
+        for clause in in_clauses(child, epics):
+            for raw in connector.search(clause, ["key", *ids.story_points]):
+                key = str(raw.get("key"))
+                found = chooser.values_of(raw.get("fields") or {})
+                if found is not None:
+                    values.setdefault(project_of(key), {})[key] = found
+        for project in sorted(values):
+            subject = f"story points of {project}"
+            try:
+                chosen = chooser.decide(project, values[project])
+            except SourceError as exc:
+                out.add("fail", subject, _text(exc),
+                        f"set story_points_field on the {connector.name!r} connection, or an "
+                        f"estimation field on {project}'s board")  # fmt: skip
+                continue
+            said = f"{chooser.name(chosen.field_id)}, from {chosen.why}"
+            if not chosen.disagree:
+                out.add("ok", subject, said)
+                continue
+            shown = ", ".join(chosen.disagree[:10]) + (
+                f" and {len(chosen.disagree) - 10} more" if len(chosen.disagree) > 10 else ""
+            )
+            out.add("warn", subject,
+                    f"{said}; the other story-point field holds another value on "
+                    f"{len(chosen.disagree)} issue(s): {shown}",
+                    "those issues count by the field above; align or clear the other field "
+                    "if it is stale")  # fmt: skip
+    except SourceError as exc:
+        out.add("fail", "story points", f"could not read the epics' children: {_text(exc)}")

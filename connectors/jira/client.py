@@ -34,6 +34,13 @@ GONE_HINT = (
 )
 
 
+class QueryError(SourceError):
+    """Jira refused a query (400: a JQL it cannot run).
+
+    When the query is one rule's, only that rule's KRs fail; the rest of the pull stands.
+    """
+
+
 def _status(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
 
@@ -121,6 +128,11 @@ class JiraCaller(Caller):
             message = (
                 f"{what}: {self.site} answered {status}{hint}; gave up after {retries} retries"
             )
+        elif status == 400 and not write:
+            return QueryError(
+                self.source, f"{what}: {self.site} answered 400: {jira_message(exc)}",
+                selector=selector,
+            )  # fmt: skip
         elif status is not None:
             message = f"{what}: {self.site} answered {status}: {jira_message(exc)}"
         else:

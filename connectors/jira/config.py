@@ -9,7 +9,7 @@ and so never import the connector class back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -50,9 +50,11 @@ class Connection:
 
     client: Any
     cloud: bool
-    zone: dt.tzinfo
+    #: The API user's time zone; None with ``zone_problem`` saying why it is unknown.
+    zone: dt.tzinfo | None
     me: dict[str, Any]
     fields: list[dict[str, Any]]
+    zone_problem: str | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Session:
 
     client: Any
     cloud: bool
-    zone: dt.tzinfo
+    zone: dt.tzinfo | None
     ids: FieldIds
 
 
@@ -82,6 +84,18 @@ class JiraAccess(Protocol):
         """The connection with field ids resolved."""
         ...
 
+    def search(
+        self,
+        jql: str,
+        fields: list[str],
+        *,
+        selector: str | None = None,
+        properties: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Issues matching ``jql``, page after page."""
+        ...
+
     def count(self, jql: str, selector: str) -> int:
         """How many issues match ``jql``."""
         ...
@@ -98,6 +112,7 @@ class JiraAccess(Protocol):
         since: str | None = None,
         properties: str | None = None,
         others: Sequence[str] = (),
+        keys_only: bool = False,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key, batched; and the unknown keys."""
         ...

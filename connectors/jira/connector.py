@@ -7,18 +7,13 @@ Scoped Cloud API tokens only work through
 ``https://api.atlassian.com/ex/jira/<cloudId>`` as ``url`` (the cloud id is at
 ``https://<site>.atlassian.net/_edge/tenant_info``).
 
-Reading, per pull (every query batched: many keys per ``in (…)`` clause):
-
-1. the linked roots: ``key in (…)`` for listed epic keys, ``labels in (…)`` for
-   label rules and ``okr:<KR id>`` labels, and each rule's own JQL (tagged with
-   the rule, so the mapping layer knows what it matched);
-2. the direct children of every epic found: ``parent in (…)`` on Cloud, the
-   Epic Link field (``cf[N] in (…)``) on Data Center.
-
-Incremental pulls add ``updated >= "<cursor − overlap>"`` (written in the API
-user's time zone, floored to the minute) to every query, and ask for the
-changed children of the epics already cached; the engine merges the result into
-its item cache and runs a full pull every ``pull.full_every_hours``.
+Reading (see :mod:`connectors.jira.pull`): the linked roots (``key in (…)`` for listed
+epic keys, ``labels in (…)`` for label rules and ``okr:<KR id>`` labels, each rule's own
+JQL, tagged with the rule) and the direct children of every epic among them
+(``parent in (…)`` on Cloud, the Epic Link field on Data Center). An incremental pull
+reads what changed since the cursor and, with key-only queries, exactly which issues
+are still selected, so an issue that left (a label removed, moved to another epic)
+stops counting at once. A rule whose JQL Jira refuses fails only its KRs.
 
 Writing, onto each epic linked to one or more KRs (``write: {<name>: {items: […]}}``):
 ``property`` (an issue entity property, default key ``okr-sync``, with each KR's
@@ -40,16 +35,9 @@ from typing import Any, ClassVar
 from connectors.jira.check import check_jira
 from connectors.jira.client import GONE_HINT, JiraCaller, cloud_pages, jira_message, server_pages
 from connectors.jira.config import Connection, JiraConfig, Session
-from connectors.jira.issues import (
-    MAX_JQL_CHARS,
-    discover_fields,
-    in_clauses,
-    or_groups,
-    strip_order_by,
-    to_item,
-    updated_since,
-    user_zone,
-)
+from connectors.jira.issues import discover_fields, user_zone
+from connectors.jira.jql import MAX_JQL_CHARS, in_clauses, or_groups
+from connectors.jira.pull import KEYS_PAGE_CLOUD, KEYS_PAGE_DC, pull
 from connectors.jira.write import ITEM_FIELDS, EpicWriter
 from okr_sync.errors import SourceError
 from okr_sync.interfaces import (
@@ -61,13 +49,11 @@ from okr_sync.interfaces import (
 )
 from okr_sync.models import (
     FieldValue,
-    ItemKind,
     Outcome,
     PullRequest,
     PullResult,
     Record,
     RecordRef,
-    WorkItem,
 )
 
 log = logging.getLogger(__name__)
@@ -137,14 +123,23 @@ class JiraConnector:
                     "%s: Jira Cloud expects basic auth: set 'email' next to the API token",
                     self.name,
                 )
-            me = self.caller.call("myself", client.myself)
+            me = self.caller.call("myself", client.myself) or {}
             raw_fields = self.caller.call("field list", client.fields)
             if hasattr(client, "_fields_cache_value"):  # spare the client its own GET /field
+                # The client turns JQL clause names in `fields` into field ids; `key` and `id`
+                # are clause names of the Key field, but a key-only search must say `key`.
                 client._fields_cache_value = {
                     name: f["id"] for f in raw_fields for name in f.get("clauseNames") or ()
-                }
+                    if name not in ("key", "id")
+                }  # fmt: skip
+            zone: dt.tzinfo | None = None
+            problem: str | None = None
+            try:
+                zone = user_zone(me.get("timeZone") if isinstance(me, dict) else None, self.name)
+            except SourceError as exc:
+                problem = str(exc)
             self._connection = Connection(
-                client, cloud, user_zone((me or {}).get("timeZone")), me or {}, list(raw_fields)
+                client, cloud, zone, me if isinstance(me, dict) else {}, list(raw_fields), problem
             )
         return self._connection
 
@@ -168,11 +163,17 @@ class JiraConnector:
         *,
         selector: str | None = None,
         properties: str | None = None,
+        page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Issues matching ``jql``, page after page (a page is dropped once converted)."""
+        """Issues matching ``jql``, page after page (a page is dropped once converted).
+
+        ``page_size`` is what is asked for (default: the connection's ``page_size``);
+        Jira may serve fewer, and paging follows what it serves.
+        """
         s = self.connect()
         pager = cloud_pages if s.cloud else server_pages
-        for page in pager(self.caller, s.client, jql, fields, page_size=self.config.page_size,
+        size = page_size or self.config.page_size
+        for page in pager(self.caller, s.client, jql, fields, page_size=size,
                           properties=properties, selector=selector):  # fmt: skip
             yield from page
 
@@ -202,68 +203,12 @@ class JiraConnector:
 
     # --- ItemSource ---------------------------------------------------------------------
     def pull_items(self, request: PullRequest) -> PullResult:
-        """Pull the linked roots and their epics' direct children (see the module docstring)."""
+        """Pull the selection (see :mod:`connectors.jira.pull`)."""
         started = self.clock()
-        s = self.session()
-        fields = s.ids.request()
-        since = (
-            updated_since(request.cursor, self.config.overlap_minutes, s.zone)
-            if request.cursor
-            else None
-        )
-        found: dict[str, WorkItem] = {}
-        tags: dict[str, set[str]] = {}
-
-        def run(clause: str, selector: str | None = None, incremental: bool = True) -> None:
-            jql = f"({clause}) AND {since}" if since and incremental else clause
-            for raw in self.search(jql, fields, selector=selector):
-                item = to_item(raw, self.name, self.site, s.ids)
-                found[item.key] = item
-                if selector:
-                    tags.setdefault(item.key, set()).add(selector)
-
-        labels = set(request.labels)
-        if request.label_prefix:
-            labels |= {f"{request.label_prefix}{kr}" for kr in request.kr_ids}
-        scope = f" AND ({self.config.scope})" if self.config.scope else ""
-        child_field = "parent" if s.cloud else f"cf[{(s.ids.epic_link or '').rsplit('_', 1)[-1]}]"
-        known = set(request.known_epics) if since else set()
-        # Roots (keys, labels) and, when incremental, the changed children of cached
-        # epics, in as few OR-ed queries as fit: a no-op rerun costs one page.
-        others = [f"({c}{scope})" for c in in_clauses("labels", labels)]
-        others += in_clauses(child_field, known)
-        roots, missing = self.search_keys(set(request.keys), fields, since=since, others=others)
-        for raw in roots:
-            item = to_item(raw, self.name, self.site, s.ids)
-            found[item.key] = item
-        if since is None:  # a full pull sees every key that exists
-            missing |= set(request.keys) - set(found)
-        counts: dict[str, int] = {}
-        for selector in request.queries:
-            problem = self.query_problem(selector.query)
-            if problem:
-                raise SourceError(self.name, problem, selector=selector.id)
-            if selector.count_only:
-                counts[selector.id] = self.count(strip_order_by(str(selector.query)), selector.id)
-            else:
-                run(strip_order_by(str(selector.query)), selector=selector.id)
-        # Epics new to the cache (or all, on a full pull): every child, changed or not.
-        epics = {k for k, i in found.items() if i.kind is ItemKind.EPIC}
-        for clause in in_clauses(child_field, epics - known):
-            run(clause, incremental=False)
-        items = tuple(
-            item.replace(selectors=tuple(sorted(tags[key]))) if key in tags else item
-            for key, item in found.items()
-        )
-        return PullResult(
-            items=items,
-            cursor=started.isoformat(),
-            incremental=since is not None,
-            missing_keys=frozenset(missing),
-            counts=counts,
-            description=f"{len(items)} issues from {self.site}"
-            + (" (changed since last run)" if since else ""),
-        )
+        conn = self.connect()
+        if conn.zone is None:  # the dates of incremental pulls would be read in a wrong zone
+            raise SourceError(self.name, (conn.zone_problem or "").removeprefix(f"{self.name}: "))
+        return pull(self, request, started)
 
     def search_keys(
         self,
@@ -273,11 +218,13 @@ class JiraConnector:
         since: str | None = None,
         properties: str | None = None,
         others: Sequence[str] = (),
+        keys_only: bool = False,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key (plus any ``others`` clauses, OR-ed in), batched; and the unknown keys.
 
         Data Center refuses a JQL naming an unknown key (400 "An issue with key
         'X' does not exist"), so such keys are dropped and the query re-run.
+        ``keys_only``: ask for keys alone, in the biggest pages Jira serves.
         """
         missing: set[str] = set()
         pending = set(keys)
@@ -287,9 +234,13 @@ class JiraConnector:
                 # The jira client drops `properties` from a Data Center POST search, so a
                 # search that needs them stays short enough to go by GET.
                 budget = 1400 if properties and not self.connect().cloud else MAX_JQL_CHARS
+                size = None
+                if keys_only:
+                    size = KEYS_PAGE_CLOUD if self.connect().cloud else KEYS_PAGE_DC
                 for group in or_groups([*in_clauses("key", pending, budget), *others], budget):
-                    jql = f"({group}) AND {since}" if since else group
-                    found += self.search(jql, fields, properties=properties)
+                    wrapped = f"({group})" if " OR " in group else group
+                    jql = f"{wrapped} AND {since}" if since else group
+                    found += self.search(jql, fields, properties=properties, page_size=size)
                 return found, missing
             except SourceError as exc:
                 gone = set(_MISSING_KEY.findall(str(exc))) & pending

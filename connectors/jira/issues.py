@@ -8,18 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okr_sync.errors import SourceError
 from okr_sync.models import ItemKind, StatusCategory, WorkItem
-
-#: Keep each JQL statement well below URL and server limits; long ones go by POST.
-MAX_JQL_CHARS = 6000
-_ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 STORY_POINT_SCHEMA = "com.pyxis.greenhopper.jira:jsw-story-points"
 EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
@@ -31,6 +26,8 @@ class FieldIds:
     """Field ids found on this site (or set in the config)."""
 
     story_points: tuple[str, ...] = ()
+    #: True when ``story_points`` is the configured ``story_points_field``
+    points_configured: bool = False
     epic_link: str | None = None
     kr_field: str | None = None
     numeric: Mapping[str, str] = field(default_factory=dict)
@@ -67,12 +64,12 @@ def discover_fields(
 ) -> FieldIds:
     """Resolve configured field names to ids, and find the story points fields.
 
-    Story points: an explicit ``story_points_field`` wins. Otherwise every
-    candidate is read, in this order: the Jira Software estimate field
-    (``jsw-story-points``, "Story point estimate" on Cloud), then fields named
+    Story points: an explicit ``story_points_field`` is the only candidate. Otherwise
+    every story-point field is a candidate, in this order: the Jira Software estimate
+    field (``jsw-story-points``, "Story point estimate" on Cloud), then fields named
     "Story point estimate" or "Story Points". Sites often carry both (team- and
-    company-managed projects use different ones), so an issue's points are the
-    first candidate that has a value.
+    company-managed projects use different ones): every candidate is read, and
+    :mod:`connectors.jira.points` chooses one per project.
     """
     if story_points:
         points: tuple[str, ...] = (find_field(fields, story_points, source, "story_points_field"),)
@@ -94,61 +91,36 @@ def discover_fields(
         link = str(found[0]["id"])
     return FieldIds(
         story_points=points,
+        points_configured=bool(story_points),
         epic_link=link,
         kr_field=find_field(fields, kr_field, source, "kr_field") if kr_field else None,
         numeric={k: find_field(fields, v, source, f"fields.{k}") for k, v in numeric.items()},
     )
 
 
-def jql_value(value: str) -> str:
-    """A JQL literal: bare when safe, else double-quoted with escapes."""
-    if _SAFE_VALUE.match(value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def user_zone(name: object, source: str) -> dt.tzinfo:
+    """The API user's time zone (``/myself`` ``timeZone``): JQL date literals are read in it.
 
-
-def in_clauses(field_name: str, values: Iterable[str], budget: int = MAX_JQL_CHARS) -> list[str]:
-    """``field in (a, b, …)`` clauses, each under ``budget`` characters (batches, not one per value)."""
-    clauses: list[str] = []
-    current: list[str] = []
-    size = 0
-    for value in sorted(set(values)):
-        literal = jql_value(value)
-        if current and size + len(literal) + 2 > budget:
-            clauses.append(f"{field_name} in ({', '.join(current)})")
-            current, size = [], 0
-        current.append(literal)
-        size += len(literal) + 2
-    if current:
-        clauses.append(f"{field_name} in ({', '.join(current)})")
-    return clauses
-
-
-def or_groups(clauses: Sequence[str], budget: int = MAX_JQL_CHARS) -> list[str]:
-    """Clauses OR-ed together into as few statements as fit the budget."""
-    groups: list[str] = []
-    current: list[str] = []
-    for clause in clauses:
-        if current and sum(len(c) + 4 for c in current) + len(clause) > budget:
-            groups.append(" OR ".join(current))
-            current = []
-        current.append(clause)
-    if current:
-        groups.append(" OR ".join(current))
-    return groups
-
-
-def strip_order_by(jql: str) -> str:
-    """A user's JQL without its ORDER BY, so that it can be combined with other clauses."""
-    return _ORDER_BY.sub("", jql).strip()
-
-
-def user_zone(name: str | None) -> dt.tzinfo:
-    """The API user's time zone (JQL date literals are read in it)."""
+    Jira reads ``updated >= "2026/11/15 09:30"`` in the searching user's zone, so a
+    zone okr-sync cannot resolve would shift every incremental window by hours: an
+    error naming the zone, never UTC in its place. The IANA database comes with the
+    ``tzdata`` package, so a real zone name resolves on every platform.
+    """
+    if not isinstance(name, str) or not name:
+        raise SourceError(
+            source,
+            "Jira did not say the API user's time zone (no 'timeZone' in /myself); okr-sync "
+            "needs it to write the dates of incremental pulls",
+        )
     try:
-        return ZoneInfo(name) if name else dt.UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise SourceError(
+            source,
+            f"the API user's time zone {name!r} (from /myself) is not a time zone okr-sync "
+            "knows; set the Jira profile's time zone to an IANA name (e.g. Europe/Berlin) or "
+            "update the tzdata package",
+        ) from None
 
 
 def updated_since(cursor: str, overlap_minutes: int, zone: dt.tzinfo) -> str:
@@ -178,7 +150,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _estimate(value: Any) -> float | None:
+def estimate(value: Any) -> float | None:
     """A story point estimate: a finite number of at least 0 (anything else is no estimate)."""
     number = _number(value)
     return number if number is not None and number >= 0 else None
@@ -196,12 +168,23 @@ def _refs(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> WorkItem:
+def to_item(
+    raw: Mapping[str, Any],
+    source: str,
+    site: str,
+    ids: FieldIds,
+    points_field: str | Literal[False] | None = False,
+) -> WorkItem:
     """One Jira issue (search JSON) as a :class:`WorkItem`.
 
     Done means ``statusCategory.key == "done"`` (not a resolution date). On Cloud
-    the epic is ``fields.parent``; on Data Center the Epic Link field.
+    the epic is ``fields.parent``; on Data Center the Epic Link field. Story points
+    come from ``points_field`` only: the field chosen for the issue's project
+    (:mod:`connectors.jira.points`), never whichever candidate happens to hold a value
+    (left out: the site's one candidate, if it has exactly one).
     """
+    if points_field is False:
+        points_field = ids.story_points[0] if len(ids.story_points) == 1 else None
     key = raw.get("key") if isinstance(raw, Mapping) else None
     fields = raw.get("fields") if isinstance(raw, Mapping) else None
     if not isinstance(key, str) or not isinstance(fields, dict):
@@ -236,9 +219,7 @@ def to_item(raw: Mapping[str, Any], source: str, site: str, ids: FieldIds) -> Wo
         kind=ItemKind.EPIC if is_epic else ItemKind.ISSUE,
         parent_key=parent if isinstance(parent, str) else None,
         status_category=_CATEGORY.get(str(status), StatusCategory.TODO),
-        story_points=next(
-            (n for n in (_estimate(fields.get(f)) for f in ids.story_points) if n is not None), None
-        ),
+        story_points=estimate(fields.get(points_field)) if points_field else None,
         fields={name: _number(fields.get(fid)) for name, fid in ids.numeric.items()},
         labels=tuple(labels),
         kr_refs=_refs(fields.get(ids.kr_field)) if ids.kr_field else (),

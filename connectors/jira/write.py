@@ -1,4 +1,4 @@
-"""Writing KR state back onto Jira epics.
+"""Writing KR state back onto Jira epics: only the fields named under ``write:``.
 
 Logical fields of an epic record (``write: {jira: {items: [...]}}``):
 
@@ -7,21 +7,37 @@ Logical fields of an epic record (``write: {jira: {items: [...]}}``):
 - ``label``: the labels ``okr:<KR id>`` (added, never removed);
 - ``remote_link``: a remote link to each KR page, upserted by ``globalId``
   ``okr-sync:<KR id>`` (idempotent);
-- ``comment``: a comment when a KR's status changes. Comments are not
-  idempotent, so the property keeps a receipt of the statuses already commented,
-  and before posting, the epic's comments are searched for the change's marker:
-  a retry or a rerun after a crash never posts it twice. The first sync of a KR
-  records its status without commenting.
+- ``comment``: a check-in comment when the epic is first linked to a KR and whenever
+  the KR's status changes, at most once per change.
 
-Every write ends with the property PUT, which also carries the receipts; an
-epic whose values are unchanged gets no request at all. Edits use
-``notifyUsers=false`` (Jira ignores it without admin rights).
+Nothing else is touched: an epic gets requests only for the fields named, and only
+when their values change. What the plan compares each field with, and why:
+
+- ``property`` and ``label``: the epic's own values, read with one batched search.
+- ``remote_link``: okr-sync's links on the epic. When ``property`` is named too, the
+  property keeps the list okr-sync last wrote (one search reads it for every epic);
+  otherwise the links are read from the epic (``GET …/remotelink``, one per epic), as
+  writing the property would touch a field nobody named.
+- ``comment``: the comments themselves. Each check-in ends with a marker
+  ``[okr-sync:<KR id>:<status>:#<n>]``, numbered per KR and epic; the latest marker of
+  a KR is the status okr-sync last announced there. That receipt lives in the one
+  place a comment cannot be without, so it survives any order of failures: a comment
+  posted whose answer was lost, a later write that failed, humans editing the epic or
+  adding any number of comments (the comments are read in full, not only the newest
+  page). A new comment is posted only when the latest marker says another status, so
+  a change is announced once. The comments come with the same batched search (the
+  ``comment`` field); an epic whose comment list is longer than the search shows is
+  read page by page.
+
+Edits use ``notifyUsers=false`` (Jira ignores it without admin rights).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from okr_sync.errors import WriteError
@@ -32,13 +48,37 @@ if TYPE_CHECKING:
     from connectors.jira.config import JiraAccess
 
 ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"})
-_RECEIPTS = ("remote_links", "commented", "comment_seq")  # bookkeeping kept in the property
+#: Bookkeeping kept in the property (only when the property itself is named).
+_RECEIPTS = ("remote_links",)
+#: Keys earlier versions kept in the property; dropped when it is next written.
+_OLD_RECEIPTS = ("commented", "comment_seq")
+_MARKER = re.compile(r"\[okr-sync:(?P<kr>[^:\]]+):(?P<status>[^\]]*):#(?P<seq>\d+)\]")
+_COMMENT_PAGE = 100  # Cloud serves at most 100 comments a page (maxResults=1000 echoes 100)
 
 
 def _marker(kr_id: str, status: str, seq: int) -> str:
     # Numbered per KR and epic, so the marker of one change is the same on every
     # retry or rerun (whatever the day), and differs from any earlier change.
     return f"[okr-sync:{kr_id}:{status}:#{seq}]"
+
+
+@dataclass(frozen=True)
+class Announced:
+    """The latest check-in of one KR on one epic."""
+
+    status: str
+    seq: int
+
+
+def latest_markers(bodies: Sequence[Any]) -> dict[str, Announced]:
+    """Per KR, the highest-numbered marker among comment bodies."""
+    out: dict[str, Announced] = {}
+    for text in bodies:
+        for found in _MARKER.finditer(str(text)):
+            kr, seq = found["kr"], int(found["seq"])
+            if kr not in out or seq > out[kr].seq:
+                out[kr] = Announced(found["status"], seq)
+    return out
 
 
 class EpicWriter:
@@ -48,18 +88,22 @@ class EpicWriter:
         self.connector = connector
         self._desired: dict[RecordRef, dict[str, FieldValue]] = {}
         self._stored: dict[RecordRef, dict[str, Any]] = {}
-        self._comments: dict[tuple[str, str], str] = {}
+        self._announced: dict[RecordRef, dict[str, Announced]] = {}
+        self._comments: dict[tuple[str, str], KrResult] = {}
+        #: The fields named under ``write:`` (set by :meth:`desired`, which a run calls first).
+        self._named: frozenset[str] = ITEM_FIELDS
         self._day = ""
 
     # --- desired -------------------------------------------------------------------
     def desired(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
-        """Records for the epics of this site linked to KRs.
+        """Records for the epics of this site linked to KRs, with the named fields only.
 
         An epic serving a KR that is stale or failed gets no record at all:
         rewriting its property without that KR would publish partial data.
         """
         name = self.connector.name
         prefix = self.connector.config.label_prefix
+        self._named = frozenset(spec.items) & ITEM_FIELDS
         results = {r.kr_id: r for r in outcome.key_results}
         urls = {kr.id: kr.url for kr in outcome.tree.key_results}
         labels = outcome.status_labels
@@ -75,7 +119,7 @@ class EpicWriter:
                 continue
             status = {k.kr_id: labels[k.status] if k.status else "" for k in krs}
             fields: dict[str, FieldValue] = {}
-            if "property" in spec.items:
+            if "property" in self._named:
                 fields["property"] = {
                     "key_results": [
                         {"id": k.kr_id, "title": k.title, "progress": round(k.progress or 0.0, 4),
@@ -83,17 +127,19 @@ class EpicWriter:
                         for k in krs
                     ],
                 }  # fmt: skip
-            if "label" in spec.items:
+            if "label" in self._named:
                 fields["label"] = sorted(f"{prefix}{k.kr_id}" for k in krs)
-            if "remote_link" in spec.items:
+            if "remote_link" in self._named and any(urls.get(k.kr_id) for k in krs):
                 fields["remote_link"] = [
                     {"globalId": f"okr-sync:{k.kr_id}", "url": urls[k.kr_id], "title": f"{k.kr_id}: {k.title}"}
                     for k in krs if urls.get(k.kr_id)
                 ]  # fmt: skip
-            if "comment" in spec.items:
+            if "comment" in self._named:
                 fields["comment"] = status
                 for k in krs:
-                    self._comments[(epic, k.kr_id)] = _comment_text(k, status[k.kr_id])
+                    self._comments[(epic, k.kr_id)] = k
+            if not fields:
+                continue
             ref = RecordRef(kind="item", id=epic)
             self._desired[ref] = fields
             records.append(Record(ref=ref, fields=fields, owner=",".join(k.kr_id for k in krs)))
@@ -101,10 +147,14 @@ class EpicWriter:
 
     # --- read ----------------------------------------------------------------------
     def read(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
-        """Current values, from one batched search carrying the entity property."""
+        """Current values of the named fields (see the module docstring for how each is read)."""
         keys = [r.id for r in refs if r.kind == "item"]
         prop = self.connector.config.property_key
-        issues, _missing = self.connector.search_keys(set(keys), ["labels"], properties=prop)
+        named = self._named
+        fields = ["labels"] + (["comment"] if "comment" in named else [])
+        issues, _missing = self.connector.search_keys(
+            set(keys), fields, properties=prop if "property" in named else None
+        )
         raw = {str(issue.get("key")): issue for issue in issues}
         out: dict[RecordRef, dict[str, FieldValue]] = {}
         for ref in refs:
@@ -116,30 +166,85 @@ class EpicWriter:
             stored: dict[str, Any] = found if isinstance(found, dict) else {}
             self._stored[ref] = stored
             want = self._desired.get(ref, {})
-            present = set((current.get("fields") or {}).get("labels") or ())
-            values: dict[str, FieldValue] = {
-                "property": _comparable(stored),
+            issue_fields = current.get("fields") or {}
+            present = set(issue_fields.get("labels") or ())
+            values: dict[str, FieldValue] = {}
+            if "property" in named:
+                values["property"] = _comparable(stored)
+            if "label" in named:
                 # Only the labels okr-sync manages: an okr: label it would not add is not its business.
-                "label": sorted(
+                values["label"] = sorted(
                     present & set(want["label"])
                     if isinstance(want.get("label"), list)
                     else {x for x in present if x.startswith(self.connector.config.label_prefix)}
-                ),
-                "remote_link": stored.get("remote_links"),
-                "comment": stored.get("commented"),
-            }
+                )
+            if "remote_link" in named:
+                values["remote_link"] = (
+                    stored.get("remote_links") if "property" in named else self._links(ref.id)
+                )
+            if "comment" in named:
+                announced = latest_markers(
+                    self._comment_bodies(ref.id, issue_fields.get("comment"))
+                )
+                self._announced[ref] = announced
+                # Only the KRs the epic serves now: a marker of a KR unlinked since is history.
+                wanted = want.get("comment") if ref in self._desired else announced
+                values["comment"] = {
+                    kr: announced[kr].status for kr in sorted(wanted or {}) if kr in announced
+                } or None
             out[ref] = values
         return out
 
+    def _http(self, key: str) -> tuple[str, Any]:
+        session = self.connector.session()
+        base = session.client.server_url.rstrip("/") + f"/rest/api/2/issue/{key}"
+        return base, session.client._session
+
+    def _links(self, key: str) -> list[dict[str, Any]]:
+        """okr-sync's remote links on an epic, as the record holds them (sorted by globalId)."""
+        base, http = self._http(key)
+        answer = self.connector.caller.call(
+            f"GET remote links of {key}", http.get, f"{base}/remotelink"
+        )
+        links = []
+        for link in answer.json() or []:
+            gid = link.get("globalId") if isinstance(link, dict) else None
+            if isinstance(gid, str) and gid.startswith("okr-sync:"):
+                obj = link.get("object") or {}
+                links.append({"globalId": gid, "url": obj.get("url"), "title": obj.get("title")})
+        return sorted(links, key=lambda x: x["globalId"])
+
+    def _comment_bodies(self, key: str, shown: Any) -> list[Any]:
+        """Every comment body of an epic: the search's, or page by page when it shows fewer."""
+        if isinstance(shown, dict):
+            comments = shown.get("comments") or []
+            total = shown.get("total")
+            if isinstance(comments, list) and (
+                not isinstance(total, int) or total <= len(comments)
+            ):
+                return [c.get("body") for c in comments if isinstance(c, dict)]
+        base, http = self._http(key)
+        bodies: list[Any] = []
+        for _ in range(10_000):
+            page = self.connector.caller.call(
+                f"GET comments on {key}", http.get, f"{base}/comment",
+                params={"startAt": len(bodies), "maxResults": _COMMENT_PAGE},
+            ).json()  # fmt: skip
+            got = page.get("comments") if isinstance(page, dict) else None
+            if not isinstance(got, list):
+                raise WriteError(self.connector.name, f"GET comments on {key}: malformed answer")
+            bodies += [c.get("body") for c in got if isinstance(c, dict)]
+            if not got or len(bodies) >= int(page.get("total") or 0):
+                return bodies
+        return bodies
+
     # --- write -------------------------------------------------------------------------
     def write(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
-        """Apply one epic's changes; the property (with receipts) goes last."""
+        """Apply one epic's changed fields: labels, links, comments, then the property."""
         connector = self.connector
-        session = connector.session()
         key = ref.id
         stored = dict(self._stored.get(ref, {}))
-        base = session.client.server_url.rstrip("/") + f"/rest/api/2/issue/{key}"
-        http = session.client._session
+        base, http = self._http(key)
         if values.get("label"):
             body: dict[str, Any] = {
                 "update": {"labels": [{"add": label} for label in values["label"]]}
@@ -164,23 +269,16 @@ class EpicWriter:
                 )
             stored["remote_links"] = values["remote_link"]
         if "comment" in values:
-            seq = dict(stored.get("comment_seq") or {})
-            stored["commented"] = self._comment(
-                key, base, http, stored.get("commented") or {}, values["comment"] or {}, seq
-            )
-            if seq:
-                stored["comment_seq"] = seq
+            self._comment(ref, base, http, values["comment"] or {})
+        if "property" not in values and not ("property" in self._named and "remote_link" in values):
+            return  # the property changes only when it, or the receipt it keeps, does
         prop = values.get("property")
         if prop is None:
-            prop = {k: v for k, v in stored.items() if k not in _RECEIPTS}
+            prop = _comparable(stored) or {}
         # The sync date is stamped on write, outside the compared value: a new day
         # alone never rewrites an epic, and any real change refreshes it.
         day = self._day or connector.clock().date().isoformat()
-        document = {
-            **prop,
-            "synced_on": day,
-            **{k: stored[k] for k in _RECEIPTS if k in stored},
-        }
+        document = {**prop, "synced_on": day, **{k: stored[k] for k in _RECEIPTS if k in stored}}
         text = json.dumps(document, sort_keys=True)
         if len(text) > 32768:
             raise WriteError(
@@ -193,50 +291,33 @@ class EpicWriter:
         )  # fmt: skip
         self._stored[ref] = document
 
-    def _comment(
-        self,
-        key: str,
-        base: str,
-        http: Any,
-        commented: Mapping[str, str],
-        wanted: Mapping[str, str],
-        seq: dict[str, int],
-    ) -> dict[str, str]:
-        """Post one comment per KR whose status changed since the last comment (de-duplicated).
-
-        ``seq`` (updated in place) numbers each KR's comments on this epic.
-        """
-        caller = self.connector.caller
-        changed = {kr: s for kr, s in wanted.items() if commented.get(kr) not in (None, s)}
-        if changed:
-            existing = caller.call(
-                f"GET comments on {key}",
-                http.get,
-                f"{base}/comment",
-                params={"maxResults": 100, "orderBy": "-created"},
-                write=True,
-            )
-            bodies = " ".join(str(c.get("body")) for c in (existing.json().get("comments") or []))
-            for kr, status in sorted(changed.items()):
-                seq[kr] = int(seq.get(kr, 0)) + 1
-                marker = _marker(kr, status, seq[kr])
-                if marker in bodies:
-                    continue  # posted by an earlier attempt that did not record it
-                text = f"{self._comments.get((key, kr), f'{kr}: {status}')}\n{marker}"
-                caller.call(
-                    f"POST comment on {key}", http.post, f"{base}/comment",
-                    data=json.dumps({"body": text}), idempotent=False, write=True,
-                )  # fmt: skip
-        return {**commented, **wanted}
+    def _comment(self, ref: RecordRef, base: str, http: Any, wanted: Mapping[str, str]) -> None:
+        """Post one check-in per KR whose latest marker on the epic says another status."""
+        announced = self._announced.get(ref, {})
+        for kr, status in sorted(wanted.items()):
+            latest = announced.get(kr)
+            if latest is not None and latest.status == status:
+                continue  # announced already (perhaps by an attempt whose answer was lost)
+            seq = (latest.seq if latest else 0) + 1
+            result = self._comments.get((ref.id, kr))
+            said = _comment_text(result, status, first=latest is None) if result else kr
+            text = f"{said}\n{_marker(kr, status, seq)}"
+            self.connector.caller.call(
+                f"POST comment on {ref.id}", http.post, f"{base}/comment",
+                data=json.dumps({"body": text}), idempotent=False, write=True,
+            )  # fmt: skip
+            announced = {**announced, kr: Announced(status, seq)}
+            self._announced[ref] = announced
 
 
 def _comparable(stored: Mapping[str, Any]) -> dict[str, Any] | None:
     """The stored property as the plan compares it: without receipts and sync date."""
-    prop = {k: v for k, v in stored.items() if k not in (*_RECEIPTS, "synced_on")}
+    skip = (*_RECEIPTS, *_OLD_RECEIPTS, "synced_on")
+    prop = {k: v for k, v in stored.items() if k not in skip}
     return prop or None
 
 
-def _comment_text(kr: KrResult, status: str) -> str:
+def _comment_text(kr: KrResult, status: str, *, first: bool) -> str:
     progress = f"{(kr.progress or 0) * 100:.0f} %"
     expected = (
         f" against {(kr.expected or 0) * 100:.0f} % of the period elapsed"
@@ -246,4 +327,6 @@ def _comment_text(kr: KrResult, status: str) -> str:
     figures = ""
     if kr.done is not None and kr.total is not None:
         figures = f" ({kr.done:.0f} of {kr.total:.0f} {'points' if kr.measure == 'points_done' else 'items'} done)"
+    if first:
+        return f"This epic counts towards {kr.kr_id} {kr.title}, {status}: {progress}{figures}{expected}."
     return f"{kr.kr_id} {kr.title} is now {status}: {progress}{figures}{expected}."

@@ -20,7 +20,15 @@ from mappings import LinkResult
 from mappings.rules import Rule
 from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
 from okr_sync.core.rollup import roll_up
-from okr_sync.models import KeyResult, KrResult, Objective, ObjectiveResult, OkrTree, WorkItem
+from okr_sync.models import (
+    KeyResult,
+    KrResult,
+    Objective,
+    ObjectiveResult,
+    OkrTree,
+    Provenance,
+    WorkItem,
+)
 
 Period = tuple[dt.date | None, dt.date | None]
 
@@ -123,6 +131,7 @@ def evaluate(
     not_found: set[str] | frozenset[str] = frozenset(),
     accept_empty: frozenset[str] = frozenset(),
     counts: Mapping[str, int] | None = None,
+    failed_selectors: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Compute every KR and roll the results up (see the module docstring).
 
@@ -138,6 +147,8 @@ def evaluate(
         accept_empty: KRs whose drop to no items is accepted this time.
         counts: query selector → number of matches, from sources that answered
             a count-only query (a ``count`` KR linked by one query) with a count.
+        failed_selectors: rule id → why the source could not run that rule's query;
+            the rule's KRs fail with that reason, the others are computed as usual.
     """
     counts = counts or {}
     previous = previous or {}
@@ -178,6 +189,17 @@ def evaluate(
             source_count=next((counts[r.id] for r in kr_rules if r.id in counts), None),
         )
         result = compute_kr(inputs, children, now, settings.thresholds)
+        failed = [
+            (failed_selectors or {})[r.id] for r in kr_rules if r.id in (failed_selectors or {})
+        ]
+        if failed:  # a rule's query could not run: its items are unknown, so is the number
+            result = result.model_copy(
+                update={
+                    "current": None, "done": None, "total": None, "progress": None,
+                    "status": None, "stale": False, "error": "; ".join(failed),
+                    "provenance": Provenance(selectors=result.provenance.selectors),
+                }
+            )  # fmt: skip
         results[kr.id] = result
         counted = result.provenance.counted
         sources = frozenset(c.source for c in counted)

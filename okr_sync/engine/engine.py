@@ -114,6 +114,8 @@ class Pulled:
     cursors: dict[str, CursorState] = field(default_factory=dict)
     caches: dict[str, CacheUpdate] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    #: rule id → why its query could not run (only that rule's KRs fail)
+    failed_selectors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -260,6 +262,13 @@ class Engine:
             items += source_items
             missing[name] = result.missing_keys
             pulled_all.counts.update(result.counts)
+            for selector, reason in result.failed_selectors.items():
+                error = self._explain_pull_error(SourceError(name, reason, selector=selector))
+                pulled_all.failed_selectors[selector] = error
+                log.warning(
+                    "a query of %s failed: %s", name, error,
+                    extra={"event": "failure", "source": name, "error": error},
+                )  # fmt: skip
             caches[name] = update
             cursors[name] = CursorState(
                 cursor=result.cursor, fingerprint=fingerprint, full_at=full_at
@@ -336,6 +345,7 @@ class Engine:
             not_found=_not_found(requests, pulled.missing),
             counts=pulled.counts,
             accept_empty=self.accept_empty,
+            failed_selectors=pulled.failed_selectors,
         )  # fmt: skip
         outcome = Outcome(
             tree=tree,

@@ -110,7 +110,11 @@ class SiteConfig:
     email: str
     api_token: str
     pat: str
+    #: Issues per search page when fields are asked for (Cloud: 100; Data Center:
+    #: jira.search.views.default.max, 1000 unless an admin changed it).
     max_page_size: int
+    #: Issues per search/jql page when only ``id`` or ``key`` is asked for (Cloud: 5000).
+    max_key_page_size: int = 5000
 
     @property
     def cloud(self) -> bool:

@@ -119,10 +119,15 @@ def delete_property(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
 
 
 def list_comments(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
-    """``GET /issue/{key}/comment?startAt=&maxResults=&orderBy=`` (paged)."""
+    """``GET /issue/{key}/comment?startAt=&maxResults=&orderBy=`` (paged).
+
+    Cloud serves at most 100 comments a page whatever is asked (measured: maxResults=1000
+    echoed 100).
+    """
     issue = find_issue(ctx, req)
     start = max(0, req.int_param("startAt", 0))
-    limit = max(0, min(req.int_param("maxResults", 5000), 5000))
+    cap = 100 if ctx.site.cloud else 5000
+    limit = max(0, min(req.int_param("maxResults", cap), cap))
     render = ctx.renderer(req)
     page = render.comments_page(issue, start, limit)
     if req.param("orderBy") == "-created":

@@ -21,7 +21,28 @@ from dataclasses import dataclass
 
 _OPERATORS = ("!=", "!~", ">=", "<=", "=", ">", "<", "~")
 _WORD_STOP = set(" \t\r\n\"'(),=!<>~&|")
-_RESERVED = set("{}%^$#;?")
+#: Characters Jira reserves outside quotes (its lexer's RESERVED_CHARS).
+_RESERVED = set("{}*/%+^$#@?;")
+#: Words Jira reserves: a bare value spelled like one is an error, quoted it is a value
+#: (JqlStringSupportImpl.RESERVED_WORDS, as Jira's own unit test lists them; EMPTY and
+#: NULL are the empty keyword instead).
+_WORDS = """abort access add after alias all alter and any as asc audit avg before begin between
+    boolean break by byte catch cf changed char character check checkpoint collate
+    collation column commit connect continue count create current date decimal declare
+    decrement default defaults define delete delimiter desc difference distinct divide do
+    double drop else empty encoding end equals escape exclusive exec execute exists explain
+    false fetch file field first float for from function go goto grant greater group having
+    identified if immediate in increment index initial inner inout input insert int integer
+    intersect intersection into is isempty isnull join last left less like limit lock long
+    max min minus mode modify modulo more multiply next noaudit not notin nowait null
+    number object of on option or order outer output power previous prior privileges public
+    raise raw remainder rename resource return returns revoke right row rowid rownum rows
+    select session set share size sqrt start strict string subtract sum synonym table then
+    to trans transaction trigger true uid union unique update user validate values view was
+    when whenever where while with"""
+RESERVED_WORDS = frozenset(_WORDS.split())
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "'": "'", "\\": "\\", " ": " "}
+_VALID_ESCAPES = "The valid escape sequences are \\', \\\", \\t, \\n, \\r, \\\\, '\\ ' and \\uXXXX."
 _VALID_OPS = (
     "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', "
     "'IN', 'NOT IN', 'IS' and 'IS NOT'."
@@ -153,20 +174,24 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:
+    """A quoted string; escapes as Jira's lexer takes them, any other one an error."""
     quote = text[start]
     out: list[str] = []
     i = start + 1
     while i < len(text):
         ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt == "u" and i + 5 < len(text):
-                out.append(chr(int(text[i + 2 : i + 6], 16)))
+        if ch == "\\":
+            nxt = text[i + 1 : i + 2]
+            hexa = text[i + 2 : i + 6]
+            if nxt == "u" and len(hexa) == 4 and all(c in "0123456789abcdefABCDEF" for c in hexa):
+                out.append(chr(int(hexa, 16)))
                 i += 6
                 continue
-            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(nxt, nxt))
-            i += 2
-            continue
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+            raise _error(f"'\\{nxt}' is an illegal JQL escape sequence. {_VALID_ESCAPES}", i)
         if ch == quote:
             return "".join(out), i + 1
         out.append(ch)
@@ -307,6 +332,12 @@ class _Parser:
                     f"The Jira sandbox does not support the JQL function '{tok.text}()'.", tok.pos
                 )
             empty = tok.text.lower() in ("empty", "null")
+            if not empty and tok.text.lower() in RESERVED_WORDS:
+                raise _error(
+                    f"'{tok.text}' is a reserved JQL word. You must surround it in quotation "
+                    "marks to use it in a query.",
+                    tok.pos,
+                )
             return Value(tok.text, False, tok.pos, empty=empty)
         if tok.kind == "eof":
             raise _error("Expecting either a value, list or function before the end of the query.")

@@ -1,4 +1,4 @@
-"""The sandbox's records: projects, issues, comments and remote links."""
+"""The sandbox's records: projects, boards, issues, comments and remote links."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ class Project:
     key: str
     name: str
     next_number: int = 1
+
+
+@dataclass
+class Board:
+    """A Jira Software board of one project; ``estimation`` is its estimation field id."""
+
+    id: int
+    name: str
+    project: str
+    type: str = "scrum"
+    estimation: str | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from sandboxes.jira import issue_api, search
+from sandboxes.jira import boards, issue_api, search
 from sandboxes.jira import meta_api as meta
 from sandboxes.jira.catalog import Mode
 from sandboxes.jira.context import Handler
@@ -86,6 +86,8 @@ ROUTES: tuple[Route, ...] = (
         {"GET": issue_api.get_link, "PUT": issue_api.put_link, "DELETE": issue_api.delete_link},
     ),
     Route("/rest/applinks/latest/listApplicationlinks", {"GET": meta.application_links}),
+    Route("/rest/agile/1.0/board", {"GET": boards.list_boards}),
+    Route("/rest/agile/1.0/board/{boardId}/configuration", {"GET": boards.board_configuration}),
 )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from sandboxes.jira.boards import add_board
 from sandboxes.jira.faults import FaultPlan
 from sandboxes.jira.http import SiteConfig
 from sandboxes.jira.jql_eval import JqlEvaluator
@@ -34,7 +35,13 @@ class JiraSandbox(LoopbackSandbox):
 
     Cloud: HTTP Basic ``email:api_token``, REST v2 and v3, ``search/jql`` with token
     paging, 410 on the removed ``/search``. Data Center: ``Authorization: Bearer
-    <pat>``, REST v2 only, offset-paged ``/search``, Epic Link field.
+    <pat>``, REST v2 only, offset-paged ``/search``, Epic Link field. Both: Jira
+    Software's boards (``/rest/agile/1.0/board``) with their estimation field.
+
+    Page caps are the real services': Cloud's ``search/jql`` serves at most 100 issues a
+    page when fields are asked for and ``max_key_page_size`` (5000) for ``id``/``key``
+    only; Data Center's ``/search`` clamps to ``max_page_size`` (its default
+    ``jira.search.views.default.max``, 1000) whatever the fields.
 
     ``requests`` counts every request (faulted and rejected ones too) by
     ``"METHOD template"``, e.g. ``"GET /rest/api/3/search/jql"`` or
@@ -53,14 +60,17 @@ class JiraSandbox(LoopbackSandbox):
         pat: str = "sandbox-pat",
         user_time_zone: str = "Australia/Sydney",
         site_time_zone: str = "America/Los_Angeles",
-        max_page_size: int = 100,
+        max_page_size: int | None = None,
+        max_key_page_size: int = 5000,
         latency: float = 0.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         if mode not in ("cloud", "datacenter"):
             raise ValueError(f"mode must be 'cloud' or 'datacenter', not {mode!r}")
-        if max_page_size < 1:
-            raise ValueError("max_page_size must be at least 1")
+        if max_page_size is None:  # as the real services cap a page of issues with fields
+            max_page_size = 100 if mode == "cloud" else 1000
+        if max_page_size < 1 or max_key_page_size < 1:
+            raise ValueError("page sizes must be at least 1")
         self.mode: Literal["cloud", "datacenter"] = mode
         self.email = email
         self.api_token = api_token
@@ -70,7 +80,9 @@ class JiraSandbox(LoopbackSandbox):
         )
         self.faults = FaultPlan(latency)
         self.requests: Counter[str] = Counter()
-        site = SiteConfig(mode, email, api_token, pat, max_page_size)
+        if mode != "cloud":  # Data Center's cap is the same whatever the fields
+            max_key_page_size = max_page_size
+        site = SiteConfig(mode, email, api_token, pat, max_page_size, max_key_page_size)
         self._server = SandboxServer(site, self.store, self.faults, self.requests)
 
     def __repr__(self) -> str:
@@ -79,10 +91,33 @@ class JiraSandbox(LoopbackSandbox):
 
     # -- seeding and simulated humans -------------------------------------------------
 
-    def add_project(self, key: str, name: str) -> None:
-        """Create a project (key: upper-case letters/digits, e.g. ``PAY``)."""
+    def add_project(self, key: str, name: str, *, board: bool = True) -> None:
+        """Create a project (key: upper-case letters/digits, e.g. ``PAY``).
+
+        With ``board`` (the default, as a software project has), it gets a scrum board
+        "<KEY> board" estimating by the field ``add_issue`` writes story points to.
+        """
         with self.store.lock:
             self.store.add_project(key, name)
+            if board:
+                add_board(self.store, key, f"{key} board",
+                          estimation=self.store.story_points_field)  # fmt: skip
+
+    def add_board(self, project: str, name: str, *, estimation: str | None,
+                  type: str = "scrum") -> int:  # fmt: skip
+        """Add a board to ``project``; returns its id.
+
+        ``estimation`` is the field its estimates are read from (an id or a name), None
+        for a board that counts issues.
+        """
+        with self.store.lock:
+            return add_board(self.store, project, name, estimation=estimation, type=type).id
+
+    def set_board_estimation(self, board_id: int, estimation: str | None) -> None:
+        """Change a board's estimation field, as an admin would."""
+        with self.store.lock:
+            found = self.store.field(estimation) if estimation else None
+            self.store.boards[board_id].estimation = found.id if found else None
 
     def add_issue(
         self,
@@ -148,6 +183,13 @@ class JiraSandbox(LoopbackSandbox):
         """
         with self.store.lock:
             self.store.update_issue(key, changes)
+
+    def add_comment(self, key: str, text: str) -> None:
+        """A human's comment on an issue (bumps ``updated``, as Jira does)."""
+        with self.store.lock:
+            issue = self.store.require(key)
+            self.store.new_comment(issue, text)
+            self.store.touch(issue)
 
     def delete_issue(self, key: str) -> None:
         """Delete an issue; its sub-tasks go too, other children just lose the parent."""

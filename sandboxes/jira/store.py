@@ -30,6 +30,7 @@ from sandboxes.jira.catalog import (
 )
 from sandboxes.jira.model import (
     PROJECT_KEY,
+    Board,
     Comment,
     Project,
     RemoteLink,
@@ -57,6 +58,7 @@ class JiraStore:
         self.field_by_id = {f.id: f for f in self.fields}
         self.story_points_field = STORY_POINT_ESTIMATE if mode == "cloud" else STORY_POINTS
         self.projects: dict[str, Project] = {}
+        self.boards: dict[int, Board] = {}
         self.issues: dict[int, StoredIssue] = {}
         self._by_key: dict[str, int] = {}
         self._next_project_id = 10000

@@ -18,17 +18,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 import requests
 import responses
 
 from connectors.jira.connector import JiraConfig, JiraConnector
+from connectors.jira.jql import jql_value, strip_order_by
+from connectors.jira.pull import Cursor
 from okr_sync.errors import AuthError, SourceError, WriteError
 from okr_sync.models import (
     ItemKind,
     PullRequest,
+    PullResult,
     QuerySelector,
     RecordRef,
     StatusCategory,
@@ -67,6 +70,8 @@ SINGLE_PAGE = "rest-api-3/search_jql_single_page.json"
 EPIC = "rest-api-3/search_issues_epic_all_fields.json"
 COMMENTS = "rest-api-3/issue_comments_adf.json"
 STATUS_CATEGORIES = "rest-api-2/statuscategory_list.json"
+BOARD_CONFIG = "agile-1.0/board_configuration.json"
+AGILE = f"{SITE}/rest/agile/1.0"
 
 
 def real_epic() -> dict[str, Any]:
@@ -213,7 +218,7 @@ def test_pull_over_three_real_pages(make: Callable[..., JiraConnector], rsps: An
             (RULE, "token-page-2"): body(PAGE_2),
             (RULE, "token-page-3"): body(PAGE_3),
             # TEST-4 (page 3) is an Epic: its children are asked for; it has none.
-            ("parent in (TEST-4)", None): {"issues": [], "isLast": True},
+            ('parent in ("TEST-4")', None): {"issues": [], "isLast": True},
         },
     )
 
@@ -267,7 +272,7 @@ def test_pull_over_three_real_pages(make: Callable[..., JiraConnector], rsps: An
         assert "*all" not in query["fields"]
         assert query["maxResults"] == ["100"]
     # Besides the rule's three pages, only the epic's children query went out.
-    assert [q["jql"] for q in searches if q["jql"] != [RULE]] == [["parent in (TEST-4)"]]
+    assert [q["jql"] for q in searches if q["jql"] != [RULE]] == [['parent in ("TEST-4")']]
 
 
 def test_session_uses_basic_auth_from_the_environment_and_the_users_zone(
@@ -289,16 +294,62 @@ def test_incremental_pull_writes_the_cursor_in_the_users_zone(
 ) -> None:
     serve_site(rsps)
     since = '(project = X) AND updated >= "2024/05/06 02:50"'  # 10:00 UTC − 10 min, in LA (PDT)
-    serve_search(rsps, {(since, None): body(SINGLE_PAGE)})
-    request = PullRequest(
-        queries=(QuerySelector(id="rule-1", query=RULE),), cursor="2024-05-06T10:00:00+00:00"
-    )
+    serve_search(rsps, {(since, None): body(SINGLE_PAGE), (RULE, None): body(SINGLE_PAGE)})
+    cursor = Cursor("2024-05-06T10:00:00+00:00", rules={"rule-1": set()})
+    request = PullRequest(queries=(QuerySelector(id="rule-1", query=RULE),), cursor=cursor.encode())
 
     result = make().pull_items(request)
 
     assert result.incremental
     assert sorted(i.key for i in result.items) == ["TEST-1", "TEST-2", "TEST-3"]
-    assert [q["jql"] for q in search_calls(rsps)] == [[since]]
+    assert result.members == {"TEST-1", "TEST-2", "TEST-3"}
+    # The rule's members (keys only, the biggest pages), then what changed, in full.
+    assert [q["jql"] for q in search_calls(rsps)] == [[RULE], [since]]
+    assert next(q["fields"] for q in search_calls(rsps)) == ["key"]
+    assert next(q["maxResults"] for q in search_calls(rsps)) == ["5000"]
+
+
+def test_a_time_zone_okr_sync_cannot_resolve_fails_the_pull_naming_it(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    """Never UTC in place of the API user's zone: every incremental window would shift."""
+    rsps.get(f"{API}/serverInfo", json=body(SERVER_INFO))
+    rsps.get(f"{API}/myself", json={**myself(), "timeZone": "Mars/Olympus_Mons"})
+    rsps.get(f"{API}/field", json=body(FIELD_LIST))
+    serve_search(rsps, {})
+
+    with pytest.raises(SourceError) as caught:
+        make().pull_items(PullRequest(cursor=Cursor("2024-05-06T10:00:00+00:00").encode()))
+
+    assert "'Mars/Olympus_Mons'" in str(caught.value)
+    assert search_calls(rsps) == []
+
+
+def test_the_time_zone_database_is_a_dependency() -> None:
+    """Zones must resolve where the OS has no IANA database (Windows, slim images)."""
+    import tomllib
+
+    project = tomllib.loads((FIXTURES.parents[2] / "pyproject.toml").read_text())["project"]
+    assert any(d.split(">")[0].strip() == "tzdata" for d in project["dependencies"])
+
+
+def test_a_missing_time_zone_database_is_an_error_not_utc(
+    make: Callable[..., JiraConnector], rsps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.jira.issues as issues
+
+    def no_database(name: str) -> Any:
+        raise ZoneInfoNotFoundError(f"No time zone found with key {name}")
+
+    monkeypatch.setattr(issues, "ZoneInfo", no_database)
+    serve_site(rsps)
+    serve_search(rsps, {})
+
+    with pytest.raises(SourceError) as caught:
+        make().pull_items(PullRequest(cursor=Cursor("2024-05-06T10:00:00+00:00").encode()))
+
+    assert repr(myself()["timeZone"]) in str(caught.value)
+    assert search_calls(rsps) == []
 
 
 # --- 2. single page, the full Cloud epic, story points, done --------------------------
@@ -326,8 +377,8 @@ def test_real_field_list_has_no_story_point_field(
     serve_search(
         rsps,
         {
-            (f"key in ({EPIC_KEY})", None): body(EPIC),
-            (f"parent in ({EPIC_KEY})", None): {"issues": [], "isLast": True},
+            (f'key in ("{EPIC_KEY}")', None): body(EPIC),
+            (f'parent in ("{EPIC_KEY}")', None): {"issues": [], "isLast": True},
         },
     )
     connector = make()
@@ -372,30 +423,62 @@ def child_of_real_epic(key: str, category: str, **custom: Any) -> dict[str, Any]
     return child
 
 
-def test_epic_children_parent_story_points_and_done(
-    make: Callable[..., JiraConnector], rsps: Any
-) -> None:
-    fields = [*body(FIELD_LIST), STORY_POINT_ESTIMATE, STORY_POINTS]
-    serve_site(rsps, fields=fields)
-    children = {
-        "issues": [
-            child_of_real_epic("TESTKEY13-2", "done", customfield_10016=5.0),
-            # Only the company-managed "Story Points" field set: the next candidate is read.
-            child_of_real_epic("TESTKEY13-3", "indeterminate", customfield_10026=3.0),
-            child_of_real_epic("TESTKEY13-4", "new"),  # not estimated: both null
-        ],
-        "isLast": True,
-    }
+def serve_board(rsps: responses.RequestsMock, project: str, estimation: str | None) -> None:
+    """One board of ``project``: the real board configuration, located in ``project``, and
+    with Jira Software's documented ``estimation`` block added in memory when the board
+    estimates by a field (the real one has none). The board list around it is built in
+    the documented shape of GET /rest/agile/1.0/board (values, startAt, isLast)."""
+    config = body(BOARD_CONFIG)
+    config["location"]["key"] = project
+    if estimation:
+        name = {"customfield_10016": "Story point estimate", "customfield_10026": "Story Points"}
+        config["estimation"] = {
+            "type": "field",
+            "field": {"fieldId": estimation, "displayName": name[estimation]},
+        }
+    board = {
+        "id": config["id"], "self": f"{AGILE}/board/{config['id']}", "name": config["name"],
+        "type": config["type"], "location": {"projectId": int(config["location"]["id"]),
+        "projectKey": project, "projectName": config["location"]["name"]},
+    }  # fmt: skip
+    rsps.get(f"{AGILE}/board", json={"maxResults": 50, "startAt": 0, "total": 1,
+                                     "isLast": True, "values": [board]})  # fmt: skip
+    rsps.get(f"{AGILE}/board/{config['id']}/configuration", json=config)
+
+
+def serve_no_board(rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{AGILE}/board", json={"maxResults": 50, "startAt": 0, "total": 0,
+                                     "isLast": True, "values": []})  # fmt: skip
+
+
+def pull_epic(
+    make: Callable[..., JiraConnector], rsps: Any, *children: dict[str, Any]
+) -> tuple[JiraConnector, PullResult]:
+    """The real epic and ``children``, on a site with both story-point fields."""
+    serve_site(rsps, fields=[*body(FIELD_LIST), STORY_POINT_ESTIMATE, STORY_POINTS])
     serve_search(
         rsps,
         {
-            (f"key in ({EPIC_KEY})", None): body(EPIC),
-            (f"parent in ({EPIC_KEY})", None): children,
+            (f'key in ("{EPIC_KEY}")', None): body(EPIC),
+            (f'parent in ("{EPIC_KEY}")', None): {"issues": list(children), "isLast": True},
         },
     )
     connector = make()
+    return connector, connector.pull_items(PullRequest(keys=frozenset({EPIC_KEY})))
 
-    items = by_key(connector.pull_items(PullRequest(keys=frozenset({EPIC_KEY}))).items)
+
+def test_epic_children_parent_story_points_and_done(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    serve_board(rsps, "TESTKEY13", "customfield_10016")
+    connector, result = pull_epic(
+        make, rsps,
+        child_of_real_epic("TESTKEY13-2", "done", customfield_10016=5.0),
+        # Only the company-managed "Story Points" set: the board does not show it.
+        child_of_real_epic("TESTKEY13-3", "indeterminate", customfield_10026=3.0),
+        child_of_real_epic("TESTKEY13-4", "new"),  # not estimated: both null
+    )  # fmt: skip
+    items = by_key(result.items)
 
     assert connector.session().ids.story_points == ("customfield_10016", "customfield_10026")
     for query in search_calls(rsps):
@@ -411,12 +494,69 @@ def test_epic_children_parent_story_points_and_done(
     assert {k: i.kind for k, i in items.items() if k != EPIC_KEY} == dict.fromkeys(
         ["TESTKEY13-2", "TESTKEY13-3", "TESTKEY13-4"], ItemKind.ISSUE
     )
+    # The board's field, for every issue of the project: never the other one's value.
     assert items["TESTKEY13-2"].story_points == 5.0
-    assert items["TESTKEY13-3"].story_points == 3.0
+    assert items["TESTKEY13-3"].story_points is None
     assert items["TESTKEY13-4"].story_points is None
+    assert "TESTKEY13: Story point estimate (customfield_10016), from board 'Test board'" in (
+        result.description
+    )
+    assert "differs on TESTKEY13-3" in result.description
     assert items["TESTKEY13-2"].status_category is StatusCategory.DONE
     assert items["TESTKEY13-3"].status_category is StatusCategory.IN_PROGRESS
     assert items["TESTKEY13-4"].status_category is StatusCategory.TODO
+
+
+def test_a_stale_estimate_does_not_override_the_field_the_board_shows(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    """A company-managed board estimating by "Story Points": an old "Story point estimate"
+    left on an issue is not what Jira shows, so it does not count (before: it won)."""
+    serve_board(rsps, "TESTKEY13", "customfield_10026")
+    _, result = pull_epic(
+        make, rsps,
+        child_of_real_epic("TESTKEY13-2", "done", customfield_10016=5.0, customfield_10026=8.0),
+        child_of_real_epic("TESTKEY13-3", "new", customfield_10016=2.0),
+    )  # fmt: skip
+    items = by_key(result.items)
+
+    assert items["TESTKEY13-2"].story_points == 8.0
+    assert items["TESTKEY13-3"].story_points is None
+    assert "differs on TESTKEY13-2, TESTKEY13-3" in result.description
+
+
+def test_without_a_board_the_one_field_the_projects_issues_use(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    serve_no_board(rsps)
+    _, result = pull_epic(
+        make, rsps,
+        child_of_real_epic("TESTKEY13-2", "done", customfield_10026=8.0),
+        child_of_real_epic("TESTKEY13-3", "new"),
+    )  # fmt: skip
+
+    assert by_key(result.items)["TESTKEY13-2"].story_points == 8.0
+    assert "TESTKEY13: Story Points (customfield_10026), from its issues" in result.description
+
+
+def test_without_a_board_issues_using_both_fields_fail_the_pull(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    """A stale "Story Points" value where "Story point estimate" is empty: counting either
+    would be a guess (before: each issue took the first field with a value)."""
+    serve_no_board(rsps)
+    with pytest.raises(SourceError) as caught:
+        pull_epic(
+            make, rsps,
+            child_of_real_epic("TESTKEY13-2", "done", customfield_10016=5.0),
+            child_of_real_epic("TESTKEY13-3", "new", customfield_10026=3.0),
+        )  # fmt: skip
+
+    text = str(caught.value)
+    assert "project TESTKEY13" in text and "the project has no board" in text
+    assert "Story point estimate (customfield_10016)" in text
+    assert "Story Points (customfield_10026)" in text
+    assert "story_points_field" in text
 
 
 def test_configured_story_points_field_is_resolved_by_name(
@@ -538,21 +678,29 @@ JQL_ERROR = (
 )
 
 
-def test_400_jql_error_names_the_rule(make: Callable[..., JiraConnector], rsps: Any) -> None:
+def test_400_jql_error_fails_only_that_rule(make: Callable[..., JiraConnector], rsps: Any) -> None:
+    """A rule Jira cannot run fails only its own selector; the other rule's items stand."""
     serve_site(rsps)
     bad = "project = X bogus"
-    serve_search(rsps, {(bad, None): (400, {"errorMessages": [JQL_ERROR], "errors": {}})})
+    serve_search(
+        rsps,
+        {
+            (bad, None): (400, {"errorMessages": [JQL_ERROR], "errors": {}}),
+            (RULE, None): body(SINGLE_PAGE),
+        },
+    )
+    request = PullRequest(
+        queries=(QuerySelector(id="rule-1", query=bad), QuerySelector(id="rule-2", query=RULE))
+    )
 
-    with pytest.raises(SourceError) as caught:
-        make().pull_items(PullRequest(queries=(QuerySelector(id="rule-1", query=bad),)))
+    result = make().pull_items(request)
 
-    error = caught.value
-    assert type(error) is SourceError
-    assert JQL_ERROR in str(error)
-    assert "400" in str(error)
-    assert error.selector == "rule-1"
-    assert not error.retriable
-    assert len(search_calls(rsps)) == 1  # a 400 is not retried
+    assert set(result.failed_selectors) == {"rule-1"}
+    assert JQL_ERROR in result.failed_selectors["rule-1"]
+    assert "400" in result.failed_selectors["rule-1"]
+    assert sorted(i.key for i in result.items) == ["TEST-1", "TEST-2", "TEST-3"]
+    assert {i.selectors for i in result.items} == {("rule-2",)}
+    assert [q["jql"] for q in search_calls(rsps)] == [[bad], [RULE]]  # a 400 is not retried
 
 
 def test_410_on_the_removed_search_endpoint_is_explained(
@@ -737,42 +885,55 @@ def test_write_labels_then_property(make: Callable[..., JiraConnector], rsps: An
         assert request.headers["Content-Type"].startswith("application/json")
 
 
-def serve_stored(rsps: responses.RequestsMock, stored: dict[str, Any]) -> None:
-    """The batched read: the real epic, carrying the stored okr-sync property."""
+def serve_stored(
+    rsps: responses.RequestsMock,
+    stored: dict[str, Any],
+    comments: list[Any] | None = None,
+    total: int | None = None,
+) -> None:
+    """The batched read: the real epic, carrying the stored okr-sync property and, when
+    given, ``comments`` in its ``comment`` field (the real epic has none)."""
     page = body(EPIC)
-    page["issues"][0]["properties"] = {"okr-sync": stored}
+    issue = page["issues"][0]
+    issue["properties"] = {"okr-sync": stored}
+    if comments is not None:
+        issue["fields"]["comment"].update(
+            comments=comments, maxResults=len(comments), total=total or len(comments)
+        )
     page["isLast"] = True
-    serve_search(rsps, {(f"key in ({EPIC_KEY})", None): page})
+    serve_search(rsps, {(f'key in ("{EPIC_KEY}")', None): page})
 
 
-def comments_with(text: str | None) -> dict[str, Any]:
-    """The real comment list, its first ADF comment extended with one more paragraph."""
-    comments = body(COMMENTS)
-    if text is not None:
-        comments["comments"][0]["body"]["content"].append(
+def comments_with(*texts: str) -> list[dict[str, Any]]:
+    """The real comment list, its first ADF comment extended with one paragraph per text."""
+    comments: list[dict[str, Any]] = body(COMMENTS)["comments"]
+    for text in texts:
+        comments[0]["body"]["content"].append(
             {"type": "paragraph", "content": [{"type": "text", "text": text}]}
         )
     return comments
 
 
-MARKER = "[okr-sync:KR-1:At risk:#1]"
+MARKER = "[okr-sync:KR-1:At risk:#2]"
 
 
 def status_change(
-    make: Callable[..., JiraConnector], rsps: Any, comments: dict[str, Any]
+    make: Callable[..., JiraConnector],
+    rsps: Any,
+    comments: list[dict[str, Any]],
+    total: int | None = None,
 ) -> tuple[JiraConnector, int]:
-    """Stored receipts say KR-1 was commented "On track"; read them, set today's date."""
+    """The epic's comments carry okr-sync's check-ins; read them, set today's date."""
     serve_site(rsps)
     serve_writes(rsps)
-    serve_stored(rsps, {**KR_PROPERTY, "commented": {"KR-1": "On track"}})
-    rsps.get(f"{SITE}{COMMENT_PATH}", json=comments)
+    serve_stored(rsps, KR_PROPERTY, comments, total)
     rsps.post(f"{SITE}{COMMENT_PATH}", status=201, json=body(COMMENTS)["comments"][0])
     connector = make()
     ref = RecordRef(kind="item", id=EPIC_KEY)
     current = connector.writer.read([ref])
-    assert current[ref]["comment"] == {"KR-1": "On track"}
     assert current[ref]["label"] == []  # the real epic has only the label "test"
     assert search_calls(rsps)[-1]["properties"] == ["okr-sync"]
+    assert search_calls(rsps)[-1]["fields"] == ["labels", "comment"]
     connector.writer._day = "2024-05-06"  # set by desired() from the outcome's sync date
     return connector, len(rsps.calls)
 
@@ -780,66 +941,114 @@ def status_change(
 def test_status_change_posts_one_comment_with_marker(
     make: Callable[..., JiraConnector], rsps: Any
 ) -> None:
-    connector, before = status_change(make, rsps, comments_with(None))
+    announced = "KR-1 Cut checkout p95 latency is now On track: 60 %.\n[okr-sync:KR-1:On track:#1]"
+    connector, before = status_change(make, rsps, comments_with(announced))
+    ref = RecordRef(kind="item", id=EPIC_KEY)
+    assert connector.writer.read([ref])[ref]["comment"] == {"KR-1": "On track"}
 
-    connector.writer.write(RecordRef(kind="item", id=EPIC_KEY), {"comment": {"KR-1": "At risk"}})
+    connector.writer.write(ref, {"comment": {"KR-1": "At risk"}})
 
-    writes = rsps.calls[before:]
+    writes = rsps.calls[before + 1 :]  # after the second read
+    # One comment, and nothing else: the receipt is the marker, not the property.
     assert [(c.request.method, urlsplit(str(c.request.url)).path) for c in writes] == [
-        ("GET", COMMENT_PATH),
         ("POST", COMMENT_PATH),
-        ("PUT", PROPERTY_PATH),
     ]
-    get, post, prop = (c.request for c in writes)
-    assert parse_qs(urlsplit(str(get.url)).query) == {
-        "maxResults": ["100"],
-        "orderBy": ["-created"],
-    }
-    posted = json.loads(post.body)["body"]
+    posted = json.loads(writes[0].request.body)["body"]
     assert posted.count("[okr-sync:KR-1:At risk:") == 1
     assert posted.endswith(MARKER)
-    # The receipt now says the change was commented; the property itself is kept.
-    assert json.loads(prop.body) == {
-        **KR_PROPERTY,
-        "commented": {"KR-1": "At risk"},
-        "comment_seq": {"KR-1": 1},
-    }
 
 
 def test_marker_already_in_comments_posts_nothing(
     make: Callable[..., JiraConnector], rsps: Any
 ) -> None:
-    # A previous attempt posted the comment but died before recording its receipt.
+    # A previous attempt posted the comment but its answer was lost.
     text = f"KR-1 Cut checkout p95 latency to 300 ms is now At risk: 42 %.\n{MARKER}"
-    connector, before = status_change(make, rsps, comments_with(text))
+    connector, before = status_change(
+        make, rsps, comments_with("[okr-sync:KR-1:On track:#1]", text)
+    )
+    ref = RecordRef(kind="item", id=EPIC_KEY)
+    assert connector.writer.read([ref])[ref]["comment"] == {"KR-1": "At risk"}
 
-    connector.writer.write(RecordRef(kind="item", id=EPIC_KEY), {"comment": {"KR-1": "At risk"}})
+    connector.writer.write(ref, {"comment": {"KR-1": "At risk"}})
 
-    writes = rsps.calls[before:]
-    assert [(c.request.method, urlsplit(str(c.request.url)).path) for c in writes] == [
-        ("GET", COMMENT_PATH),
-        ("PUT", PROPERTY_PATH),
-    ]
-    assert json.loads(writes[-1].request.body)["commented"] == {"KR-1": "At risk"}
+    assert rsps.calls[before + 1 :] == []
 
 
-def test_first_sync_of_a_kr_records_without_commenting(
+def test_a_long_comment_list_is_read_in_full(make: Callable[..., JiraConnector], rsps: Any) -> None:
+    """The search shows fewer comments than the epic has: every page is read, so a marker
+    behind a hundred newer comments still counts (before: only the newest 100 were)."""
+    real = comments_with()[0]
+    marked = comments_with(MARKER)[0]
+    pages = [[marked] + [real] * 99, [real] * 60]  # the marker is the oldest of 160
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        query = parse_qs(urlsplit(str(request.url)).query)
+        start = int(query["startAt"][0])
+        page = pages[start // 100]
+        return 200, {}, json.dumps({"startAt": start, "maxResults": 100, "total": 160,
+                                    "comments": page})  # fmt: skip
+
+    rsps.add_callback(responses.GET, f"{SITE}{COMMENT_PATH}", callback=answer)
+    connector, _before = status_change(make, rsps, [real] * 20, total=160)
+    ref = RecordRef(kind="item", id=EPIC_KEY)
+    calls = len(rsps.calls)
+    assert connector.writer.read([ref])[ref]["comment"] == {"KR-1": "At risk"}
+    gets = [parse_qs(urlsplit(str(c.request.url)).query) for c in rsps.calls[calls:]
+            if urlsplit(str(c.request.url)).path == COMMENT_PATH]  # fmt: skip
+    assert [(q["startAt"], q["maxResults"]) for q in gets] == [(["0"], ["100"]), (["100"], ["100"])]
+
+    connector.writer.write(ref, {"comment": {"KR-1": "At risk"}})
+
+    assert [c for c in rsps.calls[calls:] if c.request.method == "POST"] == []
+
+
+def test_first_link_of_a_kr_announces_it_once(
     make: Callable[..., JiraConnector], rsps: Any
 ) -> None:
-    serve_site(rsps)
-    serve_writes(rsps)
-    connector = make()
-    connector.session()
-    before = len(rsps.calls)
+    connector, before = status_change(make, rsps, comments_with())
+    ref = RecordRef(kind="item", id=EPIC_KEY)
+    assert connector.writer.read([ref])[ref]["comment"] is None
 
-    connector.writer._day = "2024-05-06"
-    connector.writer.write(RecordRef(kind="item", id=EPIC_KEY), {"comment": {"KR-1": "On track"}})
+    connector.writer.write(ref, {"comment": {"KR-1": "On track"}})
 
-    writes = rsps.calls[before:]
+    writes = rsps.calls[before + 1 :]
     assert [(c.request.method, urlsplit(str(c.request.url)).path) for c in writes] == [
-        ("PUT", PROPERTY_PATH)
+        ("POST", COMMENT_PATH)
     ]
-    assert json.loads(writes[0].request.body) == {
-        "commented": {"KR-1": "On track"},
-        "synced_on": "2024-05-06",  # stamped on every write
-    }
+    assert json.loads(writes[0].request.body)["body"].endswith("[okr-sync:KR-1:On track:#1]")
+
+
+# --- JQL literals -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("PAY-1", '"PAY-1"'),
+        ("empty", '"empty"'),  # bare, EMPTY is the keyword: issues without labels
+        ("update", '"update"'),  # a reserved word: a 400 bare
+        ("team alpha", '"team alpha"'),
+        ("a.b+c", '"a.b+c"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("tab\tand\nline", '"tab\\tand\\nline"'),
+        ("bell\x07", '"bell\\u0007"'),
+    ],
+)
+def test_every_literal_is_quoted_and_escaped_as_jira_encodes_it(value: str, literal: str) -> None:
+    assert jql_value(value) == literal
+
+
+@pytest.mark.parametrize(
+    ("jql", "stripped"),
+    [
+        ("project = X ORDER BY key", "project = X"),
+        ("project = X order  by key desc", "project = X"),
+        ('summary ~ "sort order by date"', 'summary ~ "sort order by date"'),
+        ('summary ~ "sort order by date" ORDER BY key', 'summary ~ "sort order by date"'),
+        ("summary ~ 'it\\'s order by' order by rank", "summary ~ 'it\\'s order by'"),
+        ("ORDER BY created", ""),
+    ],
+)
+def test_order_by_is_found_outside_quoted_strings_only(jql: str, stripped: str) -> None:
+    assert strip_order_by(jql) == stripped

@@ -166,9 +166,10 @@ def test_rerun_with_nothing_changed_writes_nothing(world: World) -> None:
     summary, requests = world.run()
     assert summary.writes == 0 and summary.plan.changes == ()
     assert writes(requests) == 0
-    # incremental: one page for the linked items that changed (the epics okr-sync just
-    # labelled), one for the rule's query, one to read the epics' values back
-    assert requests["GET /rest/api/2/search/jql"] == 3
+    # incremental: the rule's members (keys only), one page for what changed on every
+    # path (the epics okr-sync just labelled), the members by key, label and epic (keys
+    # only: 5,000 a page), and one read of the epics' values back
+    assert requests["GET /rest/api/2/search/jql"] == 4
 
 
 def test_incremental_pull_sees_only_what_changed(world: World) -> None:
@@ -182,7 +183,8 @@ def test_incremental_pull_sees_only_what_changed(world: World) -> None:
 
 def test_status_change_comments_once_even_through_a_429_storm(world: World) -> None:
     world.run()
-    assert world.sandbox.issue(world.epic1)["comments"] == []  # first sync: no comment
+    first = world.sandbox.issue(world.epic1)["comments"]  # the first link is announced
+    assert len(first) == 1 and "[okr-sync:KR-1:On track:#1]" in str(first[0]["body"])
     for key in world.children[100:]:
         world.sandbox.update_issue(key, status="Done")
     world.sandbox.faults.add("*", 429, times=6, retry_after=1)
@@ -190,9 +192,9 @@ def test_status_change_comments_once_even_through_a_429_storm(world: World) -> N
     assert not summary.failed and kr(summary, "KR-1").status is not None
     assert world.sleeps and all(s == 1.0 for s in world.sleeps)
     comments = world.sandbox.issue(world.epic1)["comments"]
-    assert len(comments) == 1 and "[okr-sync:KR-1:Achieved:#1]" in str(comments[0])
+    assert len(comments) == 2 and "[okr-sync:KR-1:Achieved:#2]" in str(comments[1]["body"])
     world.run()
-    assert len(world.sandbox.issue(world.epic1)["comments"]) == 1
+    assert len(world.sandbox.issue(world.epic1)["comments"]) == 2
 
 
 def test_a_comment_whose_answer_was_lost_is_not_posted_again(world: World) -> None:
@@ -203,7 +205,66 @@ def test_a_comment_whose_answer_was_lost_is_not_posted_again(world: World) -> No
     first, _ = world.run()  # the comment is posted, then the property write fails
     assert [f.owner for f in first.failures] == ["KR-1"]
     world.run()
-    assert len(world.sandbox.issue(world.epic1)["comments"]) == 1
+    assert len(world.sandbox.issue(world.epic1)["comments"]) == 2  # the first link's, this one
+
+
+def test_a_check_in_is_never_posted_twice_behind_many_newer_comments(world: World) -> None:
+    """The comment is posted, the write after it fails, humans edit the epic and add 120
+    comments: the next run still sees its marker (before: it searched the newest 100
+    comments only, and posted the same check-in again)."""
+    world.run()
+    for key in world.children[100:]:
+        world.sandbox.update_issue(key, status="Done")
+    world.sandbox.faults.add("PUT /rest/api/2/issue/{key}/properties/{prop}", 500, times=1)
+    first, _ = world.run()
+    assert [f.owner for f in first.failures] == ["KR-1"]
+    world.sandbox.update_issue(world.epic1, summary="Checkout, reworded by a human")
+    for i in range(120):
+        world.sandbox.add_comment(world.epic1, f"human note {i}")
+    world.run()
+    bodies = [str(c["body"]) for c in world.sandbox.issue(world.epic1)["comments"]]
+    assert sum("[okr-sync:KR-1:Achieved:" in b for b in bodies) == 1
+
+
+def test_only_the_named_fields_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``items: [label]`` adds the label and touches nothing else: no entity property
+    (before: every epic also got the okr-sync property, as a receipt)."""
+    world = World(tmp_path, monkeypatch)
+    try:
+        config = world.tmp / "okr-sync.yaml"
+        text = config.read_text().replace("[property, label, remote_link, comment]", "[label]")
+        config.write_text(text)
+        summary, requests = world.run()
+        assert not summary.failed
+        issue = world.sandbox.issue(world.epic1)
+        assert "okr:KR-1" in issue["labels"]
+        assert issue["properties"] == {} and issue["comments"] == [] and issue["remote_links"] == []
+        assert not [e for e in requests if "/properties/" in e or "/comment" in e]
+        again, requests = world.run()
+        assert again.writes == 0 and writes(requests) == 0
+    finally:
+        world.sandbox.stop()
+
+
+def test_remote_links_without_the_property_are_read_from_the_epic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path, monkeypatch)
+    try:
+        config = world.tmp / "okr-sync.yaml"
+        text = config.read_text().replace(
+            "[property, label, remote_link, comment]", "[remote_link]"
+        )
+        config.write_text(text)
+        world.run()
+        issue = world.sandbox.issue(world.epic1)
+        assert issue["properties"] == {}
+        assert [link["globalId"] for link in issue["remote_links"]] == ["okr-sync:KR-1"]
+        again, requests = world.run()
+        assert again.writes == 0 and writes(requests) == 0
+        assert requests["GET /rest/api/2/issue/{key}/remotelink"] == 1  # one per epic
+    finally:
+        world.sandbox.stop()
 
 
 def test_data_center_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,15 +293,21 @@ def test_wrong_token_is_reported_with_the_site_and_no_secret(
     assert all(kr(summary, k).stale for k in ("KR-1", "KR-2", "KR-3"))
 
 
-def test_bad_jql_names_jiras_message_and_the_rule_line(
+def test_bad_jql_fails_only_its_kr_naming_jiras_message_and_the_rule_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A typo in KR-3's rule fails KR-3 alone (before: every KR of the source went stale)."""
     world = World(tmp_path, monkeypatch, query="project = PAY AND labels = (")
     try:
-        summary, _ = world.run()
-        error = summary.source_errors["jira"]
-        assert "Error in the JQL Query" in error and "(in rule 1 (okr-sync.yaml:14)" in error
-        assert kr(summary, "KR-3").stale and kr(summary, "KR-1").stale
+        for _ in range(2):  # the full pull, then an incremental one
+            summary, _ = world.run()
+            assert summary.source_errors == {}
+            error = kr(summary, "KR-3").error or ""
+            assert "Error in the JQL Query" in error and "(in rule 1 (okr-sync.yaml:14)" in error
+            assert not kr(summary, "KR-3").stale and kr(summary, "KR-3").progress is None
+            assert [k for k in summary.failed if k.startswith("KR-")] == ["KR-3"]
+            assert (kr(summary, "KR-1").done, kr(summary, "KR-1").total) == (100, 250)
+            assert kr(summary, "KR-4").current == 3
     finally:
         world.sandbox.stop()
 

@@ -58,13 +58,14 @@ IDS = FieldIds(
     kr_field="customfield_10215",
     numeric={"arr": "customfield_10210"},
 )
+POINTS = "customfield_10016"  # the field chosen for the issue's project (one per project)
 READ = ("summary", "issuetype", "status", "parent", "labels", "updated", *IDS.request()[6:])
 
 
 def check_jira(raw: Any, field: str | None = None) -> WorkItem | None:
     """The item, sane; or a SourceError naming the issue (and the field, when one is odd)."""
     try:
-        item = jira_item(raw, "jira", SITE, IDS)
+        item = jira_item(raw, "jira", SITE, IDS, POINTS)
     except SourceError as exc:
         assert exc.source == "jira"
         key = raw.get("key") if isinstance(raw, dict) else None

@@ -661,3 +661,119 @@ def test_story_points_field_is_selectable(cloud: JiraSandbox, dc: JiraSandbox) -
     assert dc.issue(dc.add_issue("PAY", "c", story_points=2))["fields"]["customfield_10026"] == 2.0
     assert cloud.search_keys('"Story Points" > 4') == [b]
     assert cloud.search_keys("cf[10016] is not EMPTY") == [a]
+
+
+# -- page caps as the real services set them ---------------------------------------------
+
+
+def test_search_jql_serves_5000_keys_a_page_but_100_issues_with_fields(
+    cloud: JiraSandbox,
+) -> None:
+    # "The greatest number of items returned per page is achieved when requesting id or
+    # key only. It returns max 5000 issues" (search/jql); with fields: 100.
+    seed_epic(cloud, 5200)
+    client = cloud_client(cloud)
+    # Raw: the jira client would send `fields=issuekey` (it maps clause names to field ids).
+    url = f"{cloud.url}/rest/api/3/search/jql?jql=project%3DPAY&fields=key&maxResults=10000"
+    keys = raw_json(client, "GET", url)
+    assert len(keys["issues"]) == 5000 and keys["isLast"] is False
+    assert set(keys["issues"][0]) >= {"id", "key"}
+    full = client.enhanced_search_issues(
+        "project = PAY", maxResults=5000, fields=["summary"], json_result=True
+    )
+    assert len(full["issues"]) == 100 and full["nextPageToken"]
+
+
+def test_datacenter_clamps_every_page_to_its_default_max(clock: FakeClock) -> None:
+    # jira.search.views.default.max, 1000 unless an admin changed it, whatever the fields.
+    with JiraSandbox("datacenter", clock=clock) as sb:
+        sb.add_project("PAY", "Payments")
+        for n in range(1100):
+            sb.add_issue("PAY", f"Story {n}")
+        client = dc_client(sb)
+        for fields in (["key"], ["summary", "status"]):
+            page = client.search_issues(
+                "project = PAY", maxResults=5000, fields=fields, json_result=True
+            )
+            assert (len(page["issues"]), page["maxResults"], page["total"]) == (1000, 1000, 1100)
+
+
+# -- boards (Jira Software) ---------------------------------------------------------------
+
+
+def test_a_project_has_a_board_estimating_by_the_story_points_field(
+    cloud: JiraSandbox, dc: JiraSandbox
+) -> None:
+    for sb, client, field in (
+        (cloud, cloud_client(cloud), "customfield_10016"),
+        (dc, dc_client(dc), "customfield_10026"),
+    ):
+        listed = raw_json(client, "GET", f"{sb.url}/rest/agile/1.0/board?projectKeyOrId=PAY")
+        assert listed["isLast"] is True and listed["maxResults"] == 50
+        (board,) = listed["values"]
+        assert board["location"]["projectKey"] == "PAY"
+        config = raw_json(
+            client, "GET", f"{sb.url}/rest/agile/1.0/board/{board['id']}/configuration"
+        )
+        assert config["estimation"]["type"] == "field"
+        assert config["estimation"]["field"]["fieldId"] == field
+        assert config["location"]["key"] == "PAY"
+
+
+def test_boards_can_estimate_by_another_field_or_by_issue_count(cloud: JiraSandbox) -> None:
+    client = cloud_client(cloud)
+    team = cloud.add_board("OPS", "OPS kanban", estimation=None, type="kanban")
+    listed = raw_json(client, "GET", f"{cloud.url}/rest/agile/1.0/board?projectKeyOrId=OPS")
+    assert [b["id"] for b in listed["values"]] == [2, team]
+    config = raw_json(client, "GET", f"{cloud.url}/rest/agile/1.0/board/{team}/configuration")
+    assert config["estimation"] == {"type": "issueCount"}
+    cloud.set_board_estimation(team, "Story Points")
+    config = raw_json(client, "GET", f"{cloud.url}/rest/agile/1.0/board/{team}/configuration")
+    assert config["estimation"]["field"] == {
+        "fieldId": "customfield_10026",
+        "displayName": "Story Points",
+    }
+    with pytest.raises(JIRAError) as err:
+        raw_json(client, "GET", f"{cloud.url}/rest/agile/1.0/board/99/configuration")
+    assert err.value.status_code == 404
+
+
+def test_a_project_without_a_board(clock: FakeClock) -> None:
+    with JiraSandbox("cloud", clock=clock) as sb:
+        sb.add_project("BIZ", "Business", board=False)
+        listed = raw_json(
+            cloud_client(sb), "GET", f"{sb.url}/rest/agile/1.0/board?projectKeyOrId=BIZ"
+        )
+        assert listed["values"] == [] and listed["total"] == 0
+
+
+# -- JQL literals as real Jira reads them ---------------------------------------------------
+
+
+def test_reserved_words_must_be_quoted(jql_site: JiraSandbox) -> None:
+    jql_site.update_issue("PAY-2", labels=["update", "empty", "team alpha", "a.b"])
+    for bare in ("labels = update", "labels in (select)", "labels = order"):
+        with pytest.raises(JqlError, match=r"is a reserved JQL word\. You must surround it"):
+            jql_site.search_keys(bare)
+    assert jql_site.search_keys('labels = "update"') == ["PAY-2"]
+    assert jql_site.search_keys('labels in ("empty", "team alpha")') == ["PAY-2"]
+    assert jql_site.search_keys('labels = "a.b"') == ["PAY-2"]
+    # Bare EMPTY is the keyword: issues without labels, not the label "empty".
+    assert "PAY-2" not in jql_site.search_keys("project = PAY AND labels = empty")
+
+
+def test_reserved_characters_and_escapes(jql_site: JiraSandbox) -> None:
+    jql_site.update_issue("PAY-2", labels=['say"hi\\'])
+    for bad in ("labels = a+b", "labels = a*b", "labels = a/b", "labels = a@b"):
+        with pytest.raises(JqlError, match="is a reserved JQL character"):
+            jql_site.search_keys(bad)
+    with pytest.raises(JqlError, match=r"'\\q' is an illegal JQL escape sequence"):
+        jql_site.search_keys('labels = "a\\q"')
+    assert jql_site.search_keys('labels = "say\\"hi\\\\"') == ["PAY-2"]
+    assert jql_site.search_keys("labels = 'say\"hi\\\\'") == ["PAY-2"]
+    assert jql_site.search_keys('labels = "say\\u0022hi\\\\"') == ["PAY-2"]
+
+
+def test_order_by_inside_a_string_is_text(jql_site: JiraSandbox) -> None:
+    jql_site.update_issue("PAY-3", summary="sort order by date")
+    assert jql_site.search_keys('summary ~ "sort order by date" ORDER BY key') == ["PAY-3"]
