@@ -15,7 +15,7 @@ import click
 from okr_sync import __version__
 from okr_sync.cli import render
 from okr_sync.cli.check import check
-from okr_sync.cli.common import clock, common_options, echo, emit_json
+from okr_sync.cli.common import Group, clock, common_options, echo, emit_json
 from okr_sync.cli.demo.command import demo
 from okr_sync.cli.init import init
 from okr_sync.cli.sandbox import sandbox
@@ -31,7 +31,7 @@ from okr_sync.models import Provenance, RunSummary
 from okr_sync.state.store import StateStore
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="okr-sync")
 def main() -> None:
     """okr-sync: key-result progress computed from Jira and Notion, written back where teams look."""
