@@ -24,6 +24,7 @@ from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text
 from okr_sync.cli.sandbox import sandbox
 from okr_sync.cli.schedule import schedule
 from okr_sync.cli.status import status
+from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
 from okr_sync.core.provenance import describe_change, scope_change
@@ -47,8 +48,15 @@ def validate(path: Path, quiet: bool) -> None:
     loaded = load_config(path)
     tree = check_local_okrs(loaded)
     checked = "config" if tree is None else f"config and {len(tree.key_results)} key results"
+    warnings = readiness.placeholders(loaded)
+    if tree is not None:
+        warnings += readiness.urls_missing(loaded, tree)
     if not quiet:
-        echo(f"{path}: OK ({checked} valid)")
+        count = len(warnings)
+        echo(f"{path}: OK ({checked} valid)" if not warnings else
+             f"{path}: {checked} valid, with {count} warning{'s' if count != 1 else ''}:")  # fmt: skip
+    for warning in warnings:  # valid, but not what its author wants yet (exit code 0)
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _engine(
