@@ -28,7 +28,7 @@ LAYERS: dict[str, set[str]] = {
     "state": {"core"},
     "config": {"core", "schedule"},
     "log": set(),
-    "engine": {"core", "config", "state", "log", "__init__"},
+    "engine": {"core", "config", "state", "log", "__init__"},  # __version__: the cache fingerprint
     "cli": {"core", "config", "state", "log", "engine", "schedule", "__init__"},
     "__main__": {"cli"},
 }

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -20,6 +20,39 @@ from okr_sync.errors import EXIT_FAILED, OkrSyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
 _redactor = log.Redactor()
+
+#: Exit code when the reader of the output went away (``okr-sync plan | head -2``):
+#: 128 + SIGPIPE, what a shell reports for a Unix tool that SIGPIPE ended.
+EXIT_BROKEN_PIPE = 141
+
+
+def output_closed() -> NoReturn:
+    """Stop quietly: whoever read stdout went away (``| head``), as Unix tools do.
+
+    Python ignores SIGPIPE, so a write to a pipe nobody reads raises
+    ``BrokenPipeError`` instead of ending the process. Nothing is left worth saying
+    (there is nobody to say it to), and stdout is pointed at the null device so
+    that the flush at exit does not raise again (the recipe of the Python
+    documentation, "Note on SIGPIPE" in the ``signal`` module). Whatever the
+    command had done by then stays done: a sync's writes are made and recorded.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test runner's capture): nothing to flush
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+class Group(click.Group):
+    """The ``okr-sync`` command group: a closed output pipe ends any command quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a ``BrokenPipeError`` from its output ends it with 141."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            output_closed()
 
 
 def _secrets_of(path: Path) -> list[str]:
@@ -75,6 +108,8 @@ def common_options(func: F) -> F:
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
+        except BrokenPipeError:  # our own output's reader went away: no bug, no message
+            output_closed()
         except Exception as exc:  # a bug: say so, without a traceback unless asked (-vv)
             logging.getLogger(__name__).debug("internal error", exc_info=True)
             click.echo(_redactor.scrub(f"internal error: {type(exc).__name__}: {exc}"), err=True)

@@ -1,7 +1,9 @@
 """The ``okr-sync`` command line. The one place that prints and picks exit codes.
 
 Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
-2 config or usage error; 3 another run holds the lock.
+2 config or usage error; 3 another run holds the lock; 130 a sync stopped by
+Ctrl-C (:mod:`okr_sync.cli.interrupt`); 141 the output's reader went away
+(:func:`okr_sync.cli.common.output_closed`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import click
 from okr_sync import __version__
 from okr_sync.cli import render
 from okr_sync.cli.check import check
-from okr_sync.cli.common import clock, common_options, echo, emit_json
+from okr_sync.cli.common import Group, clock, common_options, echo, emit_json
 from okr_sync.cli.demo.command import demo
 from okr_sync.cli.init import init
+from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text, stopped_text
 from okr_sync.cli.sandbox import sandbox
 from okr_sync.cli.schedule import schedule
 from okr_sync.cli.status import status
+from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
 from okr_sync.core.provenance import describe_change, scope_change
@@ -31,7 +35,7 @@ from okr_sync.models import Provenance, RunSummary
 from okr_sync.state.store import StateStore
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="okr-sync")
 def main() -> None:
     """okr-sync: key-result progress computed from Jira and Notion, written back where teams look."""
@@ -44,8 +48,15 @@ def validate(path: Path, quiet: bool) -> None:
     loaded = load_config(path)
     tree = check_local_okrs(loaded)
     checked = "config" if tree is None else f"config and {len(tree.key_results)} key results"
+    warnings = readiness.placeholders(loaded)
+    if tree is not None:
+        warnings += readiness.urls_missing(loaded, tree)
     if not quiet:
-        echo(f"{path}: OK ({checked} valid)")
+        count = len(warnings)
+        echo(f"{path}: OK ({checked} valid)" if not warnings else
+             f"{path}: {checked} valid, with {count} warning{'s' if count != 1 else ''}:")  # fmt: skip
+    for warning in warnings:  # valid, but not what its author wants yet (exit code 0)
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _engine(
@@ -106,13 +117,34 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
             bar_ctx["bar"].__enter__()
         bar_ctx["bar"].update(1)
 
-    summary = run_sync(loaded, now=clock(), accept_empty=accept_empty, on_write=on_write, full=full)
+    interrupt = SyncInterrupt()  # Ctrl-C: the write under way finishes, no other starts
+    try:
+        with interrupt.installed():
+            summary = run_sync(
+                loaded, now=clock(), accept_empty=accept_empty, on_write=on_write, full=full,
+                should_stop=interrupt.should_stop,
+            )  # fmt: skip
+    except KeyboardInterrupt:  # before any write, or a second Ctrl-C: at once
+        if "bar" in bar_ctx:
+            bar_ctx["bar"].__exit__(None, None, None)
+        click.echo(aborted_text(loaded.state_path, interrupt.writing), err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if "bar" in bar_ctx:
         bar_ctx["bar"].__exit__(None, None, None)
+    if summary.stopped_early:
+        _report(summary, loaded, quiet, as_json, exit_code=EXIT_INTERRUPTED,
+                then=stopped_text(loaded.state_path, summary.run_id, summary.writes))  # fmt: skip
     _report(summary, loaded, quiet, as_json)
 
 
-def _report(summary: RunSummary, loaded: LoadedConfig, quiet: bool, as_json: bool) -> None:
+def _report(
+    summary: RunSummary,
+    loaded: LoadedConfig,
+    quiet: bool,
+    as_json: bool,
+    exit_code: int | None = None,
+    then: str = "",
+) -> None:
     labels = loaded.config.status.label_map()
     if as_json:
         emit_json(render.summary_json(summary, labels))
@@ -122,7 +154,11 @@ def _report(summary: RunSummary, loaded: LoadedConfig, quiet: bool, as_json: boo
             echo("")
             echo(render.plan_text(summary.plan))
         echo(render.footer_text(summary))
-    sys.exit(EXIT_FAILED if summary.failed or summary.source_errors else EXIT_OK)
+    if then:
+        click.echo(then, err=True)  # how the run ended, beside the summary (and any JSON)
+    if exit_code is None:
+        exit_code = EXIT_FAILED if summary.failed or summary.source_errors else EXIT_OK
+    sys.exit(exit_code)
 
 
 def _read_state(path: Path) -> tuple[LoadedConfig, StateStore]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 from pathlib import Path
@@ -16,32 +17,59 @@ if TYPE_CHECKING:
     from sandboxes import JiraSandbox, NotionSandbox
 
 
+#: A Jira issue key: the project key (a capital letter, then capitals, digits or _), a number.
+ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-([1-9][0-9]*)$")
+
+
 def seed_jira(sandbox: JiraSandbox, path: Path) -> int:
-    """Load a ``json_items`` file into the sandbox (epics first, then their children)."""
+    """Load a ``json_items`` file into the sandbox (epics first, then their children).
+
+    Each issue keeps the key the file gives it (``PAY-10`` stays ``PAY-10``), so
+    a config and an OKR file naming those keys work against the sandbox as they
+    do against the file; issues created later number on from the highest key.
+
+    Raises:
+        click.BadParameter: a key that is not a Jira issue key (``PROJECT-123``).
+    """
     items = json.loads(path.read_text(encoding="utf-8"))["items"]
-    keys: dict[str, str] = {}
-    for project in dict.fromkeys(str(i["key"]).split("-")[0] for i in items):
+    numbers: dict[str, tuple[str, int]] = {}
+    for item in items:
+        found = ISSUE_KEY.match(str(item["key"]))
+        if found is None:
+            raise click.BadParameter(
+                f"{path}: {item['key']!r} is not a Jira issue key (PROJECT-123)",
+                param_hint="--seed",
+            )
+        numbers[item["key"]] = (found.group(1), int(found.group(2)))
+    for project in dict.fromkeys(project for project, _ in numbers.values()):
         sandbox.add_project(project, project)
     status = {"done": "Done", "in_progress": "In Progress"}
-    for item in sorted(items, key=lambda i: (i.get("kind") != "epic", bool(i.get("parent_key")))):
+    kinds = {i["key"]: i.get("kind", "issue") for i in items}
+    parents = {i["key"]: i.get("parent_key") for i in items if i.get("parent_key") in kinds}
+
+    def depth(key: str) -> int:  # parents before children (a parent outside the file: none)
+        seen = {key}
+        while (key := parents.get(key, "")) and key not in seen:
+            seen.add(key)
+        return len(seen)
+
+    for item in sorted(items, key=lambda i: (i.get("kind") != "epic", depth(i["key"]))):
         kind = item.get("kind", "issue")
-        parent = keys.get(item.get("parent_key") or "")
-        parent_kind = next(
-            (i.get("kind") for i in items if i["key"] == item.get("parent_key")), None
-        )
+        parent = parents.get(item["key"])
         issuetype = (
             "Epic"
             if kind == "epic"
             else "Sub-task"
-            if parent and parent_kind != "epic"
+            if parent and kinds.get(parent) != "epic"
             else "Story"
         )
-        keys[item["key"]] = sandbox.add_issue(
-            str(item["key"]).split("-")[0], item.get("title") or item["key"], issuetype=issuetype,
+        project, number = numbers[item["key"]]
+        sandbox.add_issue(
+            project, item.get("title") or item["key"], issuetype=issuetype,
             status=status.get(item.get("status_category", "todo"), "To Do"), parent=parent,
-            story_points=item.get("story_points"), labels=item.get("labels") or (),
+            story_points=item.get("story_points"), labels=item.get("labels") or (), number=number,
         )  # fmt: skip
-    return len(keys)
+    return len(items)
 
 
 @click.group()
@@ -99,14 +127,34 @@ def notion(port: int, latency: float, no_rate_limit: bool) -> None:
     box = NotionSandbox(latency=latency, rate_limit=None if no_rate_limit else 3.0)
     url = box.start(port=port)
     ids, _ = okr_layout(box)
-    click.echo(f"Notion sandbox at {url}")
-    click.echo("Point a notion connection at it:")
-    click.echo(f"  base_url: {url}")
-    click.echo('  token: "${NOTION_TOKEN}"')
-    for role, ident in ids.items():
-        click.echo(f"  {role}: {ident}")
+    click.echo(f"Notion sandbox at {url}, with empty Objectives, Key Results and Initiatives")
+    click.echo("A config for it, valid as it stands (save it as okr-sync.yaml):")
+    click.echo("")
+    click.echo(notion_config(url, ids))
     click.echo(f"and export NOTION_TOKEN={box.token}   (the sandbox's own fixed token)")
     _serve(box)
+
+
+def notion_config(url: str, ids: dict[str, str]) -> str:
+    """A whole config using the Notion sandbox's databases (``okr_layout``'s ids by role)."""
+    return f"""version: 1
+connections:
+  notion:
+    type: notion
+    token: "${{NOTION_TOKEN}}"
+    base_url: {url}     # delete this line to use the real Notion API
+    objectives: {ids["objectives"]}
+    key_results: {ids["key_results"]}
+    items:                        # databases whose rows are work items
+      - database: {ids["initiatives"]}   # Initiatives
+        numbers: {{arr: ARR}}       # for sum:arr measures
+okrs: notion
+items: [notion]
+write:
+  notion:
+    key_results: [progress, current, status, last_synced]
+    objectives: [progress, status, last_synced]
+"""
 
 
 def _serve(box: JiraSandbox | NotionSandbox) -> None:

@@ -2,7 +2,14 @@
 
 Exit codes: 0 when stopped by SIGTERM/SIGINT (the write under way finishes
 first); with ``--max-runs``, the last run's code (0 ok, 1 failed, 3 lock
-held); 2 for a config error, before any run or in the first one.
+held); 2 for a config error, before any run or in the first one; 3 at start
+when another ``okr-sync schedule`` already runs on the same state store.
+
+One scheduler per state store: the command holds ``<state>.schedule.lock``
+(:func:`okr_sync.state.lock.schedule_lock_path`) for its whole life, besides
+the run lock each tick takes. Two schedulers would each run every tick — one
+of them skipped as locked each time, or, with jitter, both running one after
+the other — and their backoffs would not know of each other.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from okr_sync.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, ConfigError, Cron
 from okr_sync.models import RunSummary
 from okr_sync.schedule import cron
 from okr_sync.schedule.scheduler import Scheduler
+from okr_sync.state.lock import RunLock, schedule_lock_path
+
+log = logging.getLogger(__name__)
 
 
 def resolve_schedule(
@@ -134,7 +144,20 @@ def schedule(
         run_now=run_now,
         on_summary=show,
     )
-    with _stop_on_signals(scheduler):
+    lock = RunLock(
+        schedule_lock_path(loaded.state_path),
+        holder="another okr-sync schedule",
+        advice="one scheduler per state store: stop that one first, or let it do the work",
+        details={"cron": expr.text, "timezone": zone_name},
+    )
+    with lock, _stop_on_signals(scheduler):
+        if lock.recovered_from:
+            log.warning(
+                "recovered the schedule lock left by pid %s on %s (started %s), which died",
+                lock.recovered_from.get("pid"),
+                lock.recovered_from.get("host"),
+                lock.recovered_from.get("since"),
+            )
         result = scheduler.run()
     if result.stopped:
         sys.exit(EXIT_OK)

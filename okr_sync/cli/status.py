@@ -17,7 +17,7 @@ from okr_sync.cli.schedule import resolve_schedule
 from okr_sync.config.loading import LoadedConfig, load_config, zone
 from okr_sync.engine.runner import lock_path
 from okr_sync.errors import StateError
-from okr_sync.state.lock import read_holder
+from okr_sync.state.lock import read_holder, schedule_lock_path
 from okr_sync.state.store import StateStore
 
 
@@ -40,6 +40,19 @@ def _outcome(run: dict[str, Any], state_path: Path) -> str:
     # Still marked running: either it is, or it died (the next run will mark it).
     holder = read_holder(lock_path(state_path))
     return "running" if holder and _alive(holder) else "interrupted"
+
+
+def scheduler_of(state_path: Path) -> dict[str, object] | None:
+    """The ``okr-sync schedule`` process holding the store's schedule lock (None if none).
+
+    Read from the lock file's holder record, without touching the lock (taking
+    it, even for a moment, could make a scheduler starting then refuse). A record
+    left by a scheduler that died is recognised on its own host by its pid.
+    """
+    holder = read_holder(schedule_lock_path(state_path))
+    if not holder or holder.get("pid") is None or not _alive(holder):
+        return None
+    return {key: holder.get(key) for key in ("pid", "host", "since", "cron", "timezone")}
 
 
 def _failures(summary: dict[str, Any]) -> list[dict[str, str]]:
@@ -123,7 +136,10 @@ def _when(iso: str) -> str:
 
 
 def status_text(
-    state_path: Path, schedule: dict[str, str] | None, rows: list[dict[str, Any]]
+    state_path: Path,
+    schedule: dict[str, str] | None,
+    rows: list[dict[str, Any]],
+    scheduler: dict[str, object] | None = None,
 ) -> str:
     """The status as a few lines and a table."""
     out = [f"state store: {state_path}"]
@@ -135,6 +151,14 @@ def status_text(
         )
     else:
         out.append("schedule: none (set schedule.cron to use 'okr-sync schedule')")
+    if scheduler:
+        out.append(
+            f"scheduler: okr-sync schedule running (pid {scheduler['pid']} on "
+            f"{scheduler['host']}, since {scheduler['since']})"
+            + (f" on {scheduler['cron']} ({scheduler['timezone']})" if scheduler["cron"] else "")
+        )
+    else:
+        out.append("scheduler: no okr-sync schedule running on this state store")
     table = [
         [
             str(r["id"]),
@@ -183,7 +207,15 @@ def status(path: Path, quiet: bool, as_json: bool, limit: int) -> None:
         raise StateError(
             f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first{hint}"
         )
+    scheduler = scheduler_of(loaded.state_path)
     if as_json:
-        emit_json({"state": str(loaded.state_path), "schedule": schedule, "runs": rows})
+        emit_json(
+            {
+                "state": str(loaded.state_path),
+                "schedule": schedule,
+                "scheduler": scheduler,
+                "runs": rows,
+            }
+        )
     else:
-        echo(status_text(loaded.state_path, schedule, rows))
+        echo(status_text(loaded.state_path, schedule, rows, scheduler))

@@ -49,17 +49,30 @@ def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
 
 
 def secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
-    """Literal secrets (never echoed back) and environment references that are unset."""
+    """Literal secrets (never echoed back) and environment references that are unset or empty."""
     problems = []
     for path, value in _scan_strings(doc.data):
         ref = _ENV_REF.match(value)
         if ref:
-            if check_env and not os.environ.get(ref.group(1)):
+            name = ref.group(1)
+            setting = os.environ.get(name)
+            if check_env and setting is None:
                 problems.append(
                     doc.problem(
                         path,
-                        f"environment variable {ref.group(1)} is not set",
-                        f"export {ref.group(1)}=... before running okr-sync",
+                        f"environment variable {name} is not set",
+                        f"export {name}=... before running okr-sync",
+                    )
+                )
+            elif (
+                check_env and setting is not None and not setting.strip()
+            ):  # `NAME=` in an env file sets it empty
+                problems.append(
+                    doc.problem(
+                        path,
+                        f"environment variable {name} is empty",
+                        f"give {name} its value where it is set (an env file's '{name}=' "
+                        "line with nothing after the '=' sets it empty)",
                     )
                 )
             continue

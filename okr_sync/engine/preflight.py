@@ -11,16 +11,16 @@ lists them all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from okr_sync.config import registry
+from okr_sync.config import readiness, registry
 from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.rollup import check_tree
-from okr_sync.errors import DataError, OkrSyncError
+from okr_sync.errors import DataError, OkrSyncError, Problem
 from okr_sync.interfaces import Checkable, CheckContext, CheckResult, OkrSource, QueryCheck
 from okr_sync.models import OkrTree
 
@@ -159,8 +159,6 @@ def _drop_found_elsewhere(
 
 #: What a preflight allows each request: a check reports, it need not wait out an outage.
 CHECK_BUDGET = {"max_retries": 1, "max_wait_seconds": 10.0, "timeout_seconds": 10.0}
-#: The placeholder ``okr-sync init`` writes where only the user knows the value.
-PLACEHOLDER = "CHANGE-ME"
 
 
 def _quick_connectors(loaded: LoadedConfig) -> dict[str, Any]:
@@ -175,30 +173,13 @@ def _quick_connectors(loaded: LoadedConfig) -> dict[str, Any]:
     return out
 
 
-def _placeholders(loaded: LoadedConfig) -> list[CheckResult]:
-    """Values still holding the placeholder ``okr-sync init`` wrote."""
-
-    def walk(data: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
-        if isinstance(data, dict):
-            for key, value in data.items():
-                yield from walk(value, (*path, str(key)))
-        elif isinstance(data, list):
-            for index, value in enumerate(data):
-                yield from walk(value, (*path, index))
-        elif isinstance(data, str) and PLACEHOLDER in data:
-            yield path
-
-    doc = loaded.doc
+def _as_results(problems: list[Problem], level: Literal["fail", "warn"]) -> list[CheckResult]:
+    """Problems found in files (the config, a local OKR file) as check results."""
     return [
-        CheckResult(
-            connection=loaded.path.name,
-            subject=f"line {doc.line_of(path)}: " + ".".join(str(p) for p in path),
-            level="fail",
-            message=f"still holds the {PLACEHOLDER} placeholder",
-            hint="put your own value there (see the comment next to it)",
-        )
-        for path in walk(doc.data, ())
-    ]
+        CheckResult(connection=Path(p.file).name, level=level, message=p.message, hint=p.hint,
+                    subject=f"line {p.line}: {p.field}" if p.line else p.field)
+        for p in problems
+    ]  # fmt: skip
 
 
 def run_preflight(
@@ -211,7 +192,7 @@ def run_preflight(
     """
     cfg = loaded.config
     connectors = connectors if connectors is not None else _quick_connectors(loaded)
-    results: list[CheckResult] = _placeholders(loaded)
+    results = _as_results(readiness.placeholders(loaded), "fail")
     tree, tree_problems = _read_tree(loaded, connectors)
     asked: dict[str, list[str]] = {}
     for name, connector in connectors.items():
@@ -224,11 +205,8 @@ def run_preflight(
         results += own
     results = _drop_found_elsewhere(results, asked)
     if tree is not None:
-        results += [
-            CheckResult(connection=loaded.path.name, subject=f"line {p.line}: {p.field}" if p.line else p.field,
-                        level="fail", message=p.message, hint=p.hint)
-            for p in check_kr_ids(loaded, tree)
-        ]  # fmt: skip
+        results += _as_results(check_kr_ids(loaded, tree), "fail")
+        results += _as_results(readiness.urls_missing(loaded, tree), "warn")
     return PreflightReport(config=loaded.path, results=tuple(results))
 
 

@@ -9,10 +9,15 @@ so a week of ticks can be simulated without waiting.
 - ``jitter_seconds`` delays each tick by a random 0..N seconds, so many
   deployments on the same schedule do not hit an API at the same second
   (never more than half the gap to the following tick).
-- A failing run (an exception, or a summary with failures) never ends the
-  schedule. After ``failures_before_backoff`` failures in a row, ticks are
-  skipped: 1, then 2, 4, 8 … after each further failure, never pausing longer
-  than ``max_backoff``; one successful run returns to the normal schedule.
+- A failing run never ends the schedule. Only a run that failed as a whole
+  counts towards backing off: an exception, a source that could not be pulled,
+  or a target that could not be read (see :func:`whole_failures`). A run whose
+  sources and targets answered but where some key results failed or were stale
+  (a deleted epic, a KR left empty) is reported, not punished: it counts as a
+  run that worked, since backing off would only delay every other KR. After
+  ``failures_before_backoff`` whole failures in a row, ticks are skipped: 1,
+  then 2, 4, 8 … after each further failure, never pausing longer than
+  ``max_backoff``; one run that worked returns to the normal schedule.
 - Ticks that fall while a run is still going are made up by one run right
   after it, however many there were, then the schedule goes on with the next
   future tick: nothing is run twice, and there is no burst.
@@ -65,6 +70,23 @@ class ScheduleResult:
 
 def _when(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def whole_failures(summary: RunSummary) -> list[str]:
+    """What failed as a whole in a run: sources that could not be pulled, targets not read.
+
+    A target that could not be read at all is reported by the engine as a
+    :class:`~okr_sync.models.WriteFailure` whose record id is ``"*"``. Failed or
+    stale KRs and objectives, and single writes that failed, are not listed: they
+    are the KR's own trouble, and the run still served every other KR.
+    """
+    out = [f"source {error}" for error in summary.source_errors.values()]
+    out += [
+        f"target {failure.target}: {failure.error}"
+        for failure in summary.failures
+        if failure.ref.id == "*"
+    ]
+    return out
 
 
 def _duration(seconds: float) -> str:
@@ -243,17 +265,25 @@ class Scheduler:
         self._ran = True
         if self.on_summary is not None:
             self.on_summary(summary)
-        if summary.failed or summary.source_errors:
-            failed = ", ".join([*summary.source_errors, *summary.failed])
-            self._failed(fire, f"failed or stale: {failed}")
-        else:
-            self._succeeded()
+        whole = whole_failures(summary)
+        if whole:
+            self._failed(fire, "; ".join(whole))
+            return
+        if summary.failed:  # reported by the run's own lines; the schedule goes on as usual
+            log.warning(
+                "run of %s: failed or stale: %s (the sources and targets answered: no backoff)",
+                _when(fire),
+                ", ".join(summary.failed),
+                extra={"event": "schedule_partial", "failed": list(summary.failed)},
+            )
+        self._succeeded(partial=bool(summary.failed))
 
-    def _succeeded(self) -> None:
-        self._last = "ok"
+    def _succeeded(self, partial: bool = False) -> None:
+        self._last = "failed" if partial else "ok"  # --max-runs exits as sync would
         if self._failures:
             log.warning(
-                "run succeeded after %d failed run(s): back to the normal schedule",
+                "run %s after %d failed run(s): back to the normal schedule",
+                "worked (some KRs failed)" if partial else "succeeded",
                 self._failures,
                 extra={"event": "schedule_recovered", "failures": self._failures},
             )

@@ -1,9 +1,12 @@
-"""One run at a time: an advisory lock per state store.
+"""One run at a time, and one scheduler: advisory locks per state store.
 
-The lock is ``fcntl.flock`` on ``<state>.lock``. The kernel drops it when the
+A lock is ``fcntl.flock`` on a file next to the state store: ``<state>.lock``
+for a run (``okr-sync sync`` and each tick of a schedule), and
+``<state>.schedule.lock`` for the whole life of an ``okr-sync schedule``
+process (see :func:`schedule_lock_path`). The kernel drops a lock when its
 holder dies, so a lock left by a killed process is never a real obstacle: the
-next run takes it and reports that it recovered it. The file records the
-holder (pid, host, start time) so a refused run can name it.
+next taker gets it and reports that it recovered it. The file records the
+holder (pid, host, start time) so a refused process can name it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from pathlib import Path
 from types import TracebackType
 
 from okr_sync.errors import LockHeld, StateError
+
+
+def schedule_lock_path(state_path: Path) -> Path:
+    """The scheduler's lock file of a state store: ``<state>.schedule.lock`` next to it."""
+    return state_path.with_name(state_path.name + ".schedule.lock")
 
 
 def read_holder(path: Path) -> dict[str, object] | None:
@@ -36,10 +44,25 @@ def read_holder(path: Path) -> dict[str, object] | None:
 
 
 class RunLock:
-    """Exclusive, non-blocking lock; use as a context manager."""
+    """Exclusive, non-blocking lock; use as a context manager.
 
-    def __init__(self, path: Path) -> None:
+    ``holder`` and ``advice`` word the refusal: who holds such a lock (``another
+    okr-sync run``) and what to do about it. ``details`` are added to the holder
+    record (never a secret: the file is readable by whoever can read the folder).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        holder: str = "another okr-sync run",
+        advice: str = "wait for it to finish",
+        details: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
+        self.details = dict(details or {})
+        self.holder = holder
+        self.advice = advice
         self._fd: int | None = None
         #: The holder recorded by a process that died holding the lock, if any.
         self.recovered_from: dict[str, object] | None = None
@@ -72,13 +95,13 @@ class RunLock:
             who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
             since = holder.get("since", "?")
             raise LockHeld(
-                f"another okr-sync run ({who}, started {since}) holds the lock {self.path}; "
-                "wait for it to finish"
+                f"{self.holder} ({who}, started {since}) holds the lock {self.path}; {self.advice}"
             ) from None
         previous = self._read_holder(fd)
         if previous and previous.get("pid") is not None:
             self.recovered_from = previous  # its holder died without releasing it
-        record = {
+        record: dict[str, object] = {
+            **self.details,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -132,8 +132,13 @@ class JiraSandbox(LoopbackSandbox):
         fields: Mapping[str, Any] | None = None,
         updated: datetime | None = None,
         created: datetime | None = None,
+        number: int | None = None,
     ) -> str:
         """Create an issue and return its key (``PAY-12``).
+
+        ``number`` gives the key's number (``PAY-10`` for 10), as when a seed
+        keeps the keys it names; later issues of the project number on from the
+        highest one given. Without it the project's next number is used.
 
         ``issuetype``: Epic, Story, Task, Bug or Sub-task; ``status``: To Do, In
         Progress, In Review, Done or Closed ("Done" sets a resolution, "Closed" does
@@ -156,6 +161,7 @@ class JiraSandbox(LoopbackSandbox):
                 fields=fields,
                 updated=updated,
                 created=created,
+                number=number,
             )
             return issue.key
 

@@ -157,11 +157,16 @@ class JiraStore:
         fields: Mapping[str, Any] | None,
         updated: datetime | None,
         created: datetime | None = None,
+        number: int | None = None,
     ) -> StoredIssue:
         """Create an issue; see ``JiraSandbox.add_issue``."""
         proj = self.projects.get(project)
         if proj is None:
             raise ValueError(f"unknown project {project!r}; call add_project first")
+        if number is None:
+            number = proj.next_number
+        if number < 1 or f"{proj.key}-{number}" in self._by_key:
+            raise ValueError(f"cannot create {proj.key}-{number}: the key is taken or invalid")
         _check_status(status)
         if issuetype not in ISSUE_TYPES:
             raise ValueError(f"unknown issue type {issuetype!r}; known: {sorted(ISSUE_TYPES)}")
@@ -169,7 +174,7 @@ class JiraStore:
         born = _aware(created) if created else min(stamp, self.now())
         issue = StoredIssue(
             id=self._next_issue_id,
-            key=f"{proj.key}-{proj.next_number}",
+            key=f"{proj.key}-{number}",
             project=proj.key,
             summary=summary,
             issuetype=issuetype,
@@ -190,7 +195,7 @@ class JiraStore:
             issue.custom[self.story_points_field] = float(story_points)
         self._apply_fields(issue, fields or {}, stamp)
         self._next_issue_id += 1
-        proj.next_number += 1
+        proj.next_number = max(proj.next_number, number + 1)  # keys only ever grow, as in Jira
         self.issues[issue.id] = issue
         self._by_key[issue.key] = issue.id
         return issue

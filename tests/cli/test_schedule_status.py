@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -214,3 +215,86 @@ def test_schedule_in_a_process_stops_cleanly_on_sigterm(example: Path) -> None:
     assert (example.parent / ".okr-sync" / "state.db.lock").read_text() == ""  # released
     code, out, _ = invoke("sync", "-c", str(example))
     assert code == 0 and "wrote 0 record(s)" in out
+
+
+# --- one scheduler per state store ---------------------------------------------------------
+
+
+def start_scheduler(example: Path, *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """An `okr-sync schedule` process, once it logged its next run (it holds its lock then)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "okr_sync", "schedule", "-c", str(example), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    seen: list[str] = []
+    while not any("next run at" in line for line in seen):
+        seen.append(lines.get(timeout=30))
+    return proc, seen
+
+
+def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    proc.communicate(timeout=30)
+    return proc.returncode
+
+
+def test_a_second_scheduler_on_the_same_store_refuses_to_start_naming_the_first(
+    example: Path,
+) -> None:
+    with_schedule(example)
+    first, _ = start_scheduler(example)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "okr_sync", "schedule", "-c", str(example), "--run-now"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 3 and second.stdout == ""
+        assert (
+            f"another okr-sync schedule (pid {first.pid} on {socket.gethostname()}, started 20"
+            in second.stderr
+        )
+        assert "state.db.schedule.lock; one scheduler per state store" in second.stderr
+        # the refused one ran nothing: no run recorded, no report written
+        assert not (example.parent / "okr-status.json").exists()
+        # a sync by hand is still welcome (it only takes the run lock)
+        code, out, _ = invoke("sync", "-c", str(example))
+        assert code == 0 and "wrote 10 record(s)" in out
+        code, out, _ = invoke("status", "-c", str(example))
+        assert code == 0
+        assert (
+            f"scheduler: okr-sync schedule running (pid {first.pid} on {socket.gethostname()}, "
+            "since 20" in out
+        )
+        assert out.splitlines()[2].endswith("on */30 * * * * (UTC)")
+        _, out, _ = invoke("status", "-c", str(example), "--json")
+        assert json.loads(out)["scheduler"]["pid"] == first.pid
+    finally:
+        assert stop(first) == 0
+    _, out, _ = invoke("status", "-c", str(example), "--json")
+    assert json.loads(out)["scheduler"] is None
+    _, out, _ = invoke("status", "-c", str(example))
+    assert "scheduler: no okr-sync schedule running on this state store" in out
+
+
+def test_the_schedule_lock_of_a_killed_scheduler_is_recovered(example: Path) -> None:
+    with_schedule(example)
+    first, _ = start_scheduler(example)
+    assert stop(first, signal.SIGKILL) == -signal.SIGKILL
+    lock = example.parent / ".okr-sync" / "state.db.schedule.lock"
+    assert str(first.pid) in lock.read_text()  # the dead one's record is still there
+    assert lock.stat().st_mode & 0o077 == 0
+    invoke("sync", "-c", str(example))
+    _, out, _ = invoke("status", "-c", str(example), "--json")
+    assert json.loads(out)["scheduler"] is None  # its pid is gone: not shown as running
+    second, seen = start_scheduler(example)
+    try:
+        assert any(
+            f"recovered the schedule lock left by pid {first.pid}" in line for line in seen
+        ), seen
+    finally:
+        assert stop(second) == 0
+    assert lock.read_text() == ""  # released on a clean stop

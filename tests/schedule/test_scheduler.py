@@ -16,7 +16,7 @@ from connectors.memory import MemoryConnector
 from okr_sync.config.loading import load_config
 from okr_sync.engine.runner import lock_path, run_sync
 from okr_sync.errors import ConfigError, LockHeld, Problem, SourceError
-from okr_sync.models import FieldValue, RecordRef, RunSummary
+from okr_sync.models import FieldValue, KrResult, RecordRef, RunSummary, WriteFailure
 from okr_sync.schedule.cron import parse
 from okr_sync.schedule.scheduler import Scheduler
 from okr_sync.state.lock import RunLock
@@ -76,7 +76,20 @@ class FakeRuns:
         if result == "locked":
             raise LockHeld("another okr-sync run (pid 42 on elsewhere) holds the lock")
         errors = {"jira": "jira: HTTP 503"} if result == "failed" else {}
-        return RunSummary(started_at=start, source_errors=errors)
+        failures: tuple[WriteFailure, ...] = ()
+        if result == "target":  # a target that could not be read at all (see Engine.run)
+            failures = (WriteFailure(target="notion", ref=RecordRef(kind="key_result", id="*"),
+                                     owner="notion", error="notion: HTTP 503"),)  # fmt: skip
+        if result == "write":  # one record's write failed; the others went through
+            failures = (WriteFailure(target="notion", ref=RecordRef(kind="key_result", id="KR-1"),
+                                     owner="KR-1", error="notion: validation_error"),)  # fmt: skip
+        krs = ()
+        if result == "kr":  # one KR stale: its epic was deleted
+            krs = (KrResult(kr_id="KR-1", title="Epics done", measure="issues_done", stale=True,
+                            error="its linked items dropped to none"),)  # fmt: skip
+        return RunSummary(
+            started_at=start, source_errors=errors, failures=failures, key_results=krs
+        )
 
     @property
     def starts(self) -> list[dt.datetime]:
@@ -201,6 +214,50 @@ def test_repeated_failures_back_off_exponentially_then_recover(
     assert "5 failed runs in a row: backing off, skipping 4 tick(s)" in caplog.text
     assert "skipped the run of 2026-11-16T01:30:00+00:00: backing off" in caplog.text
     assert "run succeeded after 5 failed run(s): back to the normal schedule" in caplog.text
+
+
+@pytest.mark.parametrize("outcome", ["kr", "write"])
+def test_a_run_where_only_some_krs_failed_never_backs_off(
+    outcome: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "okr_sync.schedule.scheduler")
+    time = FakeTime(MONDAY - dt.timedelta(seconds=1), end=MONDAY + dt.timedelta(days=1))
+    runs = FakeRuns(time, outcome=lambda n: outcome)
+    result = scheduler(time, runs).run()
+    assert runs.starts == WEEK_TICKS[:48]  # every tick of the day ran: no backoff
+    assert result.last == "failed"  # still reported as a failed run (exit code 1 with --max-runs)
+    assert "backing off" not in caplog.text
+    assert "run of 2026-11-16T00:00:00+00:00: failed or stale: KR-1" in caplog.text
+
+
+@pytest.mark.parametrize("outcome", ["failed", "target", "raise"])
+def test_a_source_a_target_or_the_whole_run_failing_backs_off(outcome: str) -> None:
+    time = FakeTime(MONDAY - dt.timedelta(seconds=1))
+    runs = FakeRuns(time, outcome=lambda n: outcome)
+    scheduler(time, runs, max_runs=5).run()
+    ticks = [WEEK_TICKS.index(tick_of(s)) for s in runs.starts]
+    assert ticks == [0, 1, 2, 4, 7]
+
+
+def test_a_kr_level_failure_between_whole_failures_restores_the_schedule() -> None:
+    time = FakeTime(MONDAY - dt.timedelta(seconds=1))
+    script = {0: "failed", 1: "failed", 2: "target", 3: "kr"}
+    runs = FakeRuns(time, outcome=lambda n: script.get(n, "failed"))
+    scheduler(time, runs, max_runs=7).run()
+    ticks = [WEEK_TICKS.index(tick_of(s)) for s in runs.starts]
+    # three whole failures: skip 1; the KR-level run worked: the count starts again
+    assert ticks == [0, 1, 2, 4, 5, 6, 7]
+
+
+def test_a_deleted_epic_does_not_slow_the_schedule_for_everyone(tmp_path: Path) -> None:
+    setup = MemorySetup(tmp_path)
+    setup.connectors["work"].remove("E-1")  # KR-1's epic: KR-1 fails, KR-2 is written
+    time = FakeTime(MONDAY - dt.timedelta(seconds=1))
+    summaries: list[RunSummary] = []
+    result = scheduler(time, setup.run, max_runs=6, on_summary=summaries.append).run()
+    assert len(summaries) == 6 and all("KR-1" in s.failed for s in summaries)
+    assert all(not s.source_errors and s.writes <= 2 for s in summaries)
+    assert result.runs == 6 and time.now < MONDAY + 6 * HALF_HOUR  # six ticks in a row
 
 
 def test_backoff_is_capped() -> None:
