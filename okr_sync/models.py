@@ -108,8 +108,8 @@ class KeyResult(Frozen):
     id: str
     title: str
     objective_id: str | None = None
-    start: Finite = 0.0
-    target: Finite = 100.0
+    start: Finite | None = None
+    target: Finite | None = None
     current: Finite | None = None
     unit: str | None = None
     direction: Direction | None = None
@@ -119,6 +119,8 @@ class KeyResult(Frozen):
     measure: str | None = None
     links: tuple[ItemRef, ...] = ()
     url: str | None = None
+    #: Why this KR cannot be computed (set by its source), or None.
+    problem: str | None = None
 
 
 class OkrTree(Frozen):

@@ -208,6 +208,13 @@ def compute_kr(
         "unit": kr.unit,
     }
     expected = expected_progress(*inputs.period, now)
+    # Interim, until the core's handling of KeyResult.problem and of a missing start or
+    # target lands: a KR its source could not read fails with the source's reason; a
+    # missing start/target still reads as it did before (0 and 100).
+    if kr.problem:
+        return KrResult(**base, expected=expected, error=kr.problem)
+    start = 0.0 if kr.start is None else kr.start
+    target = 100.0 if kr.target is None else kr.target
     failed = {s: e for s, e in (inputs.failed_sources or {}).items()}
     if measure != "manual" and failed:
         reasons = "; ".join(error for _, error in sorted(failed.items()))
@@ -311,11 +318,11 @@ def compute_kr(
         else:
             progress = clamp(done / total)
         if progress is not None:
-            current = kr.start + progress * (kr.target - kr.start)
+            current = start + progress * (target - start)
     elif current is None:
         progress = None
     else:
-        progress = value_progress(current, kr.start, kr.target, kr.direction)
+        progress = value_progress(current, start, target, kr.direction)
 
     error = None
     if inputs.missing:
