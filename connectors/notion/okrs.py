@@ -116,7 +116,8 @@ def check_properties(
 
     A property named explicitly in the config (or a required one) that is
     missing, or any property of a type okr-sync cannot read for its role, is a
-    problem. A default name the database does not have is simply not used.
+    problem. A default name the database does not have is not resolved (what
+    that means for a KR: see the module docstring and :func:`unread_links`).
     """
     resolved: dict[str, str] = {}
     problems: list[PropertyProblem] = []
