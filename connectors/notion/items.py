@@ -18,7 +18,8 @@ Done state, by the type of the ``status`` property:
   (real: ``search_data_sources_schemas_and_status_groups.json``). Options
   created through the API all land in *To-do* (the same recording; the API
   ignores group assignments), so a status whose Complete group is empty is a
-  problem: ``done:`` must then say which options mean done.
+  problem: ``done:`` must then say which options mean done. (A status schema
+  without ``groups`` at all, which Notion never sends, is read like a select.)
 - **select**: ``done:`` / ``in_progress:`` (defaults: Done, Complete, Completed /
   In progress, Doing, Started); a ``done:`` matching no option is a problem.
 - **checkbox**: checked is done.
@@ -89,9 +90,11 @@ def options(prop: Mapping[str, Any]) -> list[str]:
     return [str(o.get("name")) for o in config.get("options") or () if isinstance(o, Mapping)]
 
 
-def status_groups(prop: Mapping[str, Any]) -> dict[str, list[str]]:
-    """A status property's groups (name folded → option names), from the schema."""
+def status_groups(prop: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    """A status property's groups (name folded → option names); None if the schema has none."""
     config = prop.get("status") or {}
+    if not isinstance(config.get("groups"), list):
+        return None
     names = {str(o.get("id")): str(o.get("name")) for o in config.get("options") or ()
              if isinstance(o, Mapping)}  # fmt: skip
     out: dict[str, list[str]] = {}
@@ -136,8 +139,9 @@ def check_item_database(
         kind = str(prop.get("type"))
         if kind != "checkbox":
             names = options(prop)
-            groups = status_groups(prop) if kind == "status" else {}
-            if "done" in explicit or kind != "status":
+            # A status schema lists its groups; should one come without, read it as a select.
+            groups = status_groups(prop) if kind == "status" else None
+            if "done" in explicit or groups is None:
                 done = frozenset(spec.done) & set(names)
                 if not done:
                     problems.append(ItemProblem(status,
@@ -151,7 +155,7 @@ def check_item_database(
                         "in To-do), so no row could count as done",
                         f"move the options that mean done to the Complete group in Notion, or set "
                         f"{setting}.done to them (it has: {', '.join(names) or 'none'})"))  # fmt: skip
-            if "in_progress" in explicit or kind != "status":
+            if "in_progress" in explicit or groups is None:
                 progress = frozenset(spec.in_progress)
             else:
                 progress = frozenset(groups.get(IN_PROGRESS, ()))

@@ -219,3 +219,10 @@ def test_a_kr_property_of_another_type_fails_each_kr_not_the_pull() -> None:
     )
     (kr,) = build_key_results([kr_page()], schema, {}, {}, source="notion", epics_source=None)
     assert kr.problem and "the Key Results database property 'Target' is a rich_text" in kr.problem
+
+
+def test_a_status_schema_without_groups_is_read_like_a_select() -> None:
+    props = schema(ALL_PROPS_DS)
+    del props["Status"]["status"]["groups"]  # every recorded status has them; be safe without
+    reader = row_reader(ItemDatabase(database="db"), 0, "db", props, source="notion")
+    assert reader.done == {"Done"} and "In progress" in reader.in_progress
