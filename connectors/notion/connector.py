@@ -275,6 +275,8 @@ class NotionConnector:
                 **({"filter": spec.filter} if spec.filter else {}),
             }
             for page in self.query(spec.database, "items", **body):
+                if page.get("in_trash") is True or page.get("archived") is True:
+                    continue  # Notion's queries leave trashed rows out; never count one
                 # By id: a row met twice while the pages of a query are read counts once.
                 found[str(page["id"])] = to_item(page, reader, self.name, kr_ids)
         for selector in request.queries:

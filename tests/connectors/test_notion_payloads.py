@@ -36,6 +36,7 @@ from okr_sync.models import (
     KrResult,
     OkrTree,
     Outcome,
+    PullRequest,
     RecordRef,
     Status,
 )
@@ -1086,3 +1087,22 @@ def test_the_same_change_after_another_check_in_is_announced_again(
 
     (post,) = notion.calls("POST", "/v1/comments")
     assert sent(post)["rich_text"][0]["text"]["content"] == CHECK_IN
+
+
+def test_an_item_pull_reads_the_schema_then_every_row_and_never_counts_a_trashed_one(
+    make: Callable[..., NotionConnector], notion: FakeNotion
+) -> None:
+    query = body(EVERY_TYPE)
+    query["results"][1]["in_trash"] = True  # as a fake Notion might list it
+    serve_data_source(notion, data_source_object(ALL_PROPS_DS), query)
+    connector = make(items=[{"database": ALL_PROPS_DS}])
+
+    result = connector.pull_items(PullRequest())
+
+    assert [i.key for i in result.items] == [ITEM_2_PAGE]
+    assert not result.incremental and result.cursor is None  # always in full
+    (post,) = notion.calls("POST", f"/v1/data_sources/{ALL_PROPS_DS}/query")
+    assert sent(post) == {
+        "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
+        "page_size": 100,
+    }
