@@ -28,9 +28,10 @@ current quarter as the cycle) and syncs exactly as ``okr-sync sync`` does
 For each run it prints the wall time (and how much of it the connector's own
 throttle waited), the requests by endpoint (the difference of
 ``sandbox.requests``), the reads and writes against a floor — reads:
-``ceil(pages / 100)`` queries per database (an incremental pull of unchanged rows:
-one query) plus one ``GET /v1/databases/{id}`` per database and one
-``GET /v1/data_sources/{id}`` per schema needed (Key Results, Objectives); writes:
+``ceil(pages / 100)`` queries per database (the Initiatives too, on every run: item
+databases are always read in full, see ``connectors.notion.connector``) plus one
+``GET /v1/databases/{id}`` per database and one ``GET /v1/data_sources/{id}`` per
+schema needed (Key Results, Objectives, Initiatives); writes:
 one PATCH per page whose values actually changed (measured by comparing the pages
 before and after the run) — the wall time against the rate-limit floor (requests
 ÷ 3/s, which ignores the sandbox's burst of 10, so a short run can come in under 1×;
@@ -364,16 +365,16 @@ def mismatches(world: World, summary: RunSummary, labels: Mapping[Any, str]) -> 
     return wrong
 
 
-def read_floor(world: World, n_objectives: int, full_items: bool) -> tuple[int, str]:
+def read_floor(world: World, n_objectives: int) -> tuple[int, str]:
     """The fewest reads a run needs (see the module docstring)."""
     kr_q = math.ceil(len(world.kr_pages) / PAGE_SIZE)
     obj_q = math.ceil(n_objectives / PAGE_SIZE)
-    rows_q = max(1, math.ceil(world.rows / PAGE_SIZE)) if full_items else 1
-    # A GET per database (its data source id), a GET per schema used (KRs, objectives).
-    schema = 3 + 2
+    rows_q = max(1, math.ceil(world.rows / PAGE_SIZE))
+    # A GET per database (its data source id), a GET per schema (KRs, objectives, rows).
+    schema = 3 + 3
     text = (
         f"{schema} database/schema GETs + queries: KRs {kr_q}, objectives {obj_q}, "
-        f"rows {rows_q} ({'full pull' if full_items else 'incremental, nothing changed'})"
+        f"rows {rows_q} (always a full pull)"
     )
     return schema + kr_q + obj_q + rows_q, text
 
@@ -558,16 +559,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{'' if args.rps is not None else ' (its default)'}; sync as `okr-sync sync` does")  # fmt: skip
             runs: list[RunStats] = []
             first = run("run 1: first sync", world, config, retry_log, refusals,
-                        read_floor(world, n_obj, True), labels)  # fmt: skip
+                        read_floor(world, n_obj), labels)  # fmt: skip
             print_run(first, rate)
             runs.append(first)
             changed = change_currents(world, n_changes, rng)
             second = run(f"run 2: after a human changed Current on {len(changed)} KRs", world,
-                         config, retry_log, refusals, read_floor(world, n_obj, False), labels)  # fmt: skip
+                         config, retry_log, refusals, read_floor(world, n_obj), labels)  # fmt: skip
             print_run(second, rate)
             runs.append(second)
             third = run("run 3: rerun, nothing changed", world, config, retry_log, refusals,
-                        read_floor(world, n_obj, False), labels)  # fmt: skip
+                        read_floor(world, n_obj), labels)  # fmt: skip
             print_run(third, rate)
             runs.append(third)
         print_notes(runs, rate, n_krs)

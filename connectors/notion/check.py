@@ -11,6 +11,15 @@
 - status options: every label okr-sync may write must be an option of the
   Status property (:func:`connectors.notion.pages.missing_status_options`, the
   check made before any write);
+- what a KR's number is computed from: a missing Start or Target (default names
+  included: KRs then have none, and those whose measure needs one fail), Measure
+  and Direction select options okr-sync cannot read, a link property that seems
+  renamed (:func:`connectors.notion.okrs.unread_links`) — each a problem, as
+  each fails KRs in a sync;
+- item databases: the same schema check a pull makes
+  (:func:`connectors.notion.items.check_item_database`): every problem there
+  fails the pull (a missing Status, a ``done:`` matching no option, a status
+  without options in its Complete group), so each is a problem here too;
 - relations: Objective, Parent objective and Initiatives should point at the
   configured databases.
 """
@@ -23,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from connectors.notion.choices import MEASURES, known_direction, known_measure
 from connectors.notion.config import ItemDatabase
-from connectors.notion.okrs import KR_TYPES, Schema, check_properties, source_title
+from connectors.notion.items import check_item_database, fitting, options
+from connectors.notion.okrs import KR_TYPES, Schema, check_properties, source_title, unread_links
 from connectors.notion.pages import FIELD_TO_LOGICAL, missing_status_options
 from connectors.notion.values import READ_ONLY, WRITABLE
 from okr_sync.errors import AuthError, SourceError
@@ -35,18 +46,8 @@ if TYPE_CHECKING:
     from connectors.notion.access import NotionAccess
 
 _PAGE_ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
-NUMBER_TYPES = frozenset({"number", "formula", "rollup"})
-ITEM_TYPES: dict[str, frozenset[str]] = {
-    "title": frozenset({"title"}),
-    "status": frozenset({"status", "select", "checkbox"}),
-    "labels": frozenset({"multi_select", "select"}),
-    "key_results": frozenset({"relation"}),
-}
-#: What goes wrong when a default item property is missing.
-_ITEM_MISSING = {
-    "title": "rows will have no title",
-    "status": "every row will count as not done",
-}
+#: KR inputs whose default name missing still fails KRs (no start, no target).
+_NEEDED = {"start": "start value", "target": "target"}
 
 
 class _Checklist:
@@ -70,9 +71,7 @@ def _kinds(types: frozenset[str]) -> str:
     return " or ".join(sorted(types))
 
 
-def _fitting(properties: Mapping[str, Mapping[str, Any]], types: frozenset[str]) -> str:
-    names = [n for n, p in properties.items() if p.get("type") in types]
-    return ", ".join(map(repr, sorted(names))) or "none yet"
+_fitting = fitting
 
 
 def check_notion(connector: NotionAccess, context: CheckContext) -> list[CheckResult]:
@@ -102,6 +101,8 @@ def check_notion(connector: NotionAccess, context: CheckContext) -> list[CheckRe
         if raw is not None:
             opened[key] = (connector.data_source(spec.database, "items"), raw)
             _item_database(raw, spec, index, out)
+    if "key_results" in opened:
+        _unread_links(connector, opened, out)
     _relations(cfg.key_result_properties, cfg.objective_properties, opened, out)
     foreign = sorted(k for k in context.item_keys if not _PAGE_ID.match(k))
     if foreign and "items" in context.roles:
@@ -166,6 +167,7 @@ def _okr_database(raw: Mapping[str, Any], role: str, names: BaseModel, key: str,
         str(n) for logical, n in names.model_dump().items()
         if isinstance(n, str) and logical in KR_TYPES and logical not in resolved
         and logical not in written and not any(p.logical == logical for p in problems)
+        and not (kind == "key_result" and logical in _NEEDED)
     )  # fmt: skip
     used = set(resolved.values())
     message = f"shared; reads {', '.join(repr(n) for n in props if n in used)}"
@@ -182,6 +184,8 @@ def _okr_database(raw: Mapping[str, Any], role: str, names: BaseModel, key: str,
                     f"change its type in Notion, or set {key}.{p.logical} to one of: "
                     f"{_fitting(props, types)}")  # fmt: skip
     bad = {p.logical for p in problems}
+    if kind == "key_result":
+        _kr_inputs(props, names, resolved, bad, title, key, out)
     section = "key_results" if kind == "key_result" else "objectives"
     for field in fields:
         logical = FIELD_TO_LOGICAL.get(field)
@@ -215,41 +219,57 @@ def _okr_database(raw: Mapping[str, Any], role: str, names: BaseModel, key: str,
             out.add("ok", f"{title} › {resolved['status']}", "has an option for every status okr-sync writes")  # fmt: skip
 
 
+def _kr_inputs(props: Mapping[str, Mapping[str, Any]], names: BaseModel, resolved: Mapping[str, str],
+               bad: set[str], title: str, key: str, out: _Checklist) -> None:  # fmt: skip
+    """What KRs are computed from: Start and Target present, Measure and Direction readable."""
+    explicit = names.model_fields_set
+    for logical, what in _NEEDED.items():
+        wanted = getattr(names, logical, None)
+        if wanted and logical not in resolved and logical not in bad and logical not in explicit:
+            out.add("fail", f"{title} › {wanted}",
+                    f"no such property ({logical}): no KR has a {what}, so every KR whose measure "
+                    "needs one fails",
+                    f"add a number property named {wanted!r} in Notion, or set {key}.{logical} to "
+                    f"one of: {_fitting(props, KR_TYPES[logical])}")  # fmt: skip
+    readers = (("measure", known_measure, f"{', '.join(sorted(MEASURES))} or sum:<name>"),
+               ("direction", known_direction, "Increase or Decrease"))  # fmt: skip
+    for logical, known, allowed in readers:
+        name = resolved.get(logical)
+        prop = props.get(name or "") or {}
+        if prop.get("type") not in ("select", "status"):
+            continue
+        unknown = [o for o in options(prop) if not known(o)]
+        if unknown:
+            out.add("fail", f"{title} › {name}",
+                    f"okr-sync cannot read the option(s) {', '.join(map(repr, unknown))} as a "
+                    f"{logical}: a KR set to one fails",
+                    f"rename them in Notion to one of: {allowed} (or delete the unused ones)")  # fmt: skip
+
+
+def _unread_links(connector: NotionAccess, opened: Mapping[str, tuple[str, dict[str, Any]]],
+                  out: _Checklist) -> None:  # fmt: skip
+    """Link properties of the Key Results database that seem renamed: every KR fails in a sync."""
+    cfg = connector.config
+    raw = opened["key_results"][1]
+    title = source_title(raw, "Key Results")
+    props: Mapping[str, Mapping[str, Any]] = raw.get("properties") or {}
+    resolved, _ = check_properties(props, cfg.key_result_properties)
+    items = {opened[f"items[{i}].database"][0]: spec.key_results
+             for i, spec in enumerate(cfg.items) if f"items[{i}].database" in opened}  # fmt: skip
+    schema = Schema(title, props, resolved)
+    for problem in unread_links(schema, cfg.key_result_properties, items, cfg.epics_source):
+        out.add("fail", f"{title} database", problem,
+                "a link property okr-sync read was renamed or removed; until the config names "
+                "it again, every KR fails in a sync")  # fmt: skip
+
+
 def _item_database(raw: Mapping[str, Any], spec: ItemDatabase, index: int, out: _Checklist) -> None:
+    """The schema check a pull makes: each of its problems fails the pull, so each fails here."""
     title = source_title(raw, f"items[{index}]")
     props: Mapping[str, Mapping[str, Any]] = raw.get("properties") or {}
-    explicit = spec.model_fields_set
-    wanted: list[tuple[str, str | None, frozenset[str]]] = [
-        (logical, getattr(spec, logical), types) for logical, types in ITEM_TYPES.items()
-    ]
-    wanted += [(f"numbers.{k}", v, NUMBER_TYPES) for k, v in spec.numbers.items()]
-    problems = 0
-    for logical, name, types in wanted:
-        if name is None:
-            continue
-        prop = props.get(name)
-        setting = f"items[{index}].{logical}"
-        if prop is None:
-            problems += 1
-            configured = logical.split(".")[0] in explicit
-            effect = _ITEM_MISSING.get(logical, "")
-            out.add("fail" if configured or not effect else "warn", f"{title} › {name}",
-                    f"no such property ({logical})" + (f": {effect}" if effect else ""),
-                    f"set {setting} to one of: {_fitting(props, types)}")  # fmt: skip
-        elif prop.get("type") not in types:
-            problems += 1
-            out.add("fail", f"{title} › {name}", f"is a {prop.get('type')} property; {logical} must be a {_kinds(types)}",
-                    f"set {setting} to one of: {_fitting(props, types)}")  # fmt: skip
-    status = props.get(spec.status or "")
-    if status and status.get("type") in ("status", "select"):
-        options = [
-            str(o.get("name")) for o in (status.get(str(status["type"])) or {}).get("options") or ()
-        ]
-        if not set(spec.done) & set(options):
-            problems += 1
-            out.add("warn", f"{title} › {spec.status}",
-                    f"none of {', '.join(map(repr, spec.done))} is an option, so no row will count as done",
-                    f"set items[{index}].done to the options that mean done (it has: {', '.join(options) or 'none'})")  # fmt: skip
+    _, problems = check_item_database(spec, index, props)
+    for problem in problems:
+        out.add("fail", f"{title} › {problem.name}", problem.message, problem.hint)
     if not problems:
         out.add("ok", f"{title} database", "shared; properties as configured")
 

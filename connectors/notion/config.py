@@ -39,6 +39,9 @@ class KeyResultProperties(_Names):
     epics: str | None = "Jira epics"
     initiatives: str | None = "Initiatives"
     measure: str | None = None
+    #: A select or status with options "Increase"/"Decrease" (any case), or a checkbox
+    #: that means "lower is better" when checked (see :mod:`connectors.notion.okrs`).
+    direction: str | None = "Direction"
     unit: str | None = None
     weight: str | None = None
 
@@ -58,12 +61,19 @@ class ObjectiveProperties(_Names):
 
 
 class ItemDatabase(_Names):
-    """A database whose rows are work items (initiatives, projects, tasks)."""
+    """A database whose rows are work items (initiatives, projects, tasks).
+
+    ``status`` is a status, select or checkbox property (``null``: the rows have no
+    status, none is ever done). Which of its values mean done: ``done`` when it is
+    set; otherwise, for a status property, the options in Notion's *Complete*
+    group (and those in *In progress* are in progress), and for a select the
+    default names below. A checkbox is done when checked.
+    """
 
     database: str
     filter: dict[str, Any] | None = None
     title: str = "Name"
-    status: str | None = "Status"  # a status, select or checkbox property
+    status: str | None = "Status"
     done: tuple[str, ...] = ("Done", "Complete", "Completed")
     in_progress: tuple[str, ...] = ("In progress", "In Progress", "Doing", "Started")
     labels: str | None = None  # a multi_select or select property

@@ -9,9 +9,19 @@ for the config and the default property names.
   request); relations beyond the 25 a page object holds are paged through the
   page-property endpoint.
 - **Item source**: any database (with an optional Notion filter) as initiatives
-  or work items; status category from a status, select or checkbox property;
-  numeric properties for ``sum:<name>``; incremental by ``last_edited_time``
-  (minute precision, so the window overlaps and rows are de-duplicated by id).
+  or work items; status category from a status, select or checkbox property
+  (Notion's status groups: see :mod:`connectors.notion.items`); numeric
+  properties for ``sum:<name>``. Item databases are read **in full on every
+  pull**, never by a ``last_edited_time`` window: a row that stops matching the
+  filter, or is moved to the trash, is not in such a window (a query returns
+  no trashed page, and a sync cannot ask for them: makenotion/notion-sdk-js#524,
+  ramnes/notion-sdk-py#272), and a rollup or formula changes with its related pages while
+  the row's ``last_edited_time`` stays put (DOCS ``query-a-data-source``, "Formula
+  and rollup limitations"); so a windowed pull would keep counting rows that left
+  and stale values until the next full pull. Knowing which rows are still
+  selected would take a query of the whole selection anyway — a query returns
+  at most 100 rows per request whatever properties it asks for — so a full
+  pull is the cheapest exact one: ``ceil(rows / 100)`` queries per database.
 - **Write target**: KR and objective pages, one PATCH per changed page with
   Progress, Current, Status and Last synced; a formula or rollup Progress is
   left to Notion (and the plan says so); a status label that is not an option
@@ -32,13 +42,15 @@ from typing import Any, ClassVar
 from connectors.notion.check import check_notion
 from connectors.notion.client import NotionCaller, property_items, query_pages
 from connectors.notion.config import NotionConfig
+from connectors.notion.items import row_reader, to_item
 from connectors.notion.okrs import (
+    PER_KR,
     Schema,
     build_key_results,
     build_objectives,
     resolve_schema,
     source_title,
-    to_item,
+    unread_links,
 )
 from connectors.notion.pages import PageWriter
 from okr_sync.errors import SourceError
@@ -162,13 +174,18 @@ class NotionConnector:
         return self._raw[source]
 
     def schema(self, ref: str, role: str, names: Any) -> Schema:
-        """The checked schema of a database's data source."""
+        """The checked schema of a database's data source.
+
+        In the Key Results database, a problem with a property a KR's number is
+        computed from is each KR's (see :mod:`connectors.notion.okrs`), not the pull's.
+        """
         source = self.data_source(ref, role)
         if source not in self._schemas:
             raw = self.source_schema(ref, role)
             self._schemas[source] = resolve_schema(
-                source_title(raw, role), raw.get("properties") or {}, names
-            )
+                source_title(raw, role), raw.get("properties") or {}, names,
+                per_record=PER_KR if role == "Key Results" else frozenset(),
+            )  # fmt: skip
         return self._schemas[source]
 
     def query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
@@ -193,6 +210,12 @@ class NotionConnector:
         kr_pages = self.query(cfg.key_results, "Key Results")
         relations = self._full_relations(kr_pages, kr_schema, "initiatives")
         objective_ids = {str(p["id"]): o.id for p, o in zip(obj_pages, objectives, strict=True)}
+        item_sources: dict[str, str | None] = {}
+        for spec in cfg.items:
+            try:
+                item_sources[self.data_source(spec.database, "items")] = spec.key_results
+            except SourceError:
+                continue  # the item pull reports it; only that source's KRs go stale
         key_results = build_key_results(
             kr_pages,
             kr_schema,
@@ -200,6 +223,9 @@ class NotionConnector:
             relations,
             source=self.name,
             epics_source=cfg.epics_source,
+            extra_problems=unread_links(
+                kr_schema, cfg.key_result_properties, item_sources, cfg.epics_source
+            ),
         )
         self.pages = {
             RecordRef(kind="key_result", id=kr.id): p
@@ -228,38 +254,38 @@ class NotionConnector:
 
     # --- ItemSource ---------------------------------------------------------------------
     def pull_items(self, request: PullRequest) -> PullResult:
-        """Every row of the configured item databases (changed rows, with a cursor)."""
-        started = self.clock()
+        """Every row of the configured item databases, always in full (see the module docstring).
+
+        Each database's schema is read first: a property its config (or the default
+        ``Status``) names that is missing or of an unusable type fails the pull,
+        naming the database and the property (:mod:`connectors.notion.items`).
+        No cursor is returned, so the engine never asks for an incremental pull.
+        """
         kr_ids = {str(p["id"]): ref.id for ref, p in self.pages.items() if ref.kind == "key_result"}
-        since = None
-        if request.cursor:
-            moment = dt.datetime.fromisoformat(request.cursor) - dt.timedelta(
-                minutes=self.config.overlap_minutes
-            )
-            since = {
-                "timestamp": "last_edited_time",
-                "last_edited_time": {"on_or_after": moment.isoformat()},
-            }
         found: dict[str, Any] = {}
-        for spec in self.config.items:
-            filters = [f for f in (spec.filter, since) if f]
+        for index, spec in enumerate(self.config.items):
+            raw = self.source_schema(spec.database, "items")
+            reader = row_reader(spec, index, source_title(raw, f"items[{index}]"),
+                                raw.get("properties") or {}, source=self.name)  # fmt: skip
+            # Without a sort "Notion doesn't guarantee any particular sort order" (DOCS
+            # query-a-data-source); created_time does not move when a row is edited
+            # between two pages, and a row made meanwhile comes last.
             body: dict[str, Any] = {
-                "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]
+                "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
+                **({"filter": spec.filter} if spec.filter else {}),
             }
-            if filters:
-                body["filter"] = filters[0] if len(filters) == 1 else {"and": filters}
             for page in self.query(spec.database, "items", **body):
-                found[str(page["id"])] = to_item(
-                    page, spec, self.name, kr_ids
-                )  # de-duplicated by id
+                if page.get("in_trash") is True or page.get("archived") is True:
+                    continue  # Notion's queries leave trashed rows out; never count one
+                # By id: a row met twice while the pages of a query are read counts once.
+                found[str(page["id"])] = to_item(page, reader, self.name, kr_ids)
         for selector in request.queries:
             matched = self._matching(selector.query, selector.id)
             for key in matched & set(found):
                 found[key] = found[key].replace(selectors=(*found[key].selectors, selector.id))
-        missing = {k for k in request.keys if k not in found} if since is None else set()
         return PullResult(
-            items=tuple(found.values()), cursor=started.isoformat(), incremental=since is not None,
-            missing_keys=frozenset(missing),
+            items=tuple(found.values()), cursor=None, incremental=False,
+            missing_keys=frozenset(k for k in request.keys if k not in found),
             description=f"{len(found)} rows from {len(self.config.items)} Notion database(s)",
         )  # fmt: skip
 

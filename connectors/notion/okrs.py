@@ -1,4 +1,31 @@
-"""Objectives, key results and work items from Notion pages. Pure: pages in, models out."""
+"""Objectives and key results from Notion pages. Pure: pages in, models out.
+
+**Properties a KR cannot be computed without.** The Key Results database's
+``start``, ``target``, ``current``, ``initiatives``, ``epics``, ``measure`` and
+``direction`` properties (:data:`PER_KR`) are inputs of each KR's number. When one
+is named in the config but missing, or has a type its role cannot use (a
+``Target`` turned into text, a default-named ``Initiatives`` that is no longer a
+relation), every KR of the database gets a :attr:`~okr_sync.models.KeyResult.problem`
+naming the database and the property: the engine reports those KRs failed, with
+that reason, and writes nothing for them, while the objectives and the rest of
+the tree are still read. A problem with any other property (title, id,
+objective, period, the written ones) fails the whole OKR pull, as the tree
+itself cannot be trusted. A default name the database simply lacks is not used
+(its values read as empty: no start, no target — never 0 or 100); but a
+*vanished* link property is looked for (:func:`unread_links`): a relation into a
+configured item database that okr-sync would not read (the ``Initiatives``
+relation renamed), or ``epics_source`` set while the epics property is gone,
+is a problem of every KR too — reading the KRs as unlinked would be a plausible 0 %.
+
+**Values.** Empty Start and Target read as None (the engine fails a KR whose
+measure needs them). ``measure``: a select, status or text naming one of
+okr-sync's measures (``issues_done``, ``count:done``, ``sum:arr``…; case and
+spaces are forgiven: "Issues done"); an option okr-sync does not know is the
+KR's problem, never a silent default. ``direction``: a select, status or text
+with ``Increase`` or ``Decrease`` (any case; also "Higher is better" / "Lower is
+better"), or a checkbox meaning *lower is better* when checked; empty reads as
+no direction, anything else is the KR's problem.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +37,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from connectors.notion.choices import MEASURES, direction_of, measure_name
 from connectors.notion.values import date_range, number, plain
 from okr_sync.errors import SourceError
-from okr_sync.models import ItemKind, ItemRef, KeyResult, Objective, StatusCategory, WorkItem
+from okr_sync.models import Direction, ItemRef, KeyResult, Objective
 
 #: Which property types each logical property accepts.
 KR_TYPES: dict[str, frozenset[str]] = {
@@ -29,12 +57,15 @@ KR_TYPES: dict[str, frozenset[str]] = {
     "epics": frozenset({"rich_text", "title", "multi_select"}),
     "initiatives": frozenset({"relation"}),
     "measure": frozenset({"select", "rich_text", "status"}),
+    "direction": frozenset({"select", "status", "rich_text", "checkbox"}),
     "unit": frozenset({"select", "rich_text"}),
     "weight": frozenset({"number", "formula"}),
     "parent": frozenset({"relation"}),
     "owner": frozenset({"people", "rich_text", "select"}),
 }
 REQUIRED = frozenset({"title"})
+#: KR properties whose problem fails each KR (with the reason) rather than the whole pull.
+PER_KR = frozenset({"start", "target", "current", "initiatives", "epics", "measure", "direction"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,8 @@ class Schema:
     database: str
     properties: Mapping[str, Mapping[str, Any]]
     resolved: Mapping[str, str]  # logical name → property name
+    #: Problems that fail every record of the database, not the pull (see :data:`PER_KR`).
+    problems: tuple[str, ...] = ()
 
     def kind(self, logical: str) -> str | None:
         """The Notion type of a logical property, if the database has it."""
@@ -83,7 +116,8 @@ def check_properties(
 
     A property named explicitly in the config (or a required one) that is
     missing, or any property of a type okr-sync cannot read for its role, is a
-    problem. A default name the database does not have is simply not used.
+    problem. A default name the database does not have is not resolved (what
+    that means for a KR: see the module docstring and :func:`unread_links`).
     """
     resolved: dict[str, str] = {}
     problems: list[PropertyProblem] = []
@@ -109,17 +143,62 @@ def check_properties(
 
 
 def resolve_schema(
-    database: str, properties: Mapping[str, Mapping[str, Any]], names: BaseModel
-) -> Schema:
+    database: str, properties: Mapping[str, Mapping[str, Any]], names: BaseModel,
+    *, per_record: frozenset[str] = frozenset(),
+) -> Schema:  # fmt: skip
     """Check the configured property names against a data source's schema.
+
+    Problems with a property in ``per_record`` are kept on the schema (each record
+    read from it carries them); any other problem fails.
 
     Raises:
         SourceError: naming the database and every problem (see :func:`check_properties`).
     """
     resolved, problems = check_properties(properties, names)
-    if problems:
-        raise SourceError(database, f"database {database!r} " + "; ".join(map(str, problems)))
-    return Schema(database, properties, resolved)
+    fatal = [p for p in problems if p.logical not in per_record]
+    if fatal:
+        raise SourceError(database, f"database {database!r} " + "; ".join(map(str, fatal)))
+    kept = tuple(f"the {database} database {p}" for p in problems if p.logical in per_record)
+    return Schema(database, properties, resolved, kept)
+
+
+def unread_links(
+    schema: Schema, names: BaseModel, item_sources: Mapping[str, str | None],
+    epics_source: str | None,
+) -> list[str]:  # fmt: skip
+    """Link properties a KR database seems to have lost (renamed): each a problem of every KR.
+
+    ``item_sources`` maps the data source id of each configured item database to
+    its ``key_results`` property (the row-side relation, whose two-way twin on the
+    KR database carries the same links and is read from the rows).
+    """
+    out: list[str] = []
+    explicit = names.model_fields_set
+    if "initiatives" not in schema.resolved and "initiatives" not in explicit:
+        wanted = getattr(names, "initiatives", None) or "Initiatives"
+        unread = []
+        for name, prop in schema.properties.items():
+            relation = prop.get("relation") if prop.get("type") == "relation" else None
+            if not isinstance(relation, Mapping):
+                continue
+            target = str(relation.get("data_source_id"))
+            twin = (relation.get("dual_property") or {}).get("synced_property_name")
+            if target in item_sources and not (twin and twin == item_sources[target]):
+                unread.append(name)
+        if unread:
+            out.append(
+                f"the {schema.database} database has no relation {wanted!r} (initiatives), but "
+                f"{', '.join(map(repr, sorted(unread)))} relates KRs to rows of an item database; "
+                "set key_result_properties.initiatives to it (or to null if it links nothing to count)"
+            )
+    if epics_source and "epics" not in schema.resolved and "epics" not in explicit:
+        wanted = getattr(names, "epics", None) or "Jira epics"
+        out.append(
+            f"the {schema.database} database has no property {wanted!r} (epics), but epics_source "
+            f"says KRs list epics of {epics_source!r}; set key_result_properties.epics to the "
+            "property that lists them (or remove epics_source)"
+        )
+    return out
 
 
 def source_title(raw: Mapping[str, Any], default: str) -> str:
@@ -230,11 +309,18 @@ _KEY = re.compile(r"[A-Z][A-Z0-9_]+-\d+")
 def build_key_results(
     pages: Sequence[Mapping[str, Any]], schema: Schema, objective_ids: Mapping[str, str],
     relations: Mapping[tuple[str, str], list[str]], *, source: str, epics_source: str | None,
+    extra_problems: Sequence[str] = (),
 ) -> list[KeyResult]:  # fmt: skip
-    """Key results; ``relations`` holds full relation lists fetched beyond the first 25."""
+    """Key results; ``relations`` holds full relation lists fetched beyond the first 25.
+
+    ``extra_problems`` (from :func:`unread_links`) and the schema's own problems
+    make every KR's :attr:`~okr_sync.models.KeyResult.problem`; an unknown measure
+    or direction is one KR's.
+    """
     out = []
     for page in pages:
         pid = str(page["id"])
+        problems = list(schema.problems) + list(extra_problems)
         epics = value(page, schema, "epics")
         keys = (
             strings(page, schema, "epics")
@@ -257,14 +343,26 @@ def build_key_results(
             ),
             "url": _url(page),
         }
-        for logical in ("start", "target", "weight"):
-            found = numeric(page, schema, logical)
-            if found is not None:
-                fields[logical] = found
-        for logical in ("measure", "unit"):
-            name = text(page, schema, logical)
-            if name:
-                fields[logical] = name
+        # Empty Start/Target stay None: a default (0, 100) would be a plausible wrong number.
+        fields["start"] = numeric(page, schema, "start")
+        fields["target"] = numeric(page, schema, "target")
+        weight = numeric(page, schema, "weight")
+        if weight is not None:
+            fields["weight"] = weight
+        unit = text(page, schema, "unit")
+        if unit:
+            fields["unit"] = unit
+        option = text(page, schema, "measure")
+        if option and option.strip():
+            fields["measure"] = measure_name(option)
+            if fields["measure"] is None:
+                problems.append(
+                    f"its {schema.resolved['measure']!r} is {option!r}, which is not a measure "
+                    f"okr-sync knows (use one of {', '.join(sorted(MEASURES))} or sum:<name>)"
+                )
+        fields["direction"] = _direction(page, schema, problems)
+        if problems:
+            fields["problem"] = "; ".join(problems)
         try:
             out.append(KeyResult(**fields))
         except ValidationError as exc:
@@ -272,44 +370,13 @@ def build_key_results(
     return out
 
 
-def to_item(page: Mapping[str, Any], spec: Any, source: str, kr_ids: Mapping[str, str]) -> WorkItem:
-    """A database row as a work item (kind ``row``, key = page id)."""
-
-    def get(name: str | None) -> Any:
-        return plain(_prop(page, name)) if name else None
-
-    raw_status = get(spec.status)
-    if isinstance(raw_status, bool):
-        category = StatusCategory.DONE if raw_status else StatusCategory.TODO
-    elif raw_status in spec.done:
-        category = StatusCategory.DONE
-    elif raw_status in spec.in_progress:
-        category = StatusCategory.IN_PROGRESS
-    else:
-        category = StatusCategory.TODO
-    labels = get(spec.labels)
-    refs = get(spec.key_results)
-    if page.get("id") is None:
-        raise SourceError(source, f"a row without an id: {str(page)[:80]!r}")
-    try:
-        return WorkItem(
-            source=source, key=str(page["id"]), title=str(get(spec.title) or ""), kind=ItemKind.ROW,
-            status_category=category,
-            fields={name: number(_prop(page, prop)) for name, prop in spec.numbers.items()},
-            labels=tuple(labels) if isinstance(labels, list) else ((labels,) if isinstance(labels, str) and labels else ()),
-            kr_refs=tuple(kr_ids.get(r, r) for r in refs if isinstance(r, str)) if isinstance(refs, list) else (),
-            updated=_edited(page.get("last_edited_time")),
-            url=_url(page),
-        )  # fmt: skip
-    except ValidationError as exc:
-        names = {"title": spec.title, "labels": spec.labels, "kr_refs": spec.key_results}
-        raise _invalid(source, page, "row", exc, {k: v for k, v in names.items() if v}) from None
-
-
-def _edited(value: Any) -> dt.datetime | None:
-    """Notion's ``last_edited_time`` (ISO, ``Z`` for UTC); anything else is unknown."""
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+def _direction(page: Mapping[str, Any], schema: Schema, problems: list[str]) -> Direction | None:
+    """A KR's direction (see :func:`connectors.notion.choices.direction_of`)."""
+    found = value(page, schema, "direction")
+    direction, readable = direction_of(found)
+    if not readable:
+        problems.append(
+            f"its {schema.resolved['direction']!r} is {found!r}; okr-sync reads Increase or "
+            "Decrease (or Higher is better / Lower is better)"
+        )
+    return direction

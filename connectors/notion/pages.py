@@ -4,14 +4,20 @@ Logical fields map to the configured properties: ``progress`` (a number, written
 as a 0..1 fraction so a percent format shows it right), ``current``,
 ``status`` (a status or select property, by option name), ``last_synced`` (a
 date) and, for KRs, ``comment``: a check-in comment when the KR's status
-changes, with the figures behind it. Comments are not idempotent: each carries
-a marker naming the change, and the page's comments are searched for it
-before posting, so a retry or a rerun never posts it twice (it is posted
-before the status PATCH, so a run that dies in between finds its marker).
+changes, with the figures behind it. Comments are not idempotent (DOCS
+``create-a-comment``; notion-client retries a refused POST): each carries a marker
+naming the change (``[okr-sync:KR-1:On track→At risk]``), and before posting, the
+page's comments are listed: when the *latest* okr-sync marker on the page is
+this very change, it was announced already — by an attempt whose PATCH failed
+or never ran (the comment goes first, so a run that dies in between leaves its
+marker), even if a human edited the page since — and nothing is posted. The
+same change made again later (On track → At risk → On track → At risk) follows
+another marker, so it is announced again: at most one check-in per change.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -168,16 +174,16 @@ class PageWriter:
                 connector.pages[ref] = updated
 
     def _comment(self, kr_id: str, page: Mapping[str, Any], before: str, after: str) -> None:
-        """Post the check-in unless an earlier attempt did (since the page last changed)."""
+        """Post the check-in unless the KR's latest check-in already announced this change."""
         connector = self.connector
         page_id = str(page["id"])
         marker = f"[okr-sync:{kr_id}:{before}→{after}]"
-        # Only comments made since the page's status last changed count: the same
-        # change months later is a new check-in. Timestamps are minute-floored: >=.
-        since = str(page.get("last_edited_time") or "")
+        ours = re.compile(rf"\[okr-sync:{re.escape(kr_id)}:[^\]]*\]")
         client = connector.client()
         cursor: str | None = None
         seen: set[str] = set()
+        latest: tuple[str, int, str] | None = None  # (created_time, position, marker)
+        position = 0
         while True:
             kwargs = {
                 "block_id": page_id,
@@ -189,8 +195,13 @@ class PageWriter:
             )
             for comment in listed.get("results") or ():
                 text = "".join(t.get("plain_text", "") for t in comment.get("rich_text") or ())
-                if marker in text and str(comment.get("created_time") or "") >= since:
-                    return  # posted by an earlier attempt
+                # Listed "in ascending chronological order" (DOCS comment-object);
+                # created_time is floored to the minute, so among equal times the
+                # later one in the list is the newer.
+                position += 1
+                for found in ours.findall(text):
+                    key = (str(comment.get("created_time") or ""), position, found)
+                    latest = key if latest is None or key > latest else latest
             cursor = listed.get("next_cursor") if listed.get("has_more") else None
             if not cursor:
                 break
@@ -199,6 +210,8 @@ class PageWriter:
                     connector.name, f"list comments of {kr_id}: Notion repeated a cursor"
                 )
             seen.add(cursor)
+        if latest is not None and latest[2] == marker:
+            return  # announced by an earlier attempt whose status write did not land
         text = f"{self._text.get(kr_id, f'{kr_id}: {after}')} {marker}"
         connector.caller.call(
             f"comment on {kr_id}", client.comments.create, parent={"page_id": page_id},

@@ -142,6 +142,11 @@ class NotionSandbox(LoopbackSandbox):
         with self.store.lock:
             return self.store.add_property(data_source_id, name, schema).encoded_id
 
+    def rename_property(self, data_source_id: str, name: str, new_name: str) -> None:
+        """A human renames a column in Notion: its id and the pages' values stay."""
+        with self.store.lock:
+            self.store.rename_property(data_source_id, name, new_name)
+
     def add_page(
         self,
         data_source_id: str,

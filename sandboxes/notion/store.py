@@ -8,6 +8,7 @@ sync on both sides.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -167,6 +168,38 @@ class NotionStore:
                 ds.next_unique += 1
         if check:
             check_formulas(ds)
+        return prop
+
+    def rename_property(self, data_source_id: str, name: str, new_name: str) -> PropertyDef:
+        """A column renamed, as in Notion's UI: id and values stay, formulas follow.
+
+        Rollups refer to property ids and keep working; formulas reading the old
+        name are rewritten (Notion keeps them working too); a two-way relation's
+        twin learns the new synced name.
+        """
+        ds = self.find_ds(data_source_id)
+        if ds is None or name not in ds.properties:
+            raise KeyError(f"no property {name!r} in {data_source_id!r}")
+        if new_name in ds.properties:
+            raise ValueError(f"{ds.title!r} already has a property {new_name!r}")
+        prop = ds.properties.pop(name)
+        prop.name = new_name
+        ds.properties[new_name] = prop
+        old_ref = f"prop({json.dumps(name)})"
+        for other in ds.properties.values():
+            if other.type == "formula":
+                expression = other.config["expression"].replace(
+                    old_ref, f"prop({json.dumps(new_name)})"
+                )
+                other.config["expression"] = expression
+        if prop.type == "relation" and prop.config.get("type") == "dual_property":
+            target = self.data_sources[prop.config["data_source_id"]]
+            twin_name = prop.config["dual_property"].get("synced_property_name")
+            twin = target.properties.get(twin_name) if twin_name else None
+            if twin is not None:
+                twin.config["dual_property"]["synced_property_name"] = new_name
+        check_formulas(ds)
+        ds.edited = self.now()
         return prop
 
     def _twin(self, ds: DataSource, prop: PropertyDef) -> None:

@@ -36,6 +36,7 @@ from okr_sync.models import (
     KrResult,
     OkrTree,
     Outcome,
+    PullRequest,
     RecordRef,
     Status,
 )
@@ -1043,3 +1044,65 @@ def test_rerun_next_day_does_not_post_the_comment_again(
     connector.write_record(ITEM_2, {"progress": 0.3, "status": "At risk"})
 
     assert notion.calls("POST", "/v1/comments") == []
+
+
+def comments_listed(*texts: tuple[str, str]) -> dict[str, Any]:
+    """GET /v1/comments: the real comment, then one per ``(text, created_time)``, oldest first."""
+    listed = comments_with(None)
+    for text, created in texts:
+        extra = copy.deepcopy(listed["results"][0])
+        extra["rich_text"][0]["text"]["content"] = extra["rich_text"][0]["plain_text"] = text
+        extra["created_time"] = created
+        listed["results"].append(extra)
+    return listed
+
+
+def test_a_check_in_posted_before_a_human_edit_is_not_posted_again(
+    make: Callable[..., NotionConnector], notion: FakeNotion
+) -> None:
+    # An attempt posted CHECK_IN and its PATCH failed; then a human edited the page
+    # (its last_edited_time, 2026-06-26 in the recording, is after the comment).
+    connector = comment_setup(make, notion, comments_listed((CHECK_IN, "2026-01-05T10:00:00.000Z")))
+    assert str(connector.pages[ITEM_2]["last_edited_time"]) > "2026-01-05"
+    notion.on("POST", "/v1/comments", body(COMMENT))
+
+    connector.write_record(ITEM_2, {"progress": 0.3, "status": "At risk"})
+
+    assert notion.calls("POST", "/v1/comments") == []
+    assert len(notion.calls("PATCH", PATCH_ITEM_2)) == 1
+
+
+def test_the_same_change_after_another_check_in_is_announced_again(
+    make: Callable[..., NotionConnector], notion: FakeNotion
+) -> None:
+    # On track → At risk, later At risk → On track, and now On track → At risk again.
+    back = "On track: 30 of 40 items done, 75 % against 60 % of the period elapsed [okr-sync:3:At risk→On track]"
+    listed = comments_listed(
+        (CHECK_IN, "2030-01-01T00:00:00.000Z"), (back, "2030-02-01T00:00:00.000Z")
+    )
+    connector = comment_setup(make, notion, listed)
+    notion.on("POST", "/v1/comments", body(COMMENT))
+
+    connector.write_record(ITEM_2, {"progress": 0.3, "status": "At risk"})
+
+    (post,) = notion.calls("POST", "/v1/comments")
+    assert sent(post)["rich_text"][0]["text"]["content"] == CHECK_IN
+
+
+def test_an_item_pull_reads_the_schema_then_every_row_and_never_counts_a_trashed_one(
+    make: Callable[..., NotionConnector], notion: FakeNotion
+) -> None:
+    query = body(EVERY_TYPE)
+    query["results"][1]["in_trash"] = True  # as a fake Notion might list it
+    serve_data_source(notion, data_source_object(ALL_PROPS_DS), query)
+    connector = make(items=[{"database": ALL_PROPS_DS}])
+
+    result = connector.pull_items(PullRequest())
+
+    assert [i.key for i in result.items] == [ITEM_2_PAGE]
+    assert not result.incremental and result.cursor is None  # always in full
+    (post,) = notion.calls("POST", f"/v1/data_sources/{ALL_PROPS_DS}/query")
+    assert sent(post) == {
+        "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
+        "page_size": 100,
+    }

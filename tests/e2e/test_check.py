@@ -375,3 +375,90 @@ def test_an_epic_left_to_any_item_source_is_still_reported(make_world: Any) -> N
     (failure,) = lines_with(out, "✘")
     assert failure.startswith("✘ epic PAY-405: not found on")
     assert "✔ linked keys: PAY-405 cannot be Notion rows" in out
+
+
+# --- what a sync would fail KRs or a source for is a problem, never a warning ----------------
+
+
+def edit_config(world: World, old: str, new: str) -> None:
+    text = world.config.read_text()
+    assert old in text
+    world.config.write_text(text.replace(old, new, 1))
+
+
+def test_a_renamed_row_status_is_a_problem(make_world: Any) -> None:
+    world = make_world()
+    source = world.notion.store.find_ds(world.ini_db)
+    world.notion.rename_property(source.id, "Status", "Stage")
+    code, out = world.check()
+    assert code == 1
+    (failure,) = lines_with(out, "✘")
+    assert failure == "✘ Initiatives › Status: no such property (status)"
+    assert "'Stage'" in hint_after(out, failure) and "null" in hint_after(out, failure)
+
+
+def test_a_done_list_matching_no_option_is_a_problem(make_world: Any) -> None:
+    world = make_world()
+    edit_config(
+        world,
+        f"      - database: {world.ini_db}",
+        f"      - database: {world.ini_db}\n        done: [Finished]",
+    )
+    code, out = world.check()
+    assert code == 1
+    (failure,) = lines_with(out, "✘")
+    assert failure.startswith("✘ Initiatives › Status: none of 'Finished' is an option")
+
+
+def test_a_status_with_nothing_in_its_complete_group_is_a_problem(make_world: Any) -> None:
+    world = make_world()
+    source = world.notion.store.find_ds(world.ini_db)
+    with world.notion.store.lock:  # options made through the API all land in To-do
+        status = source.properties["Status"]
+        status.groups = {"To-do": [o.id for o in status.options], "In progress": [], "Complete": []}
+    code, out = world.check()
+    assert code == 1
+    (failure,) = lines_with(out, "✘")
+    assert "no option is in Notion's Complete group" in failure
+    assert "items[0].done" in hint_after(out, failure)
+
+
+def test_a_renamed_initiatives_relation_is_a_problem(make_world: Any) -> None:
+    world = make_world()
+    source = world.notion.store.find_ds(world.kr_db)
+    world.notion.rename_property(source.id, "Initiatives", "Projects")
+    code, out = world.check()
+    assert code == 1
+    (failure,) = lines_with(out, "✘")
+    assert "no relation 'Initiatives' (initiatives), but 'Projects' relates KRs" in failure
+
+
+def test_a_missing_target_is_a_problem(make_world: Any) -> None:
+    code, out = make_world(kr_props={"Target": None}).check()
+    assert code == 1
+    (failure,) = lines_with(out, "✘")
+    assert failure.startswith(
+        "✘ Key Results › Target: no such property (target): no KR has a target"
+    )
+
+
+def test_measure_and_direction_options_okr_sync_cannot_read_are_problems(make_world: Any) -> None:
+    world = make_world(kr_props={
+        "Measure": {"select": {"options": [{"name": "Issues done"}, {"name": "Velocity"}]}},
+        "Direction": {"select": {"options": [{"name": "Increase"}, {"name": "Maintain"}]}},
+    })  # fmt: skip
+    edit_config(
+        world,
+        "    epics_source: jira",
+        "    epics_source: jira\n    key_result_properties: {measure: Measure}",
+    )
+    code, out = world.check()
+    assert code == 1
+    failures = lines_with(out, "✘")
+    assert any(f.startswith("✘ Key Results › Measure:") and "'Velocity'" in f for f in failures), (
+        out
+    )
+    assert any(
+        f.startswith("✘ Key Results › Direction:") and "'Maintain'" in f for f in failures
+    ), out
+    assert len(failures) == 2

@@ -15,9 +15,10 @@ from connectors._filters import query_problem
 from connectors.files import JsonItemsConfig, JsonItemSource, YamlOkrConfig, YamlOkrSource
 from connectors.jira.issues import FieldIds
 from connectors.jira.issues import to_item as jira_item
-from connectors.notion.config import ItemDatabase, KeyResultProperties
+from connectors.notion.config import KeyResultProperties
+from connectors.notion.items import RowReader
+from connectors.notion.items import to_item as notion_item
 from connectors.notion.okrs import build_key_results, resolve_schema
-from connectors.notion.okrs import to_item as notion_item
 from connectors.notion.values import number, plain
 from okr_sync.cli.main import main
 from okr_sync.config.loading import load_config
@@ -271,7 +272,7 @@ def test_notion_kr_whose_relation_holds_another_type_has_no_objective() -> None:
 
 
 def test_notion_row_with_odd_values_still_reads() -> None:
-    spec = ItemDatabase(database="db", key_results="KRs", labels="Tags")
+    spec = RowReader(key_results="KRs", labels="Tags")
     page = {
         "id": "row-1", "url": 12, "last_edited_time": "yesterday",  # was a ValueError
         "properties": {"KRs": {"type": "relation", "relation": [{"id": "p-1"}, {"id": ["x"]}]},

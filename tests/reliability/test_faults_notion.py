@@ -5,12 +5,12 @@ for the pattern). In each case a human flips 10 initiatives (KR-1 moves between
 At risk and On track: new numbers, a check-in comment), then a sync meets one
 fault kind in one phase. It must either finish with the values a fault-free
 sync computes on the same data, or mark the KRs it could not compute stale or
-failed and say so, write nothing from partial data and keep the incremental
-cursor where it was; a failure of the OKR databases themselves stops the run
+failed and say so, write nothing from partial data and keep the cursor where
+it was (the item databases are read in full each run); a failure of the OKR databases themselves stops the run
 before anything is written (the CLI's exit 1). With the fault cleared, one more
 sync converges: the reference values on every page, exactly one new check-in
 comment, no conflict. The sandbox answers at most 4 rows a page, so the
-initiatives the pull reads arrive in several pages.
+initiatives the pull reads arrive in eight pages.
 """
 
 from __future__ import annotations
@@ -249,8 +249,9 @@ PHASES = {
                    _GIVE_UP | {"malformed", "repeat-token"}),
     "okrs": Phase(QUERY, (QUERY, 2), "okrs", frozenset({"503-exhausts", "malformed"}),
                   _GIVE_UP | {"malformed"}),
-    # Then the initiatives' three pages, then the re-check before the first write.
-    "recheck": Phase(QUERY, (QUERY, 6), "recheck", frozenset({"503-exhausts", "malformed"}),
+    # Then the rest of the initiatives' eight pages (32 rows, read in full every run),
+    # then the re-check before the first write.
+    "recheck": Phase(QUERY, (QUERY, 11), "recheck", frozenset({"503-exhausts", "malformed"}),
                      _GIVE_UP | {"malformed"}),
     "write": Phase("PATCH /v1/pages/{id}", None, "write",
                    frozenset({"429-storm", "500", "reset-after", "malformed"}), _GIVE_UP | {"malformed"}),

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from connectors.jira.issues import FieldIds
 from connectors.jira.issues import to_item as jira_item
-from connectors.notion.config import ItemDatabase, KeyResultProperties, ObjectiveProperties
+from connectors.notion.config import KeyResultProperties, ObjectiveProperties
+from connectors.notion.items import RowReader
+from connectors.notion.items import to_item as notion_item
 from connectors.notion.okrs import build_key_results, build_objectives, resolve_schema
-from connectors.notion.okrs import to_item as notion_item
 from connectors.notion.values import date_range, number, plain
 from okr_sync.errors import SourceError
 from okr_sync.models import KeyResult, WorkItem
@@ -234,8 +235,8 @@ OBJ_PAGE = {
         "Weight": prop("number", 1),
     },
 }  # fmt: skip
-ITEMS = ItemDatabase(database="Initiatives", status="Status", labels="Tags",
-                     key_results="Key results", numbers={"arr": "ARR"})  # fmt: skip
+ITEMS = RowReader(title="Name", status="Status", done=frozenset({"Done"}), labels="Tags",
+                  key_results="Key results", numbers={"arr": "ARR"})  # fmt: skip
 ITEM_PAGE = {
     "object": "page", "id": "9a4c0000-0000-4000-8000-000000000001",
     "url": "https://www.notion.so/Initiative-9a4c", "last_edited_time": ROW["last_edited_time"],

@@ -359,3 +359,22 @@ def test_dates_with_a_time_zone_come_back_in_utc(sb: NotionSandbox, okr: Okr) ->
         "end": None,
         "time_zone": None,
     }
+
+
+def test_a_renamed_property_keeps_its_id_values_formulas_and_rollups(
+    sb: NotionSandbox, okr: Okr
+) -> None:
+    row = sb.add_page(okr.initiatives, {"Name": "A", "Done": True, "Points": 3})
+    kr = sb.add_page(okr.krs, {"Name": "KR", "Current": 2, "Target": 4, "Initiatives": [row]})
+    before = client(sb).data_sources.retrieve(okr.krs)["properties"]
+    sb.rename_property(okr.krs, "Current", "Current value")
+    sb.rename_property(okr.krs, "Initiatives", "Projects")
+    props = client(sb).data_sources.retrieve(okr.krs)["properties"]
+    assert "Current" not in props and props["Current value"]["id"] == before["Current"]["id"]
+    page = client(sb).pages.retrieve(kr)["properties"]
+    assert page["Current value"]["number"] == 2
+    assert page["Progress"]["formula"]["number"] == 0.5  # the formula follows the rename
+    assert page["Points"]["rollup"]["number"] == 3  # rollups refer to the relation's id
+    assert [r["id"] for r in page["Projects"]["relation"]] == [row]
+    with pytest.raises(ValueError):
+        sb.rename_property(okr.krs, "Target", "Name")

@@ -91,6 +91,8 @@ class DemoOrg:
 def okr_layout(box: NotionSandbox) -> tuple[dict[str, str], dict[str, str]]:
     """The usual OKR layout: Objectives, Key Results, Initiatives (with an ARR number).
 
+    Key Results have a Direction select (Increase / Decrease).
+
     Returns database ids and data source ids, each by role (``objectives``,
     ``key_results``, ``initiatives``). ``okr-sync sandbox notion`` serves it empty.
     """
@@ -112,6 +114,7 @@ def okr_layout(box: NotionSandbox) -> tuple[dict[str, str], dict[str, str]]:
         "Progress": {"number": {"format": "percent"}}, "Status": status, "Due": {"date": {}},
         "Last synced": {"date": {}}, "Jira epics": {"rich_text": {}},
         "Initiatives": {"relation": {"data_source_id": ini_ds, "type": "single_property", "single_property": {}}},
+        "Direction": {"select": {"options": [{"name": "Increase"}, {"name": "Decrease"}]}},
     })  # fmt: skip
     databases = {"objectives": obj_db, "key_results": kr_db, "initiatives": ini_db}
     sources = {"objectives": obj_ds, "key_results": kr_ds, "initiatives": ini_ds}
@@ -210,7 +213,7 @@ def _seed_notion(org: DemoOrg, sources: dict[str, str], when: dt.datetime) -> No
     epic_keys = list(org.children)
     for kid, (title, oid, start, target, measure) in KEY_RESULTS.items():
         values = {"Name": title, "Objective": [org.objective_pages[oid]], "Start": float(start),
-                  "Target": float(target)}  # fmt: skip
+                  "Target": float(target), "Direction": "Decrease" if start > target else "Increase"}  # fmt: skip
         if kid == "KR-1":
             values["Jira epics"] = f"{epic_keys[0]}, {epic_keys[1]}"
         if measure == "manual":
