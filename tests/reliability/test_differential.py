@@ -60,6 +60,11 @@ class World:
     deals: dict[str, str] = field(default_factory=dict)  # deal name → page id
     spare_epic: str = ""
     config_edits: dict[str, bool] = field(default_factory=dict)
+    #: Property names as the humans have left them (renames flip them back and forth).
+    names: dict[str, str] = field(
+        default_factory=lambda: {"Status": "Status", "Initiatives": "Initiatives"}
+    )
+    added_epics: list[str] = field(default_factory=list)
     loaded: LoadedConfig | None = None
 
     # --- setup -----------------------------------------------------------------------
@@ -233,7 +238,7 @@ def rule_membership_changed(w: World, rng: random.Random) -> str:
 def initiative_status_changed(w: World, rng: random.Random) -> str:
     name, page = rng.choice(sorted(w.org.initiative_pages.items()))
     status = rng.choice(["Not started", "In progress", "Done"])
-    w.notion.update_page(page, {"Status": status})
+    w.notion.update_page(page, {w.names["Status"]: status})
     return f"{name!r} → {status}"
 
 
@@ -278,8 +283,34 @@ def kr_initiatives_relinked(w: World, rng: random.Random) -> str:
     kr = rng.choice(["KR-6", "KR-7", "KR-8"])
     pages = sorted(w.org.initiative_pages.values())
     chosen = rng.sample(pages, rng.randint(1, 4))
-    w.notion.update_page(w.org.kr_pages[kr], {"Initiatives": chosen})
+    w.notion.update_page(w.org.kr_pages[kr], {w.names["Initiatives"]: chosen})
     return f"{kr} relinked to {len(chosen)} initiatives"
+
+
+def property_renamed(w: World, rng: random.Random) -> str:
+    """A human renames a column (and, next time, back): never read as empty."""
+    prop, other, source = rng.choice(
+        [("Status", "State", "initiatives"), ("Initiatives", "Projects", "key_results")]
+    )
+    now = w.names[prop]
+    new = other if now == prop else prop
+    w.notion.rename_property(w.org.data_sources[source], now, new)
+    w.names[prop] = new
+    return f"{source} property {now!r} renamed {new!r}"
+
+
+def epic_added_or_deleted(w: World, rng: random.Random) -> str:
+    """An epic labelled for KR-2 appears with its stories, or one such epic is deleted."""
+    if w.added_epics and rng.random() < 0.5:
+        epic = w.added_epics.pop(rng.randrange(len(w.added_epics)))
+        w.jira.delete_issue(epic)
+        return f"epic {epic} deleted"
+    epic = w.jira.add_issue("PAY", "Payments roadmap: extra", issuetype="Epic", labels=["okr:KR-2"])
+    for i in range(3):
+        w.jira.add_issue("PAY", f"Extra {i}", parent=epic, status="Done" if i else "To Do",
+                         story_points=float(i + 1))  # fmt: skip
+    w.added_epics.append(epic)
+    return f"epic {epic} added with 3 stories"
 
 
 # --- config edits between runs ---------------------------------------------------------
@@ -311,6 +342,8 @@ MUTATIONS: dict[str, Mutation] = {
     "number changed": arr_changed,
     "KR target changed": kr_target_changed,
     "KR relinked": kr_initiatives_relinked,
+    "property renamed": property_renamed,
+    "epic added or deleted": epic_added_or_deleted,
     "config: done list": done_list_edited,
     "config: rule query": rule_query_edited,
 }

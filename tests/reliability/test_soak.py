@@ -186,7 +186,11 @@ class Soak:
         """A dry run from scratch finds every target already holding the right values."""
         fresh = Engine(self.loaded, self.connectors(), StateStore.in_memory(), now=self.clock)
         summary = fresh.run(apply=False)
-        assert not summary.failed and not summary.source_errors, summary.source_errors
+        assert not summary.source_errors, summary.source_errors
+        # A KR the humans left without anything to count (both epics unlabelled, an
+        # initiative in the trash) fails from scratch too: with a reason, never a number.
+        results = [*summary.key_results, *summary.objectives]
+        assert all(r.error for r in results if r.stale or r.error), summary.failed
         assert summary.plan.changes == (), [
             (c.target, c.ref.id, c.field, c.before, c.after) for c in summary.plan.changes
         ]
