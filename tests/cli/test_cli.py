@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from okr_sync.cli.main import main
@@ -260,3 +262,21 @@ def test_explain_compares_with_the_last_trustworthy_run(example: Path) -> None:
     invoke("sync", "-c", str(example))
     code, out, _ = invoke("explain", "-c", str(example), "KR-1")
     assert code == 0 and "since run 1: 69 % → 69 %: no change in the counted items" in out
+
+
+def test_full_pulls_every_source_in_full(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--full`` reaches the engine: no cursor is offered to any item source."""
+    from okr_sync.engine import engine as engine_module
+
+    seen: list[bool] = []
+    real = engine_module.Engine.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs.get("full", False))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module.Engine, "__init__", spy)
+    assert invoke("sync", "-c", str(example))[0] == 0
+    assert invoke("plan", "--full", "-c", str(example))[0] == 0
+    assert invoke("sync", "--full", "-c", str(example))[0] == 0
+    assert seen == [False, True, True]

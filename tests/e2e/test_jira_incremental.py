@@ -152,3 +152,24 @@ def test_labels_and_rules_are_quoted_as_jira_reads_them(world: World) -> None:
         assert (kr(summary, "KR-5").done, kr(summary, "KR-5").total) == (3, 3)
         assert kr(summary, "KR-6").total == 1
         assert (kr(summary, "KR-1").done, kr(summary, "KR-1").total) == (100, 250)
+
+
+def test_a_changed_connection_config_forces_a_full_pull(world: World) -> None:
+    """Items are cached interpreted: a config edit must reach them at the next run."""
+    world.run()
+    _, noop = world.run()  # nothing changed: an incremental pull
+    first = world.state.cursor("jira")
+    config = world.tmp / "okr-sync.yaml"
+    config.write_text(
+        config.read_text().replace("type: jira\n", "type: jira\n    overlap_minutes: 11\n")
+    )
+    summary, after = world.run()
+    search = "GET /rest/api/2/search/jql"
+    # The 250 children of PAY-1 are read again in full (pages of 100 with fields).
+    assert after[search] > noop[search], (noop, after)
+    changed = world.state.cursor("jira")
+    assert first is not None and changed is not None
+    assert changed.fingerprint != first.fingerprint
+    assert numbers(summary) == numbers(full_pull(world))
+    _, rerun = world.run()  # and the run after is incremental again
+    assert rerun[search] == noop[search]
