@@ -65,6 +65,9 @@ class World:
         default_factory=lambda: {"Status": "Status", "Initiatives": "Initiatives"}
     )
     added_epics: list[str] = field(default_factory=list)
+    #: Changes that break a KR on purpose (a rename, the trash) are undone by the
+    #: humans one step later, so the world keeps KRs to compare.
+    undo: list[Callable[[], str]] = field(default_factory=list)
     loaded: LoadedConfig | None = None
 
     # --- setup -----------------------------------------------------------------------
@@ -244,9 +247,14 @@ def initiative_status_changed(w: World, rng: random.Random) -> str:
 
 def initiative_trashed_or_restored(w: World, rng: random.Random) -> str:
     name, page = rng.choice(sorted(w.org.initiative_pages.items()))
-    trashed = not w.notion.page(page).get("in_trash", False)
-    w.notion.trash_page(page, trashed)
-    return f"{name!r} {'trashed' if trashed else 'restored'}"
+    w.notion.trash_page(page, True)
+
+    def restore() -> str:
+        w.notion.trash_page(page, False)
+        return f"{name!r} restored"
+
+    w.undo.append(restore)
+    return f"{name!r} trashed"
 
 
 def initiative_archived_toggled(w: World, rng: random.Random) -> str:
@@ -288,15 +296,22 @@ def kr_initiatives_relinked(w: World, rng: random.Random) -> str:
 
 
 def property_renamed(w: World, rng: random.Random) -> str:
-    """A human renames a column (and, next time, back): never read as empty."""
+    """A human renames a column (and back one step later): never read as empty."""
     prop, other, source = rng.choice(
         [("Status", "State", "initiatives"), ("Initiatives", "Projects", "key_results")]
     )
-    now = w.names[prop]
-    new = other if now == prop else prop
-    w.notion.rename_property(w.org.data_sources[source], now, new)
-    w.names[prop] = new
-    return f"{source} property {now!r} renamed {new!r}"
+    if w.names[prop] != prop:  # still renamed from an earlier step
+        return "nothing renamed"
+    w.notion.rename_property(w.org.data_sources[source], prop, other)
+    w.names[prop] = other
+
+    def back() -> str:
+        w.notion.rename_property(w.org.data_sources[source], other, prop)
+        w.names[prop] = prop
+        return f"{source} property {other!r} renamed back to {prop!r}"
+
+    w.undo.append(back)
+    return f"{source} property {prop!r} renamed {other!r}"
 
 
 def epic_added_or_deleted(w: World, rng: random.Random) -> str:
@@ -442,7 +457,9 @@ def test_incremental_runs_count_exactly_what_a_full_computation_gives(
             if i == 0:
                 rng.shuffle(kinds)
                 kind = kinds[0]
-            what = MUTATIONS[kind](world, rng)
+            undone = [undo() for undo in world.undo]
+            world.undo.clear()
+            what = "; ".join([*undone, MUTATIONS[kind](world, rng)])
             world.clock.advance(dt.timedelta(minutes=30))
             tally.kinds[kind] += 1
             tally.steps += 1
