@@ -10,7 +10,7 @@ The package, part by part (the README's Architecture section has the rules)::
     okr_sync/config/    the config file: loading, cross-checks, secrets, registry
     okr_sync/state/     the state store: store, queries, schema, run lock
     okr_sync/schedule/  cron expressions and the scheduler loop
-    okr_sync/engine/    one run: engine, apply, runner, preflight
+    okr_sync/engine/    one run: engine, pull, apply, runner, preflight
     okr_sync/cli/       the command line (okr_sync/cli/demo/: the demo;
                         okr_sync/cli/templates/: the starter configs)
 

@@ -1,6 +1,7 @@
 """One run of okr-sync, from the connectors to the writes.
 
 ``engine`` builds the connectors, pulls, links, computes, plans and applies (``Engine``);
+``pull`` pulls the item sources over their caches (requests, fingerprints, membership);
 ``apply`` is the write loop; ``runner`` is a locked sync with its state store;
 ``preflight`` checks every connection before a first sync.
 """
