@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -192,6 +192,17 @@ class Puller:
             return None
         return query
 
+    def searched_rules(self) -> Iterator[tuple[QuerySelector, str]]:
+        """Each rule to search, with its JQL (broken ones are failed here).
+
+        Count-only rules are left out: they are counted last, after every search of
+        the pull (see :meth:`count_all`).
+        """
+        for selector in self.request.queries:
+            query = self.rule_query(selector)
+            if query is not None and not selector.count_only:
+                yield selector, query
+
     def count_all(self) -> None:
         """Count-only rules (a ``count`` KR linked by one query), answered by a count."""
         for selector in self.request.queries:
@@ -216,12 +227,7 @@ class Puller:
             self.convert(raw)
         missing |= set(request.keys) - set(self.found)
         tags: dict[str, set[str]] = {}
-        for selector in request.queries:
-            query = self.rule_query(selector)
-            if query is None:
-                continue
-            if selector.count_only:
-                continue  # counted last, after every search of the pull
+        for selector, query in self.searched_rules():
             try:
                 raws = list(self.access.search(query, self.fields, selector=selector.id))
             except QueryError as exc:
@@ -244,12 +250,7 @@ class Puller:
         since = updated_since(before.at, self.access.config.overlap_minutes, zone)
         by_rule: dict[str, set[str]] = {}
         rule_clauses: list[str] = []
-        for selector in request.queries:
-            query = self.rule_query(selector)
-            if query is None:
-                continue
-            if selector.count_only:
-                continue  # counted last, after every search of the pull
+        for selector, query in self.searched_rules():
             try:
                 by_rule[selector.id] = self.rule_members(query, selector.id)
             except QueryError as exc:
