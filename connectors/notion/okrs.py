@@ -37,7 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.notion.choices import MEASURES, direction_of, measure_name
+from connectors.notion.choices import direction_of, measure_name
 from connectors.notion.values import date_range, number, plain
 from okr_sync.errors import SourceError
 from okr_sync.models import Direction, ItemRef, KeyResult, Objective
@@ -354,12 +354,9 @@ def build_key_results(
             fields["unit"] = unit
         option = text(page, schema, "measure")
         if option and option.strip():
-            fields["measure"] = measure_name(option)
-            if fields["measure"] is None:
-                problems.append(
-                    f"its {schema.resolved['measure']!r} is {option!r}, which is not a measure "
-                    f"okr-sync knows (use one of {', '.join(sorted(MEASURES))} or sum:<name>)"
-                )
+            # An option okr-sync does not know is passed on as it reads: the config's
+            # ``measures:`` may override it, and if not, the KR fails naming it.
+            fields["measure"] = measure_name(option) or option.strip()
         fields["direction"] = _direction(page, schema, problems)
         if problems:
             fields["problem"] = "; ".join(problems)

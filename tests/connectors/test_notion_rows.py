@@ -187,7 +187,7 @@ def test_measure_options_okr_sync_knows(option: str, measure: str) -> None:
 
 def test_an_unknown_measure_option_is_the_krs_problem() -> None:
     kr = read_kr(kr_page(Measure="Velocity"))
-    assert kr.problem and "'Measure' is 'Velocity'" in kr.problem and "not a measure" in kr.problem
+    assert kr.problem is None and kr.measure == "Velocity"  # the config may override it
 
 
 @pytest.mark.parametrize(("value", "direction"), [("Decrease", Direction.DECREASE), ("increase", Direction.INCREASE),

@@ -320,10 +320,20 @@ def test_an_unknown_measure_option_fails_that_kr_naming_the_option(world: World)
     world.sandbox.update_page(world.kr["KR-2"], {"Measure": "Velocity"})
     summary, _ = world.run()
     two = kr(summary, "KR-2")
-    assert two.error and "'Velocity'" in two.error and "'Measure'" in two.error
-    assert "is not a measure okr-sync knows" in two.error
+    assert two.error and "unknown measure 'Velocity'" in two.error
     assert world.value("KR-2", "Progress") is None  # nothing written for it
     assert kr(summary, "KR-1").error is None and world.value("KR-1", "Progress") == 0.5
+
+
+def test_the_config_overrides_a_measure_option_it_does_not_know(world: World) -> None:
+    world.sandbox.update_page(world.kr["KR-2"], {"Measure": "Velocity"})
+    config = world.tmp / "okr-sync.yaml"
+    text = config.read_text()
+    old = "measures: {default: initiatives_done,"
+    assert old in text
+    config.write_text(text.replace(old, old + " KR-2: initiatives_done,"))
+    summary, _ = world.run()
+    assert kr(summary, "KR-2").error is None and kr(summary, "KR-2").measure == "initiatives_done"
 
 
 def test_a_decreasing_kr_kept_at_zero_is_not_achieved_above_zero(world: World) -> None:
