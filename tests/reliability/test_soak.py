@@ -31,7 +31,7 @@ from okr_sync.cli.demo.org import DemoClock, seed
 from okr_sync.config.loading import load_config
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.engine.runner import run_sync
-from okr_sync.models import RunSummary
+from okr_sync.models import KrResult, ObjectiveResult, RunSummary
 from okr_sync.schedule.cron import parse as parse_cron
 from okr_sync.schedule.scheduler import Scheduler
 from okr_sync.state.store import StateStore
@@ -99,6 +99,7 @@ class Soak:
         self.rss: list[float] = []
         self.db_bytes: list[int] = []
         self.faulty = False
+        self.undo: list[Callable[[], None]] = []
         self.divergences: list[str] = []
         self.aborted: list[str] = []
 
@@ -133,13 +134,17 @@ class Soak:
                 if key in children:
                     children.remove(key)
             self.org.children[epic].append(key)
-        if rng.random() < 0.2:  # an epic gains or loses the label that links it to KR-2
+        for undo in self.undo:  # last tick's label removal or trashing, undone
+            undo()
+        self.undo.clear()
+        if rng.random() < 0.2:  # an epic loses the label that links it to KR-2, for a tick
             epic = rng.choice(list(self.org.children)[2:4])
-            labels = self.jira.issue(epic).get("labels") or []
-            self.jira.update_issue(epic, labels=[] if labels else ["okr:KR-2"])
-        if rng.random() < 0.15:  # an initiative goes to the trash, or comes back
+            self.jira.update_issue(epic, labels=[])
+            self.undo.append(lambda: self.jira.update_issue(epic, labels=["okr:KR-2"]))
+        if rng.random() < 0.15:  # an initiative goes to the trash, for a tick
             page = rng.choice(list(self.org.initiative_pages.values()))
-            self.notion.trash_page(page, not self.notion.page(page).get("in_trash", False))
+            self.notion.trash_page(page, True)
+            self.undo.append(lambda: self.notion.trash_page(page, False))
         if rng.random() < 0.15:  # a human types over a computed value
             kr = rng.choice(["KR-1", "KR-2", "KR-4"])
             self.notion.update_page(self.org.kr_pages[kr], {"Current": float(rng.randint(1, 99))})
@@ -189,7 +194,7 @@ class Soak:
         assert not summary.source_errors, summary.source_errors
         # A KR the humans left without anything to count (both epics unlabelled, an
         # initiative in the trash) fails from scratch too: with a reason, never a number.
-        results = [*summary.key_results, *summary.objectives]
+        results: list[KrResult | ObjectiveResult] = [*summary.key_results, *summary.objectives]
         assert all(r.error for r in results if r.stale or r.error), summary.failed
         assert summary.plan.changes == (), [
             (c.target, c.ref.id, c.field, c.before, c.after) for c in summary.plan.changes
