@@ -34,7 +34,8 @@ def select(
     for selector in request.queries:
         problem = query_problem(selector.query)
         if problem:  # only that rule's KRs fail (its items are unknown), not the source
-            failed[selector.id] = f"query of {selector.id}: {problem}"
+            # The engine adds which rule it is, by its number and config line.
+            failed[selector.id] = f"the rule's query cannot run: {problem}"
     queries = [s for s in request.queries if s.id not in failed]
     wanted_labels = set(request.labels) | {f"{request.label_prefix}{k}" for k in request.kr_ids}
     by_key = {i.key: i for i in items}

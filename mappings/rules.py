@@ -41,11 +41,25 @@ class Rule(BaseModel):
     @property
     def id(self) -> str:
         """A stable id, used to tag items matched by this rule's query."""
-        return f"rule-{self.index + 1}"
+        return f"rule-{self.number}"
+
+    @property
+    def number(self) -> int:
+        """The rule's place in ``mapping.rules``, counted from 1 as people count."""
+        return self.index + 1
+
+    def name(self, file: str = "config") -> str:
+        """How every message names the rule: ``rule 2 (okr-sync.yaml:31)``.
+
+        One numbering everywhere (``check``, ``plan``/``sync``, ``explain``, logs): from
+        1, with the config line. Only a config error's YAML path counts from 0, as paths
+        do (``mapping.rules[1].kr`` is rule 2), and it always comes after the same line.
+        """
+        where = f" ({file}:{self.line})" if self.line else ""
+        return f"rule {self.number}{where}"
 
     def describe(self, file: str = "config") -> str:
         """A one-line human description for provenance and errors."""
-        where = f" ({file}:{self.line})" if self.line else ""
         in_source = f" in {self.source}" if self.source else ""
         if self.epics:
             what = f"epics {', '.join(self.epics)}"
@@ -53,4 +67,4 @@ class Rule(BaseModel):
             what = f"label {self.label}"
         else:
             what = f"query {self.query}"
-        return f"rule {self.index + 1}{where}: {what}{in_source}"
+        return f"{self.name(file)}: {what}{in_source}"

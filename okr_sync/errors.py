@@ -65,7 +65,7 @@ class DataError(OkrSyncError):
 class SourceError(OkrSyncError):
     """A connector could not pull (network, HTTP error, malformed payload).
 
-    ``selector`` names the query selector (a rule id such as ``rule-3``) whose
+    ``selector`` names the query selector (a rule's id such as ``rule-3``) whose
     query failed, so the engine can point at the rule's line in the config.
     """
 

@@ -195,7 +195,7 @@ class QueryCheck(BaseModel):
     kr: str
     rule_id: str
     query: Any
-    #: Where the rule stands, e.g. ``mapping.rules[2] (okr-sync.yaml:31)``.
+    #: The rule as every message names it, e.g. ``rule 3 (okr-sync.yaml:31)``.
     where: str
 
 

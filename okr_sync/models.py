@@ -293,12 +293,17 @@ class Exclusion:
 
 @dataclass(frozen=True, slots=True)
 class CountedItem:
-    """An item counted towards a KR, with what it contributed."""
+    """An item counted towards a KR, with what it contributed.
+
+    ``title`` is the item's title when the run saw it, so ``explain`` can name a
+    Notion row by its title rather than its page id.
+    """
 
     key: str
     done: bool
     value: float = 1.0
     source: str = ""
+    title: str = ""
 
 
 class Provenance(Frozen):
@@ -347,11 +352,29 @@ class KrResult(Frozen):
         return not self.stale and self.error is None and self.progress is not None
 
 
+class ObjectivePart(Frozen):
+    """One unit of an objective's roll-up: one of its KRs or child objectives.
+
+    ``progress`` is the value the weighted mean used (None: unknown, which makes
+    the objective stale); ``note`` says why it is not this run's own number (a
+    KR's last recorded progress stood in, or why none is known).
+    """
+
+    kind: Literal["key_result", "objective"]
+    id: str
+    title: str = ""
+    weight: float = 1.0
+    progress: float | None = None
+    note: str = ""
+
+
 class ObjectiveResult(Frozen):
     """The rolled-up state of one objective.
 
     ``notes`` say where the roll-up stood in for a KR it could not compute this
-    run (the KR's last recorded progress, and why).
+    run (the KR's last recorded progress, and why). ``parts`` are its KRs and
+    child objectives with their weights and the progress each contributed, as
+    recorded with the run for ``okr-sync explain``.
     """
 
     objective_id: str
@@ -362,6 +385,7 @@ class ObjectiveResult(Frozen):
     stale: bool = False
     error: str | None = None
     notes: tuple[str, ...] = ()
+    parts: tuple[ObjectivePart, ...] = ()
 
     @property
     def writable(self) -> bool:

@@ -15,8 +15,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from okr_sync import log
-from okr_sync.config.loading import find_config
-from okr_sync.errors import EXIT_FAILED, OkrSyncError
+from okr_sync.config.loading import LoadedConfig, find_config, load_config
+from okr_sync.errors import EXIT_FAILED, OkrSyncError, StateError
+from okr_sync.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _redactor = log.Redactor()
@@ -142,3 +143,11 @@ def clock() -> Callable[[], dt.datetime]:
         raise click.UsageError(f"{NOW_VAR}={fixed!r} is not an ISO date-time") from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     return lambda: moment
+
+
+def read_state(path: Path) -> tuple[LoadedConfig, StateStore]:
+    """The config and its state store, read-only, for commands that only read history."""
+    loaded = load_config(path, check_env=False)
+    if not loaded.state_path.exists():
+        raise StateError(f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first")
+    return loaded, StateStore.open_readonly(loaded.state_path)

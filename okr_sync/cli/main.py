@@ -17,8 +17,9 @@ import click
 from okr_sync import __version__
 from okr_sync.cli import render
 from okr_sync.cli.check import check
-from okr_sync.cli.common import Group, clock, common_options, echo, emit_json
+from okr_sync.cli.common import Group, clock, common_options, echo, emit_json, read_state
 from okr_sync.cli.demo.command import demo
+from okr_sync.cli.explain import explain, row_note
 from okr_sync.cli.init import init
 from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text, stopped_text
 from okr_sync.cli.sandbox import sandbox
@@ -27,11 +28,10 @@ from okr_sync.cli.status import status
 from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
-from okr_sync.core.provenance import describe_change, scope_change
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.engine.runner import run_sync
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, StateError
-from okr_sync.models import Provenance, RunSummary
+from okr_sync.models import RunSummary
 from okr_sync.state.store import StateStore
 
 
@@ -161,27 +161,20 @@ def _report(
     sys.exit(exit_code)
 
 
-def _read_state(path: Path) -> tuple[LoadedConfig, StateStore]:
-    loaded = load_config(path, check_env=False)
-    if not loaded.state_path.exists():
-        raise StateError(f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first")
-    return loaded, StateStore.open_readonly(loaded.state_path)
-
-
 @main.command()
 @common_options
 @click.argument("kr", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
     """A KR's progress over time (or every KR's, as sparklines)."""
-    loaded, state = _read_state(path)
+    loaded, state = read_state(path)
     try:
         rows = state.history("kr", kr)
     finally:
         state.close()
     labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
     for row in rows:
-        row["note"] = _row_note(row)
+        row["note"] = row_note(row)
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
     if as_json:
@@ -219,105 +212,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
     echo(render.table(["KR", "TITLE", "HISTORY", "LATEST"], table))
 
 
-def _row_note(row: dict[str, Any]) -> str:
-    """Why a snapshot has no number: stale or failed with the recorded reason, or left alone."""
-    if row["stale"]:
-        return f"STALE: {row['error']}"
-    if row["error"]:
-        return f"FAILED: {row['error']}"
-    if row["progress"] is None and row["provenance"]:
-        notes = Provenance.model_validate_json(row["provenance"]).notes
-        return f"LEFT ALONE: {notes[-1]}" if notes else "LEFT ALONE"
-    return ""
-
-
-def _unwritten(last: dict[str, Any], earlier: list[dict[str, Any]]) -> list[str]:
-    """For a KR with no number in its last run: why, and what the targets still hold."""
-    note = _row_note(last)
-    if not note:
-        return []
-    out = [f"  {note}", f"  nothing was written for {last['id']} in run {last['run_id']}"]
-    if earlier:
-        before = earlier[-1]
-        out[-1] += (
-            f"; the targets keep what run {before['run_id']} computed: progress "
-            f"{render.exact_pct(before['progress'])}, current {render.number(before['current'])}"
-        )
-    return out
-
-
-@main.command()
-@common_options
-@click.argument("kr")
-def explain(path: Path, quiet: bool, kr: str) -> None:
-    """Why a KR has its number: items counted and excluded, and what moved since the last run."""
-    loaded, state = _read_state(path)
-    labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
-    try:
-        rows = [r for r in state.history("kr", kr) if r["provenance"]]
-        changes = state.changes_for(kr, limit=10)
-    finally:
-        state.close()
-    if not rows:
-        raise StateError(f"no recorded run has computed {kr!r}")
-    last = rows[-1]
-    prov = Provenance.model_validate_json(last["provenance"])
-    out = [
-        f"{kr}  {last['title']}",
-        f"  measure: {last['measure']}   run {last['run_id']} at {last['at']}",
-    ]
-    earlier = [
-        r for r in rows[:-1] if not r["stale"] and not r["error"] and r["progress"] is not None
-    ]
-    out += _unwritten(last, earlier)
-    status = labels.get(last["status"], last["status"]) if last["status"] else "–"
-    # The exact written values: the status was judged from these very numbers.
-    out.append(
-        f"  progress {render.exact_pct(last['progress'])} "
-        f"(expected {render.exact_pct(last['expected'])}), "
-        f"current {render.number(last['current'])}, status {status}"
-    )
-    if last["total"] is not None:
-        out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
-    out.append("  linked through:")
-    out += [f"    - {s}" for s in prov.selectors] or ["    (nothing)"]
-    done = [c for c in prov.counted if c.done]
-    out.append(f"  counted {len(prov.counted)} item(s), {len(done)} done:")
-    out += [
-        f"    {'✔' if c.done else '·'} {c.key}"
-        + (f"  ({render.number(c.value)})" if c.value != 1 else "")
-        for c in prov.counted[:50]
-    ]
-    if len(prov.counted) > 50:
-        out.append(f"    … and {len(prov.counted) - 50} more")
-    if prov.excluded:
-        out.append(f"  excluded {len(prov.excluded)}:")
-        out += [f"    - {e.key}: {e.reason}" for e in prov.excluded[:50]]
-    if prov.unestimated:
-        out.append(f"  unestimated (count 0 points): {', '.join(prov.unestimated)}")
-    if prov.shared:
-        out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
-    shown = _row_note(last)  # a left-alone KR's reason is its last note, shown above
-    out += [f"  note: {n}" for n in prov.notes if shown != f"LEFT ALONE: {n}"]
-    if (
-        earlier and last["progress"] is not None
-    ):  # compare with the last run that had trustworthy numbers
-        before = earlier[-1]
-        change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
-        out.append(
-            f"  since run {before['run_id']}: {describe_change(before['progress'], last['progress'], change)}"
-        )
-    conflicts = [c for c in changes if c["conflict"]]
-    if conflicts:
-        out.append("  human edits okr-sync met (the human value is kept here):")
-        out += [
-            f"    run {c['run_id']}: {c['target']} {c['field']} was {render.show(c['before'])} "
-            f"(okr-sync had written {render.show(c['last_written'])}) → {c['action']}"
-            for c in conflicts
-        ]
-    echo("\n".join(out))
-
-
+main.add_command(explain)
 main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(init)

@@ -101,7 +101,13 @@ def tally(
                     out.unestimated.append(item.key)
                 points = item.story_points or 0.0
             out.entries.append(
-                CountedItem(key=item.key, source=item.source, done=_done(item), value=points)
+                CountedItem(
+                    key=item.key,
+                    source=item.source,
+                    done=_done(item),
+                    value=points,
+                    title=item.title,
+                )
             )
         out.total = sum(e.value for e in out.entries)
         out.done = sum(e.value for e in out.entries if e.done)
@@ -118,7 +124,13 @@ def tally(
                 out.excluded.append(Exclusion(key=item.key, reason=f"no value for {name}"))
             else:
                 out.entries.append(
-                    CountedItem(key=item.key, source=item.source, done=_done(item), value=value)
+                    CountedItem(
+                        key=item.key,
+                        source=item.source,
+                        done=_done(item),
+                        value=value,
+                        title=item.title,
+                    )
                 )
         out.current = sum(e.value for e in out.entries)
         if counted and not out.entries:  # the field vanished (renamed?): a 0 here would be a lie
@@ -131,7 +143,9 @@ def tally(
         out.current = float(source_count)
         out.notes.append(f"counted by the source: {source_count} matching items (not listed)")
     else:  # count, count:done
-        out.entries = [CountedItem(key=i.key, source=i.source, done=_done(i)) for i in counted]
+        out.entries = [
+            CountedItem(key=i.key, source=i.source, done=_done(i), title=i.title) for i in counted
+        ]
         done = sum(1 for e in out.entries if e.done)
         out.current = float(done if measure == "count:done" else len(out.entries))
     return out

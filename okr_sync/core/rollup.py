@@ -33,7 +33,14 @@ from okr_sync.core.progress import (
     written_progress,
 )
 from okr_sync.errors import DataError
-from okr_sync.models import KeyResult, KrResult, Objective, ObjectiveResult, OkrTree
+from okr_sync.models import (
+    KeyResult,
+    KrResult,
+    Objective,
+    ObjectivePart,
+    ObjectiveResult,
+    OkrTree,
+)
 
 
 def check_tree(tree: OkrTree, source: str) -> None:
@@ -108,14 +115,17 @@ def roll_up(
     results: dict[str, ObjectiveResult] = {}
     for obj in _order_children_first(tree.objectives):
         parts: list[tuple[float, float]] = []
+        shown: list[ObjectivePart] = []  # the same parts, recorded for `okr-sync explain`
         unknown: list[str] = []
         notes: list[str] = []
         for kr in krs_of.get(obj.id, ()):
             res = kr_results.get(kr.id)
             if res is None:
                 continue
+            part = ObjectivePart(kind="key_result", id=kr.id, title=kr.title, weight=kr.weight)
             if res.writable:
                 parts.append((kr.weight, res.progress or 0.0))
+                shown.append(part.model_copy(update={"progress": res.progress}))
                 continue
             reason = _why_no_progress(res)
             if kr.id in previous_progress:
@@ -124,14 +134,24 @@ def roll_up(
                 notes.append(
                     f"{kr.id}: its last recorded progress ({last * 100:g} %) is used: {reason}"
                 )
+                note = f"last recorded progress used: {reason}"
+                shown.append(part.model_copy(update={"progress": last, "note": note}))
             else:
                 unknown.append(f"{kr.id} ({reason})")
+                shown.append(part.model_copy(update={"note": f"no progress known: {reason}"}))
         for child in children_of.get(obj.id, ()):
             sub = results[child.id]
+            part = ObjectivePart(
+                kind="objective", id=child.id, title=child.title, weight=child.weight
+            )
             if sub.stale:
                 unknown.append(f"{child.id} (stale)")
+                shown.append(part.model_copy(update={"note": "stale"}))
             elif sub.progress is not None:
                 parts.append((child.weight, sub.progress))
+                shown.append(part.model_copy(update={"progress": sub.progress}))
+            else:
+                shown.append(part.model_copy(update={"note": "no progress: nothing to roll up"}))
         expected = rounded_expected(
             expected_progress(obj.period_start or cycle[0], obj.period_end or cycle[1], now)
         )
@@ -143,6 +163,7 @@ def roll_up(
                 stale=True,
                 error="not updated, no progress known for " + "; ".join(unknown),
                 notes=tuple(notes),
+                parts=tuple(shown),
             )
             continue
         weight = sum(w for w, _ in parts)
@@ -154,6 +175,7 @@ def roll_up(
             expected=expected,
             status=status_for(progress, expected, thresholds) if progress is not None else None,
             notes=tuple(notes),
+            parts=tuple(shown),
         )
     return [results[o.id] for o in tree.objectives]
 

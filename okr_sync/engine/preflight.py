@@ -90,9 +90,8 @@ def _item_keys(loaded: LoadedConfig, tree: OkrTree | None, name: str) -> dict[st
     file = loaded.path.name
     for rule in loaded.config.mapping.rules:
         if rule.source in (None, name):
-            line = f", {file}:{rule.line}" if rule.line else ""
             for key in rule.epics:
-                where.setdefault(key, []).append(f"{rule.kr} by mapping.rules[{rule.index}]{line}")
+                where.setdefault(key, []).append(f"{rule.kr} by {rule.name(file)}")
     for kr in tree.key_results if tree else ():
         for ref in kr.links:
             if ref.source in (None, name):
@@ -109,8 +108,7 @@ def _context(loaded: LoadedConfig, tree: OkrTree | None, name: str) -> CheckCont
     else:
         measures = {*cfg.measures.values(), cfg.measures.get("default", "issues_done")}
     queries = tuple(
-        QueryCheck(kr=rule.kr, rule_id=rule.id, query=rule.query,
-                   where=f"mapping.rules[{rule.index}]" + (f" ({loaded.path.name}:{rule.line})" if rule.line else ""))
+        QueryCheck(kr=rule.kr, rule_id=rule.id, query=rule.query, where=rule.name(loaded.path.name))
         for rule in cfg.mapping.rules
         if rule.query is not None and rule.source == name
     )  # fmt: skip

@@ -62,6 +62,14 @@ class StateQueries:
         keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def run_summary(self, run_id: int) -> dict[str, Any] | None:
+        """The summary a run recorded (KRs' inputs, objectives' roll-up parts), or None."""
+        row = self._db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        summary: dict[str, Any] = json.loads(row[0])
+        return summary
+
     # --- snapshots -------------------------------------------------------------
     def previous(self) -> dict[str, Previous]:
         """For each KR, its latest snapshot with a number (item count, link fingerprint).

@@ -126,7 +126,7 @@ def test_explain_and_history(example: Path) -> None:
     assert (
         "counted 14 item(s), 9 done" in out and "PAY-1: epic: its child issues are counted" in out
     )
-    assert "69 % → 64 %: 1 (PAY-99) added to scope" in out
+    assert "69 % → 64 %: 1 added to scope: Extra scope (PAY-99)" in out
     code, out, _ = invoke("history", "-c", str(example), "KR-1")
     assert code == 0 and out.count("On track") == 2 and "KR-1: ▆▆" in out
     code, out, _ = invoke("history", "-c", str(example))

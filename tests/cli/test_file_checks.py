@@ -74,7 +74,7 @@ def test_a_missing_okr_file_points_at_the_path(tmp_path: Path) -> None:
 
 def test_an_items_file_that_reads_and_holds_the_linked_keys(tmp_path: Path) -> None:
     text = json.dumps({"items": [{"key": "PAY-1", "kind": "epic"}, {"key": "PAY-2"}]})
-    (result,) = items(tmp_path, text, {"PAY-1": ("KR-1 by mapping.rules[0]",)})
+    (result,) = items(tmp_path, text, {"PAY-1": ("KR-1 by rule 1 (okr-sync.yaml:3)",)})
     assert (result.level, result.message) == ("ok", "2 items")
 
 

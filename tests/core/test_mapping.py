@@ -73,3 +73,9 @@ def test_rule_needs_exactly_one_selector() -> None:
         Rule(kr="KR-1", epics=("E-1",), label="x")
     with pytest.raises(ValidationError, match="needs 'source'"):
         Rule(kr="KR-1", query="project = X")
+
+
+def test_rules_are_named_from_1_with_their_line() -> None:
+    rule = Rule(kr="KR-4", label="bug", index=1, line=31)
+    assert rule.name("okr-sync.yaml") == "rule 2 (okr-sync.yaml:31)"
+    assert rule.describe("okr-sync.yaml") == "rule 2 (okr-sync.yaml:31): label bug"

@@ -146,3 +146,15 @@ class TestAKrWithoutProgressIsNeverDroppedQuietly:
         )
         assert out["O-1"].stale and "O-3 (stale)" in (out["O-1"].error or "")
         assert out["O-2"].writable
+
+
+def test_the_roll_up_records_its_parts_with_weights_for_explain() -> None:
+    krs = {"KR-1": result("KR-1", 1.0), "KR-2": result("KR-2", None, stale=True, error="x"),
+           "KR-3": result("KR-3", 0.8), "KR-4": result("KR-4", 0.2)}  # fmt: skip
+    out = by_id(roll_up(TREE, krs, {"KR-2": 0.4}, NOW, Thresholds(), CYCLE))
+    parts = {p.id: p for p in out["O-2"].parts}
+    assert (parts["KR-2"].weight, parts["KR-2"].progress) == (3, 0.4)
+    assert parts["KR-2"].note == "last recorded progress used: stale: x"
+    assert (parts["KR-3"].progress, parts["KR-3"].note) == (0.8, "")
+    top = [(p.kind, p.id, p.weight) for p in out["O-1"].parts]
+    assert top == [("key_result", "KR-1", 1), ("objective", "O-2", 1), ("objective", "O-3", 3)]

@@ -300,7 +300,7 @@ def test_an_unknown_epic_in_a_rule_and_on_a_key_result(make_world: Any) -> None:
     failures = lines_with(out, "✘")
     line = config_line(world, "    - {kr: KR-1")
     assert failures == [
-        f"✘ epic PAY-404: not found on {world.jira.url} (linked to KR-1 by mapping.rules[0], okr-sync.yaml:{line})",
+        f"✘ epic PAY-404: not found on {world.jira.url} (linked to KR-1 by rule 1 (okr-sync.yaml:{line}))",
         f"✘ epic PAY-405: not found on {world.jira.url} (linked to KR-2, listed on the key result)",
     ]
     assert "moved to another project gets a new key" in hint_after(out, failures[0])
@@ -317,7 +317,21 @@ def test_an_invalid_jql_rule_echoes_jira(make_world: Any) -> None:
     (failure,) = lines_with(out, "✘")
     assert failure.startswith("✘ JQL of KR-3: Jira cannot run it: Error in the JQL Query")
     line = config_line(world, "    - kr: KR-3")
-    assert f"fix the query in mapping.rules[1] (okr-sync.yaml:{line})" in hint_after(out, failure)
+    assert f"fix the query in rule 2 (okr-sync.yaml:{line})" in hint_after(out, failure)
+
+
+def test_check_and_plan_name_a_rule_alike_counting_from_1(make_world: Any) -> None:
+    """One numbering: the second rule is "rule 2" with its line, in check and in plan."""
+    world = make_world(query="project = PAY AND labels = = bug")
+    name = f"rule 2 (okr-sync.yaml:{config_line(world, '    - kr: KR-3')})"
+    code, out = world.check()
+    assert code == 1 and f"fix the query in {name}" in out
+    assert "rules[" not in out and "rule 1 " not in out
+    result = CliRunner().invoke(main, ["plan", "--json", "-c", str(world.config)])
+    assert result.exit_code == 1
+    (kr3,) = [k for k in json.loads(result.stdout)["key_results"] if k["id"] == "KR-3"]
+    assert "Error in the JQL Query" in kr3["error"] and f"(in {name}: query " in kr3["error"]
+    assert f"(in {name}: query " in result.stderr  # the log line names it the same way
 
 
 def test_a_missing_story_points_field_fails_when_points_are_measured(make_world: Any) -> None:

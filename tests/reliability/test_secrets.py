@@ -68,8 +68,8 @@ def test_tracer_tokens_never_leave_the_environment(world: CrashWorld) -> None:
     # A wrong token on each service: the 401s, their messages and the failed run.
     assert cli("sync", "-vv", env={"JIRA_API_TOKEN": WRONG_TRACER}) == 1
     assert cli("sync", "-vv", env={"NOTION_TOKEN": WRONG_TRACER}) != 0
-    for command in (("history",), ("history", "KR-1"), ("explain", "KR-1"), ("status",),
-                    ("validate",), ("check",)):  # fmt: skip
+    for command in (("history",), ("history", "KR-1"), ("explain", "KR-1"), ("explain", "O-1"),
+                    ("status",), ("validate",), ("check",)):  # fmt: skip
         cli(*command, "-vv")
     text = "\n".join(outputs)
     assert "401" in text or "Unauthorized" in text or "credentials" in text.lower()
