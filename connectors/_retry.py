@@ -1,10 +1,13 @@
 """One retry layer for a connector's client calls (tenacity), shared by the connectors.
 
 A :class:`Caller` runs a client call, retries it while the failure is
-transient — for idempotent calls any transient failure, for the others only
-a refusal that guarantees nothing happened (a 429) — waiting what the server
-asked (``Retry-After``) or backing off exponentially with jitter, and never
-more than ``max_retries`` times or ``max_wait`` seconds in all. Whatever still
+transient — for reads also a failure only a read may repeat (a 500, an
+unparsable body: a write may have taken effect before either), for other
+idempotent calls any transient failure, for the rest only a refusal that
+guarantees nothing happened (a 429) — waiting what the server asked
+(``Retry-After``) or backing off exponentially with jitter, and never more than
+``max_retries`` times or ``max_wait`` seconds in all. The service clients' own
+retries are off: this is the one retry layer per client. Whatever still
 fails is translated by the subclass into a typed, secret-free error, and the
 original exception (which may carry request headers) is not chained.
 """
@@ -50,6 +53,14 @@ class Caller:
         """Worth retrying for an idempotent call."""
         return False
 
+    def read_transient(self, exc: BaseException) -> bool:
+        """Worth retrying on a read only (a 500, an unparsable body), on top of :meth:`transient`.
+
+        A read changes nothing, so repeating it is safe whatever went wrong on the
+        server; a write that met the same may have taken effect, so it is not repeated.
+        """
+        return False
+
     def refused(self, exc: BaseException) -> bool:
         """Refused before anything happened: safe to retry even a non-idempotent call."""
         return self.status(exc) == 429
@@ -76,7 +87,8 @@ class Caller:
         return state.idle_for + upcoming > self.max_wait
 
     def call(self, what: str, func: Callable[..., T], *args: Any, idempotent: bool = True,
-             selector: str | None = None, write: bool = False, **kwargs: Any) -> T:  # fmt: skip
+             selector: str | None = None, write: bool = False, read: bool | None = None,
+             **kwargs: Any) -> T:  # fmt: skip
         """Call ``func`` with retries and typed errors.
 
         Args:
@@ -86,6 +98,8 @@ class Caller:
             idempotent: whether the call may be repeated safely.
             selector: the query selector this call serves, for error messages.
             write: raise WriteError rather than SourceError.
+            read: whether the call only reads (default: not ``write``); a read is also
+                retried on what :meth:`read_transient` accepts.
             **kwargs: keyword arguments of ``func``.
         """
         tries = [0]
@@ -100,8 +114,15 @@ class Caller:
                 state.next_action.sleep if state.next_action else 0.0,
             )  # fmt: skip
 
+        reads = (not write) if read is None else read
+
+        def retriable(exc: BaseException) -> bool:
+            if not idempotent:
+                return self.refused(exc)
+            return self.transient(exc) or (reads and self.read_transient(exc))
+
         retrying = Retrying(
-            retry=retry_if_exception(self.transient if idempotent else self.refused),
+            retry=retry_if_exception(retriable),
             wait=self._wait,
             stop=self._stop,
             sleep=self.sleep,

@@ -3,7 +3,8 @@
 Library modules log through ``logging``; structured fields travel in
 ``extra={"event": ..., ...}``. Every record passes a redaction filter that
 replaces the values of secret environment variables referenced by the config
-(and anything that looks like an Authorization header) with ``***``.
+(and anything that looks like an Authorization header, and the user name and
+password inside a URL, ``https://user:password@host``) with ``***``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from okr_sync.interfaces import ENV_REF_TEXT
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _ENV_REFS = re.compile(ENV_REF_TEXT)
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
+#: The userinfo of a URL: after "scheme://", up to "@", before any "/", "?" or "#" (RFC 3986).
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@'\"<>]+@")
 
 
 def referenced_secrets(data: Any) -> list[str]:
@@ -52,9 +55,10 @@ class Redactor(logging.Filter):
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
-        """The text with every secret replaced by ``***``."""
+        """The text with every secret, and every URL's user name and password, replaced by ``***``."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        text = _URL_USERINFO.sub(r"\1***@", text)
         return _AUTH.sub(r"\1***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:

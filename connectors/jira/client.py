@@ -1,11 +1,15 @@
 """The Jira connection: the ``jira`` client, one retry layer, error translation, paging.
 
 Retries: the ``jira`` client is built with ``max_retries=0`` (its own layer
-would also retry comment POSTs and cap waits at 60 s), and tenacity retries
-*idempotent* calls on 429/502/503/504 and connection errors, waiting what
-``Retry-After`` says, with the total wait capped. A non-idempotent call (a
-comment) is retried only on 429, which Jira sends before doing anything; its
-de-duplication against existing comments happens before it is sent.
+would also retry comment POSTs and cap waits at 60 s, and never retries a 500),
+and tenacity retries *idempotent* calls on 429/502/503/504 and connection
+errors, waiting what ``Retry-After`` says, with the total wait capped. Reads
+(searches, the field list, serverInfo, myself, GETs) are also retried on a 500
+and on a body that is not valid JSON: one such answer must not fail a whole
+pull, and a read changes nothing when repeated. Writes are not retried on them
+(the write may have landed). A non-idempotent call (a comment) is retried only
+on 429, which Jira sends before doing anything; its de-duplication against
+existing comments happens before it is sent.
 
 Errors: every ``JIRAError`` becomes a :class:`SourceError`, :class:`AuthError`
 or :class:`WriteError` whose message names the site and request but never
@@ -28,6 +32,9 @@ from okr_sync.errors import AuthError, OkrSyncError, SourceError, WriteError
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: Retried on reads only: Jira answers a passing 500 on reads that time out on its side
+#: (pycontribs/jira issue #2366 and PR #2377: searches "time out and return 500 status").
+READ_RETRY_STATUSES = frozenset({500})
 GONE_HINT = (
     "Jira answered 410 Gone: this Cloud site has removed the old /search endpoint. okr-sync "
     "uses search/jql on Cloud; remove 'deployment: datacenter' from the connection if it is set"
@@ -57,6 +64,8 @@ def _retry_after(exc: BaseException) -> float | None:
 #: The connection failed: never reached, reset, timed out, or lost mid-answer (a
 #: truncated body surfaces as ChunkedEncodingError, which is no ConnectionError).
 _NETWORK = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+#: A 200 whose body is not JSON (cut short by a proxy): the client's ``json()`` raises these.
+_MALFORMED = (json.JSONDecodeError, requests.exceptions.JSONDecodeError, UnicodeDecodeError)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -64,6 +73,16 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, _NETWORK):
         return True
     return _status(exc) in RETRY_STATUSES
+
+
+def is_read_transient(exc: BaseException) -> bool:
+    """A failure worth retrying on a read only: a 500, or a body that is not valid JSON."""
+    return isinstance(exc, _MALFORMED) or _status(exc) in READ_RETRY_STATUSES
+
+
+def get_json(http: Any, url: str, **kwargs: Any) -> Any:
+    """GET ``url`` and parse its JSON, as one call: an unparsable body is retried with the GET."""
+    return http.get(url, **kwargs).json()
 
 
 def jira_message(exc: BaseException) -> str:
@@ -104,14 +123,19 @@ class JiraCaller(Caller):
         """429/502/503/504 and connection errors."""
         return is_transient(exc)
 
+    def read_transient(self, exc: BaseException) -> bool:
+        """500 and bodies that are not valid JSON (reads only)."""
+        return is_read_transient(exc)
+
     def translate(self, exc: BaseException, what: str, *, selector: str | None = None,
                   write: bool = False, retries: int = 0) -> OkrSyncError:  # fmt: skip
         """A typed, secret-free error for a failed call."""
         status = _status(exc)
+        gave_up = f"; gave up after {retries} retries" if retries else ""
         if isinstance(exc, _NETWORK):
-            message = f"{what}: cannot reach {self.site} ({type(exc).__name__})"
-        elif isinstance(exc, ValueError | json.JSONDecodeError):
-            message = f"{what}: malformed response from {self.site} (not valid JSON)"
+            message = f"{what}: cannot reach {self.site} ({type(exc).__name__}){gave_up}"
+        elif isinstance(exc, ValueError):  # the _MALFORMED ones, and any other unparsable body
+            message = f"{what}: malformed response from {self.site} (not valid JSON){gave_up}"
         elif status in (401, 403):
             return AuthError(
                 self.source,
@@ -134,7 +158,7 @@ class JiraCaller(Caller):
                 selector=selector,
             )  # fmt: skip
         elif status is not None:
-            message = f"{what}: {self.site} answered {status}: {jira_message(exc)}"
+            message = f"{what}: {self.site} answered {status}: {jira_message(exc)}{gave_up}"
         else:
             message = f"{what}: {jira_message(exc)}"
         if write:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
+from connectors._urls import ServiceUrl
 from connectors.jira.client import JiraCaller
 from connectors.jira.issues import FieldIds
 from okr_sync.interfaces import ConnectorConfig, SecretRef
@@ -24,7 +25,8 @@ class JiraConfig(ConnectorConfig):
     """``type: jira``. Secrets only as environment references."""
 
     type: Literal["jira"]
-    url: str = Field(pattern=r"^https?://")
+    #: https (http only on loopback), no credentials inside: see :mod:`connectors._urls`.
+    url: ServiceUrl
     email: str | None = None
     token: SecretRef
     #: "auto" uses what serverInfo says; a fixed value is checked against it.

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from connectors.jira.client import get_json
 from connectors.jira.issues import estimate
 from okr_sync.errors import SourceError
 
@@ -100,8 +101,7 @@ class PointsChooser:
         session = self.access.connect()
         client = session.client
         url = client.server_url.rstrip("/") + path
-        response = self.access.caller.call(what, client._session.get, url, params=params or None)
-        return response.json()
+        return self.access.caller.call(what, get_json, client._session, url, params=params or None)
 
     def _ask_boards(self, project: str) -> BoardField:
         boards: list[dict[str, Any]] = []

@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connectors.jira.client import get_json
 from okr_sync.errors import WriteError
 from okr_sync.interfaces import WriteSpec
 from okr_sync.models import FieldValue, ItemKind, KrResult, Outcome, Record, RecordRef
@@ -204,10 +205,10 @@ class EpicWriter:
         """okr-sync's remote links on an epic, as the record holds them (sorted by globalId)."""
         base, http = self._http(key)
         answer = self.connector.caller.call(
-            f"GET remote links of {key}", http.get, f"{base}/remotelink"
+            f"GET remote links of {key}", get_json, http, f"{base}/remotelink"
         )
         links = []
-        for link in answer.json() or []:
+        for link in answer or []:
             gid = link.get("globalId") if isinstance(link, dict) else None
             if isinstance(gid, str) and gid.startswith("okr-sync:"):
                 obj = link.get("object") or {}
@@ -227,9 +228,9 @@ class EpicWriter:
         bodies: list[Any] = []
         for _ in range(10_000):
             page = self.connector.caller.call(
-                f"GET comments on {key}", http.get, f"{base}/comment",
+                f"GET comments on {key}", get_json, http, f"{base}/comment",
                 params={"startAt": len(bodies), "maxResults": _COMMENT_PAGE},
-            ).json()  # fmt: skip
+            )  # fmt: skip
             got = page.get("comments") if isinstance(page, dict) else None
             if not isinstance(got, list):
                 raise WriteError(self.connector.name, f"GET comments on {key}: malformed answer")

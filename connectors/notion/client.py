@@ -2,15 +2,18 @@
 
 ``notion-client`` is built with ``retry=False``: its own layer would retry
 429s on comment POSTs and nothing on 502/504/timeouts. okr-sync's layer
-(:mod:`connectors._retry`) retries reads and property PATCHes (idempotent:
-they set values) on 409/429/5xx/529, timeouts and connection errors, and
-comments only on 429/529, always honouring ``Retry-After``. A token bucket
+(:mod:`connectors._retry`), the only one, retries reads and property PATCHes
+(idempotent: they set values) on 409/429/5xx/529, timeouts and connection
+errors, reads also on a body that is not valid JSON (a PATCH whose answer was
+cut may have landed: it is reported, as before), and comments only on 429/529,
+always honouring ``Retry-After``. A token bucket
 keeps a run under Notion's average of 3 requests per second, so a normal
 run meets no 429 at all.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +29,10 @@ SHARE_HINT = (
     "share it with the integration: open the database in Notion, choose ••• → Connections, "
     "and add the integration whose token okr-sync uses"
 )
+
+
+#: A 200 whose body is not JSON (cut short by a proxy): httpx's ``json()`` raises these.
+_MALFORMED = (json.JSONDecodeError, UnicodeDecodeError)
 
 
 def _code(exc: BaseException) -> str:
@@ -61,6 +68,10 @@ class NotionCaller(Caller):
             return True
         return self.status(exc) in TRANSIENT
 
+    def read_transient(self, exc: BaseException) -> bool:
+        """A body that is not valid JSON (reads only; 500s are transient for every idempotent call)."""
+        return isinstance(exc, _MALFORMED)
+
     def refused(self, exc: BaseException) -> bool:
         """429 and 529 are refusals before any work."""
         return self.status(exc) in (429, 529)
@@ -91,8 +102,10 @@ class NotionCaller(Caller):
             text = f"{what}: cannot reach Notion ({type(exc).__name__})"
         elif status in TRANSIENT:
             text = f"{what}: Notion answered {status} {code}; gave up after {retries} retries"
-        elif isinstance(exc, ValueError):
-            text = f"{what}: malformed response from Notion"
+        elif isinstance(exc, ValueError):  # the _MALFORMED ones, and any other unparsable body
+            text = f"{what}: malformed response from Notion (not valid JSON)" + (
+                f"; gave up after {retries} retries" if retries else ""
+            )
         else:
             text = f"{what}: {message}"
         if write:

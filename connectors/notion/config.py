@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from connectors._urls import LOOPBACK, ServiceUrl
 from okr_sync.interfaces import ConnectorConfig, SecretRef
 
 
@@ -92,7 +93,8 @@ class NotionConfig(ConnectorConfig):
     objective_properties: ObjectiveProperties = ObjectiveProperties()
     items: tuple[ItemDatabase, ...] = ()
     epics_source: str | None = None  # item source of the epic keys listed on KRs (e.g. jira)
-    base_url: str = Field(default="https://api.notion.com", pattern=r"^https?://")
+    #: https (http only on loopback), no credentials inside: see :mod:`connectors._urls`.
+    base_url: ServiceUrl = "https://api.notion.com"
     #: Notion's published limit is an average of 3 requests/s per integration; only a
     #: local base_url (a sandbox on loopback) may be driven faster.
     # Lower and upper bounds keep every setting usable as a time span (a huge one overflows).
@@ -107,7 +109,7 @@ class NotionConfig(ConnectorConfig):
     @classmethod
     def _within_notion_limit(cls, value: float, info: ValidationInfo) -> float:
         host = urlsplit(str(info.data.get("base_url", ""))).hostname or ""
-        if value > 3 and host not in ("127.0.0.1", "localhost", "::1"):
+        if value > 3 and host not in LOOPBACK:
             raise ValueError(
                 "Notion allows an average of 3 requests/s per integration; "
                 f"{value:g} would be refused with 429s (only a local sandbox may go faster)"

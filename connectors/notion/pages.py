@@ -191,7 +191,7 @@ class PageWriter:
                 **({"start_cursor": cursor} if cursor else {}),
             }
             listed = connector.caller.call(
-                f"list comments of {kr_id}", client.comments.list, write=True, **kwargs
+                f"list comments of {kr_id}", client.comments.list, write=True, read=True, **kwargs
             )
             for comment in listed.get("results") or ():
                 text = "".join(t.get("plain_text", "") for t in comment.get("rich_text") or ())

@@ -1,7 +1,8 @@
 """Literal secrets in the config file: found, reported once, never echoed back.
 
 A token belongs in an environment variable and the file names it as
-``${VAR}``. These checks run on the raw YAML, before and apart from the models,
+``${VAR}``; a user name or password inside a URL (``https://bot:TOKEN@site``)
+is a literal secret too, in any value of the file. These checks run on the raw YAML, before and apart from the models,
 so a secret is caught wherever it sits (even under an unknown key) and masked
 in every problem that would otherwise quote it. They live apart from
 :mod:`okr_sync.config.loading` to keep the loader short; it is their only user.
@@ -23,6 +24,10 @@ _SECRET_VALUE = re.compile(
     r"^(secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}|ATATT[A-Za-z0-9_\-=]{20,})$"
 )
 
+#: ``scheme://user[:password]@`` anywhere in a value: the userinfo ends the authority's
+#: first part at "@", before any "/", "?" or "#" (RFC 3986, section 3.2).
+_URL_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/?#\s@]*@")
+
 
 def _scan_strings(
     data: Any, path: tuple[str | int, ...] = ()
@@ -38,6 +43,9 @@ def _scan_strings(
 
 
 _LITERAL_SECRET = "a literal secret is not allowed in the config file"
+_URL_CREDENTIALS = "a user name or password inside a URL is not allowed in the config file"
+#: The messages that report a secret; a model's complaint about the same value repeats them.
+_SECRET_MESSAGES = (_LITERAL_SECRET, _URL_CREDENTIALS)
 
 
 def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
@@ -45,7 +53,11 @@ def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
     if _ENV_REF.match(value):
         return False
     key = path[-1] if path and isinstance(path[-1], str) else ""
-    return bool(_SECRET_VALUE.match(value) or (key and _SECRET_KEY.search(key)))
+    return bool(
+        _SECRET_VALUE.match(value)
+        or (key and _SECRET_KEY.search(key))
+        or _URL_USERINFO.search(value)
+    )
 
 
 def secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
@@ -76,7 +88,16 @@ def secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
                     )
                 )
             continue
-        if _looks_secret(path, value):
+        if _URL_USERINFO.search(value):
+            problems.append(
+                doc.problem(
+                    path,
+                    _URL_CREDENTIALS,
+                    "remove the 'user:password@' part; a connection's credentials go in its "
+                    'token, as "${NAME}" naming an environment variable',
+                )
+            )
+        elif _looks_secret(path, value):
             var = (str(path[1]) if len(path) > 1 else "OKR_SYNC").upper().replace(
                 "-", "_"
             ) + "_TOKEN"
@@ -96,11 +117,11 @@ def one_per_secret(problems: list[Problem]) -> list[Problem]:
     What a connector's model says about the same value (it must be an
     environment reference) only repeats it; an unknown key is news, so it stays.
     """
-    secret_fields = {p.field for p in problems if p.message == _LITERAL_SECRET}
+    secret_fields = {p.field for p in problems if p.message in _SECRET_MESSAGES}
     return [
         p
         for p in problems
-        if p.field not in secret_fields or p.message in (_LITERAL_SECRET, "unknown key")
+        if p.field not in secret_fields or p.message in (*_SECRET_MESSAGES, "unknown key")
     ]
 
 

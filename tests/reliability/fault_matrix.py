@@ -56,7 +56,8 @@ def _paging(*methods: str) -> Inject:
 KINDS: dict[str, Inject] = {
     "429-storm": _add(429, 3, retry_after=2),  # waited out, Retry-After honoured
     "429-quota": _add(429, 1, retry_after=3600),  # asks for an hour: reported, not slept on
-    "500": _add(500, 1),
+    "500": _add(500, 1),  # once: a read retries it, a write reports it
+    "500-exhausts": _add(500, MAX_RETRIES + 1),  # a read gives up after MAX_RETRIES retries
     "502": _add(502, 2),
     "503-exhausts": _add(503, MAX_RETRIES + 1),  # outlasts every retry
     "504": _add(504, 1),

@@ -21,6 +21,7 @@ from okr_sync.config.loading import ENV_VAR
 CONFIGS = Path(__file__).parent / "configs"
 NOW = "2026-11-15T12:00:00+00:00"
 SECRET = "ATATT3xFfGF0kq8vZ2RwN7sLmT4yHcJb9eXpQ1uD"  # the literal in literal-secret.yaml
+URL_SECRET = "tok-7Hq2xV9mLp4sZr8N"  # the password inside the URL of url-with-credentials.yaml
 
 
 class Expected(NamedTuple):
@@ -44,6 +45,15 @@ CASES: dict[str, Expected] = {
     ),
     "literal-secret.yaml": Expected(
         11, "connections.jira.token", "a literal secret is not allowed", "${JIRA_TOKEN}"
+    ),
+    "url-with-credentials.yaml": Expected(
+        9,
+        "connections.jira.url",
+        "a user name or password inside a URL is not allowed",
+        "remove the 'user:password@' part",
+    ),
+    "url-plain-http.yaml": Expected(
+        9, "connections.jira.url", "plain http:// would send the token unencrypted"
     ),
     "unknown-kr-in-rule.yaml": Expected(
         12, "mapping.rules[0].kr", "unknown key result 'KR-9'", "KR-1, KR-2"
@@ -96,6 +106,7 @@ def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OKR_SYNC_NOW", NOW)
     monkeypatch.delenv("UNSET_VAR", raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", "corpus-jira-token")  # the url-* cases reference it
     monkeypatch.delenv(ENV_VAR, raising=False)
     return folder
 
@@ -141,4 +152,4 @@ def test_bad_config_exits_2_with_one_located_message_and_touches_nothing(
     assert expected.hint in err.partition("\n    hint: ")[2], err
     if case == "unknown-key-far.yaml":
         assert "did you mean" not in err
-    assert SECRET not in result.output
+    assert SECRET not in result.output and URL_SECRET not in result.output

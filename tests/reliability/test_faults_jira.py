@@ -202,10 +202,10 @@ class Phase:
 
     ``stage`` is what a failure there costs: the pull (``pull``), the read of the
     target's values before writing (``read``), or one record's write (``write``).
-    ``fails`` are the kinds Jira's retry policy gives up on there: 500s and broken
-    bodies are not retried, paging quirks fail the pull, comments (not idempotent)
-    are retried only on 429, refused before anything happened. Any other outcome
-    is a change of behaviour.
+    ``fails`` are the kinds Jira's retry policy gives up on there: reads retry a
+    500 and a broken body too, writes do not (they may have landed), paging quirks
+    fail the pull, comments (not idempotent) are retried only on 429, refused
+    before anything happened. Any other outcome is a change of behaviour.
     """
 
     target: str
@@ -215,17 +215,19 @@ class Phase:
     fails: frozenset[str]
 
 
-_GIVE_UP = frozenset({"429-quota", "500", "503-exhausts"})
+_GIVE_UP = frozenset({"429-quota", "500-exhausts", "503-exhausts"})
 PHASES = {
     # The second page of the first search of the pull: one page is already in.
     "pull": Phase(SEARCH, (SEARCH, 2), "pull", frozenset(KINDS),
-                  _GIVE_UP | {"malformed", "empty-page", "repeat-token"}),
+                  _GIVE_UP | {"empty-page", "repeat-token"}),
     # The read of the epics' values before writing (the search after the count).
     "read-back": Phase(SEARCH, ("POST /rest/api/2/search/approximate-count", 1), "read",
-                       frozenset({"reset", "malformed"}), _GIVE_UP | {"malformed"}),
-    # Property writes answer without a body: nothing to cut or garble there.
+                       frozenset({"reset", "malformed", "500", "500-exhausts"}), _GIVE_UP),
+    # Property writes answer without a body: nothing to cut or garble there. A 500 on a
+    # write is not retried: the write may have landed.
     "write": Phase("PUT /rest/api/2/issue/{key}/properties/{prop}", None, "write",
-                   frozenset({"429-storm", "503-exhausts", "reset-after"}), _GIVE_UP),
+                   frozenset({"429-storm", "500", "503-exhausts", "reset-after"}),
+                   _GIVE_UP | {"500"}),
     "comment": Phase("POST /rest/api/2/issue/{key}/comment", None, "write",
                      frozenset({"429-storm", "503-exhausts", "reset-after", "timeout", "truncated"}),
                      frozenset({"503-exhausts", "reset-after", "timeout", "truncated"})),

@@ -230,9 +230,10 @@ class Phase:
     since the read, made just before the first write: no page is written) or
     ``write`` (one page). ``fails`` are the kinds
     the retry policy gives up on there: reads and PATCHes retry 409/429/5xx/529,
-    timeouts and lost connections; broken bodies and repeated cursors fail the
-    read; an empty page with ``has_more`` is just followed; comments (not
-    idempotent) are retried only on 429/529.
+    timeouts and lost connections, reads a broken body too (a PATCH whose answer
+    was cut is reported); repeated cursors fail the read; an empty page with
+    ``has_more`` is just followed; comments (not idempotent) are retried only on
+    429/529.
     """
 
     target: str
@@ -242,17 +243,16 @@ class Phase:
     fails: frozenset[str]
 
 
-_GIVE_UP = frozenset({"429-quota", "503-exhausts"})
+_GIVE_UP = frozenset({"429-quota", "500-exhausts", "503-exhausts"})
 PHASES = {
     # The second page of the initiatives (queries: objectives, key results, initiatives).
     "items": Phase(QUERY, (QUERY, 4), "items", frozenset(KINDS) - {"reset-after"},
-                   _GIVE_UP | {"malformed", "repeat-token"}),
-    "okrs": Phase(QUERY, (QUERY, 2), "okrs", frozenset({"503-exhausts", "malformed"}),
-                  _GIVE_UP | {"malformed"}),
+                   _GIVE_UP | {"repeat-token"}),
+    "okrs": Phase(QUERY, (QUERY, 2), "okrs", frozenset({"503-exhausts", "malformed"}), _GIVE_UP),
     # Then the rest of the initiatives' eight pages (32 rows, read in full every run),
     # then the re-check before the first write.
     "recheck": Phase(QUERY, (QUERY, 11), "recheck", frozenset({"503-exhausts", "malformed"}),
-                     _GIVE_UP | {"malformed"}),
+                     _GIVE_UP),
     "write": Phase("PATCH /v1/pages/{id}", None, "write",
                    frozenset({"429-storm", "500", "reset-after", "malformed"}), _GIVE_UP | {"malformed"}),
     # The search for the check-in's marker among KR-1's comments, before posting it.
@@ -260,8 +260,8 @@ PHASES = {
                            frozenset({"503-exhausts", "reset", "repeat-token"}),
                            frozenset({"503-exhausts", "repeat-token"})),
     "comment": Phase("POST /v1/comments", None, "write",
-                     frozenset({"429-storm", "503-exhausts", "reset-after", "timeout", "truncated"}),
-                     frozenset({"503-exhausts", "reset-after", "timeout", "truncated"})),
+                     frozenset({"429-storm", "500", "503-exhausts", "reset-after", "timeout", "truncated"}),
+                     frozenset({"500", "503-exhausts", "reset-after", "timeout", "truncated"})),
 }  # fmt: skip
 CASES = [(kind, name) for name, phase in PHASES.items() for kind in KINDS if kind in phase.kinds]
 ITEM_KRS = {"KR-1", "KR-2"}  # the KRs computed from initiatives (KR-3 is manual)

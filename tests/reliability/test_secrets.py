@@ -9,6 +9,7 @@ token travels in (Jira Cloud's Basic header is base64 of "email:token").
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -57,11 +58,13 @@ def test_tracer_tokens_never_leave_the_environment(world: CrashWorld) -> None:
         return code
 
     # Faults on both services during a debug-level sync: retries, error texts, tracebacks.
-    world.jira.faults.add("POST /rest/api/3/search/jql", 503, times=1)
-    world.jira.faults.malformed("GET /rest/api/3/field")
+    # (The client speaks REST v2: the v3 endpoints named here before never fired.)
+    world.jira.faults.add("GET /rest/api/2/search/jql", 503, times=1)
+    world.jira.faults.malformed("GET /rest/api/2/field")
     world.notion.faults.add("PATCH /v1/pages/{id}", 500, times=1)
     world.notion.faults.add("POST /v1/comments", 502, times=1)
     assert cli("sync", "-vv") in (0, 1)
+    assert world.jira.faults.pending == 0
     assert cli("plan", "--json", "-vv", "--log-format", "json") in (0, 1)
     world.week()
     assert cli("sync", "--json", "-vv", "--log-format", "json") in (0, 1)
@@ -92,3 +95,42 @@ def test_the_state_store_and_lock_are_private_and_a_shared_config_is_fine(
     for path in (world.state, world.state.with_name("state.db.lock")):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(world.state.parent.stat().st_mode) == 0o700
+
+
+URL_TRACER = "trc-url-9c1e7b3a5d2f4860"
+
+
+def test_a_url_with_credentials_in_the_config_is_refused_without_echoing_it(
+    world: CrashWorld,
+) -> None:
+    text = world.config.read_text()
+    for name, url in (("url", world.jira.url), ("base_url", world.notion.url)):
+        bad = url.replace("http://", f"http://okr-bot:{URL_TRACER}@")
+        world.config.write_text(text.replace(f"{name}: {url}", f"{name}: {bad}", 1))
+        line = next(i for i, t in enumerate(world.config.read_text().splitlines(), 1) if bad in t)
+        for command in ("validate", "sync", "status"):
+            code, out, err = world.cli(command)
+            assert code == 2, (command, out, err)
+            assert URL_TRACER not in out + err
+            assert f"okr-sync.yaml:{line}: connections." in err and f".{name}: " in err, err
+            assert "user name or password inside a URL" in err
+        assert not world.state.exists()  # nothing was touched
+
+
+def test_url_credentials_a_service_mentions_are_redacted_everywhere(world: CrashWorld) -> None:
+    # A second line of defence: a URL with a user name and password inside, in Jira's
+    # own error text (a proxy's help link, say), reaches logs, summaries and the store.
+    link = f"https://okr-bot:{URL_TRACER}@proxy.example/help"
+    body = json.dumps({"errorMessages": [f"Search refused; see {link}"], "errors": {}})
+    world.jira.faults.add("GET /rest/api/2/search/jql", 400, times=1, body=body)
+    outputs = []
+    for command in (("sync", "-vv"), ("sync", "-vv", "--log-format", "json"), ("status",),
+                    ("status", "--json")):  # fmt: skip
+        _, out, err = world.cli(*command)
+        outputs += [out, err]
+    text = "\n".join(outputs)
+    assert world.jira.faults.pending == 0
+    assert "https://***@proxy.example/help" in text  # the message is there, redacted
+    assert URL_TRACER not in text
+    for name, data in files_written(world).items():
+        assert URL_TRACER.encode() not in data, name
