@@ -18,6 +18,8 @@ class OkrSyncError(Exception):
     """Base class of every error okr-sync raises on purpose."""
 
     exit_code = EXIT_FAILED
+    #: Set by the engine when the error ended a run (recorded as failed, summary logged).
+    ended_run = False
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and key not in data:
+            if key not in _STANDARD and key not in data and not key.startswith("_"):
                 data[key] = value
         if record.exc_text:
             data["traceback"] = record.exc_text
@@ -108,6 +108,14 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+#: ``extra`` key of a record for JSON logs only: in text, whoever catches the error says it.
+JSON_ONLY = "_json_only"
+
+
+def _not_json_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, JSON_ONLY, False)
+
+
 def setup(level: int, fmt: str, secrets: Iterable[str] = ()) -> Redactor:
     """Configure the root logger for the CLI; returns the redactor for other output."""
     handler = _StderrHandler()
@@ -117,6 +125,7 @@ def setup(level: int, fmt: str, secrets: Iterable[str] = ()) -> Redactor:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler.addFilter(_not_json_only)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

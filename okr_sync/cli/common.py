@@ -21,6 +21,8 @@ from okr_sync.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _redactor = log.Redactor()
+_log_format = "text"
+_cli_log = logging.getLogger("okr_sync.cli")
 
 #: Exit code when the reader of the output went away (``okr-sync plan | head -2``):
 #: 128 + SIGPIPE, what a shell reports for a Unix tool that SIGPIPE ended.
@@ -88,7 +90,8 @@ def common_options(func: F) -> F:
     def wrapper(
         config_path: Path | None, verbose: int, quiet: bool, log_format: str, **kw: Any
     ) -> Any:
-        global _redactor
+        global _redactor, _log_format
+        _log_format = log_format
         path = find_config(config_path)
         # JSON logs are for shippers, which want every run_start/write/conflict/summary
         # line, so they stay at INFO even with -q (which then only quiets stdout); text
@@ -105,18 +108,45 @@ def common_options(func: F) -> F:
         try:
             return func(path=path, quiet=quiet, **kw)
         except OkrSyncError as exc:
-            click.echo(_redactor.scrub(f"error: {exc}"), err=True)
+            # A run that ended on this error logged it (JSON: its failure and summary events).
+            if not (exc.ended_run and _log_format == "json"):
+                say("error", str(exc), event="error", exit_code=exc.exit_code)
             sys.exit(exc.exit_code)
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+        except click.ClickException as exc:
+            if _log_format != "json":
+                raise
+            say("error", exc.format_message(), event="error", exit_code=exc.exit_code)
+            sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit):
             raise
         except BrokenPipeError:  # our own output's reader went away: no bug, no message
             output_closed()
         except Exception as exc:  # a bug: say so, without a traceback unless asked (-vv)
             logging.getLogger(__name__).debug("internal error", exc_info=True)
-            click.echo(_redactor.scrub(f"internal error: {type(exc).__name__}: {exc}"), err=True)
+            say("internal error", f"{type(exc).__name__}: {exc}", event="error",
+                exit_code=EXIT_FAILED)  # fmt: skip
             sys.exit(EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def log_format() -> str:
+    """The ``--log-format`` of the command running: ``text`` or ``json``."""
+    return _log_format
+
+
+def say(kind: str, text: str, *, event: str, level: int = logging.ERROR, **fields: Any) -> None:
+    """A message of the command line's own on stderr: ``kind: text``, or a JSON log line.
+
+    With ``--log-format json`` every line on stderr is a JSON object, these too:
+    ``event`` names it (``failure`` for the error that ended a run, ``error`` for
+    any other), ``error`` holds the text, and ``fields`` go along (e.g. ``exit_code``).
+    """
+    if _log_format == "json":
+        extra = {"event": event, **({"error": text} if level >= logging.ERROR else {}), **fields}
+        _cli_log.log(level, "%s: %s", kind, text, extra=extra)
+    else:
+        click.echo(_redactor.scrub(f"{kind}: {text}"), err=True)
 
 
 def echo(text: str) -> None:

@@ -104,6 +104,17 @@ def _human_edits(changes: list[Row]) -> list[str]:
 # --- key results ---------------------------------------------------------------------------
 
 
+def _accepted(accepted: list[Row]) -> list[str]:
+    """Human values accepted with ``okr-sync accept`` (left as they are)."""
+    if not accepted:
+        return []
+    return ["  human values accepted (kept, no conflict until edited again):"] + [
+        f"    {a['target']} {a['field']} = {render.show(a['value'])} "
+        f"(accepted {a['accepted_at']}, seen in run {a['run_id']})"
+        for a in accepted
+    ]
+
+
 def _links(prov: Provenance) -> list[str]:
     return ["  linked through:", *([f"    - {s}" for s in prov.selectors] or ["    (nothing)"])]
 
@@ -180,6 +191,7 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _excluded(prov, last)
     out += _kr_since(state, last, earlier, prov)
     out += _human_edits(state.changes_for(last["id"], limit=10))
+    out += _accepted(state.acceptances(last["id"]))
     return "\n".join(out)
 
 

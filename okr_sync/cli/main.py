@@ -1,13 +1,15 @@
 """The ``okr-sync`` command line. The one place that prints and picks exit codes.
 
-Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale);
-2 config or usage error; 3 another run holds the lock; 130 a sync stopped by
+Exit codes: 0 ok; 1 some KRs, sources or writes failed (or were stale), or the
+run failed before computing (``status``: the latest run failed); 2 config or
+usage error; 3 another run holds the lock; 130 a sync stopped by
 Ctrl-C (:mod:`okr_sync.cli.interrupt`); 141 the output's reader went away
 (:func:`okr_sync.cli.common.output_closed`).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,18 @@ import click
 
 from okr_sync import __version__
 from okr_sync.cli import render
+from okr_sync.cli.accept import accept
 from okr_sync.cli.check import check
-from okr_sync.cli.common import Group, clock, common_options, echo, emit_json, read_state
+from okr_sync.cli.common import (
+    Group,
+    clock,
+    common_options,
+    echo,
+    emit_json,
+    log_format,
+    read_state,
+    say,
+)
 from okr_sync.cli.demo.command import demo
 from okr_sync.cli.explain import explain, row_note
 from okr_sync.cli.init import init
@@ -56,7 +68,7 @@ def validate(path: Path, quiet: bool) -> None:
         echo(f"{path}: OK ({checked} valid)" if not warnings else
              f"{path}: {checked} valid, with {count} warning{'s' if count != 1 else ''}:")  # fmt: skip
     for warning in warnings:  # valid, but not what its author wants yet (exit code 0)
-        click.echo(f"warning: {warning}", err=True)
+        say("warning", str(warning), event="warning", level=logging.WARNING)
 
 
 def _engine(
@@ -110,7 +122,7 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
     bar_ctx: dict[str, Any] = {}
 
     def on_write(done: int, total: int) -> None:
-        if quiet or as_json or total < 20 or not sys.stderr.isatty():
+        if quiet or as_json or log_format() == "json" or total < 20 or not sys.stderr.isatty():
             return
         if "bar" not in bar_ctx:
             bar_ctx["bar"] = click.progressbar(length=total, label="writing", file=sys.stderr)
@@ -127,7 +139,7 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
     except KeyboardInterrupt:  # before any write, or a second Ctrl-C: at once
         if "bar" in bar_ctx:
             bar_ctx["bar"].__exit__(None, None, None)
-        click.echo(aborted_text(loaded.state_path, interrupt.writing), err=True)
+        _notice(aborted_text(loaded.state_path, interrupt.writing), "interrupted")
         sys.exit(EXIT_INTERRUPTED)
     if "bar" in bar_ctx:
         bar_ctx["bar"].__exit__(None, None, None)
@@ -152,13 +164,21 @@ def _report(
         if not quiet:
             echo(render.results_text(summary, labels))
             echo("")
-            echo(render.plan_text(summary.plan))
+            echo(render.plan_text(summary.plan, render.held_back(summary)))
         echo(render.footer_text(summary))
     if then:
-        click.echo(then, err=True)  # how the run ended, beside the summary (and any JSON)
+        _notice(then, "stopped")  # how the run ended, beside the summary (and any JSON)
     if exit_code is None:
         exit_code = EXIT_FAILED if summary.failed or summary.source_errors else EXIT_OK
     sys.exit(exit_code)
+
+
+def _notice(text: str, event: str) -> None:
+    """How a sync stopped, on stderr: as it stands, or one JSON log line (``--log-format json``)."""
+    if log_format() == "json":
+        logging.getLogger("okr_sync.cli").warning(text, extra={"event": event})
+    else:
+        click.echo(text, err=True)
 
 
 @main.command()
@@ -219,3 +239,4 @@ main.add_command(init)
 main.add_command(check)
 main.add_command(schedule)
 main.add_command(status)
+main.add_command(accept)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from okr_sync.engine.report import shorten
 from okr_sync.models import ChangeAction, FieldValue, KrResult, Plan, RunSummary, Status
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -78,8 +79,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: Plan) -> str:
-    """The plan as a table, or a line saying nothing changes."""
+def held_back(summary: RunSummary) -> list[str]:
+    """What a run could not plan writes for: stale or failed KRs and objectives, unread targets."""
+    out = []
+    if summary.failed:
+        krs = [i for i in summary.failed if i not in {f.owner for f in summary.failures}]
+        if krs:
+            out.append(f"{', '.join(krs)} (stale or failed)")
+    out += [f"target {f.target} (not read)" for f in summary.failures if f.ref.id == "*"]
+    return out
+
+
+def plan_text(plan: Plan, held: Sequence[str] = ()) -> str:
+    """The plan as a table, or a line saying nothing changes (and what was held back)."""
+    if not plan.changes and held:  # nothing planned, but not because all is in place
+        return "Nothing to write among the values computed; not written: " + "; ".join(held)
     if not plan.changes:
         return "Nothing to write: every target already holds the computed values."
     rows = []
@@ -97,11 +111,11 @@ def plan_text(plan: Plan) -> str:
     return head + "\n" + table(["TARGET", "RECORD", "FIELD", "FROM", "TO", "NOTE"], rows)
 
 
-def _kr_note(kr: KrResult) -> str:
+def _kr_note(kr: KrResult, causes: Mapping[str, str] | None = None) -> str:
     if kr.stale:
-        return f"STALE: {kr.error}"
+        return f"STALE: {shorten(kr.error or '', causes or {})}"
     if kr.error:
-        return f"FAILED: {kr.error}"
+        return f"FAILED: {shorten(kr.error, causes or {})}"
     if kr.skipped:
         return f"LEFT ALONE: {kr.skipped}"
     if kr.done is not None and kr.total is not None:
@@ -122,7 +136,7 @@ def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
                 pct(kr.progress),
                 f"{number(kr.current)}/{number(kr.target)}{unit}",
                 labels[kr.status] if kr.status else "–",
-                _kr_note(kr),
+                _kr_note(kr, summary.source_errors),
             ]
         )
     text = table(["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "NOTE"], rows)
@@ -134,7 +148,9 @@ def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
                 bar(o.progress),
                 pct(o.progress),
                 labels[o.status] if o.status else "–",
-                f"STALE: {o.error}" if o.stale else "; ".join(o.notes),
+                shorten(
+                    f"STALE: {o.error}" if o.stale else "; ".join(o.notes), summary.source_errors
+                ),
             ]
             for o in summary.objectives
         ]

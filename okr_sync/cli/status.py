@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from okr_sync.cli import render
 from okr_sync.cli.common import clock, common_options, echo, emit_json
 from okr_sync.cli.schedule import resolve_schedule
 from okr_sync.config.loading import LoadedConfig, load_config, zone
+from okr_sync.engine.report import shorten
 from okr_sync.engine.runner import lock_path
-from okr_sync.errors import StateError
+from okr_sync.errors import EXIT_FAILED, StateError
 from okr_sync.state.lock import read_holder, schedule_lock_path
 from okr_sync.state.store import StateStore
 
@@ -55,23 +57,25 @@ def scheduler_of(state_path: Path) -> dict[str, object] | None:
     return {key: holder.get(key) for key in ("pid", "host", "since", "cron", "timezone")}
 
 
-def _failures(summary: dict[str, Any]) -> list[dict[str, str]]:
-    out = [
-        {"kind": "source", "id": name, "reason": error}
-        for name, error in (summary.get("source_errors") or {}).items()
-    ]
+def _failures(summary: dict[str, Any], run: dict[str, Any]) -> list[dict[str, str]]:
+    """Each cause once: a source's error in full, the KRs and targets it stopped by its name."""
+    sources: dict[str, str] = summary.get("source_errors") or {}
+    out = [{"kind": "run", "id": str(run["id"]), "reason": run["reason"]}] if run["reason"] else []
+    out += [{"kind": "source", "id": name, "reason": error} for name, error in sources.items()]
     for kr in summary.get("key_results") or ():
         if kr.get("stale") or kr.get("error"):
             reason = ("stale: " if kr.get("stale") else "") + (kr.get("error") or "")
-            out.append({"kind": "kr", "id": kr["kr_id"], "reason": reason})
+            out.append({"kind": "kr", "id": kr["kr_id"], "reason": shorten(reason, sources)})
     for obj in summary.get("objectives") or ():
         if obj.get("error"):
-            out.append({"kind": "objective", "id": obj["objective_id"], "reason": obj["error"]})
+            reason = shorten(obj["error"], sources)
+            out.append({"kind": "objective", "id": obj["objective_id"], "reason": reason})
     for failure in summary.get("failures") or ():
         ref = (failure.get("ref") or {}).get("id", "?")
-        out.append(
-            {"kind": "write", "id": f"{failure['target']} {ref}", "reason": failure["error"]}
-        )
+        error = failure["error"]
+        if ref == "*" and sources.get(failure["target"]) == error:  # stores of older versions
+            error = f"not read, so nothing written: see source {failure['target']}"
+        out.append({"kind": "write", "id": f"{failure['target']} {ref}", "reason": error})
     return out
 
 
@@ -105,7 +109,8 @@ def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, 
                 "krs_changed": sorted({c["owner"] for c in applied if c["owner"] in kr_ids}),
                 "writes": writes,
                 "conflicts": sum(1 for c in changes if c["conflict"]),
-                "failures": _failures(summary),
+                "reason": run["reason"],
+                "failures": _failures(summary, run),
                 "notes": list(summary.get("notes") or ()),
             }
         )
@@ -192,7 +197,11 @@ def status_text(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Runs to show."
 )
 def status(path: Path, quiet: bool, as_json: bool, limit: int) -> None:
-    """The last runs (outcome, duration, changes, failures) and the next scheduled run."""
+    """The last runs (outcome, duration, changes, failures) and the next scheduled run.
+
+    Exits 1 when the latest run failed (or nothing was recorded yet), so that a
+    monitoring probe can run it as it is.
+    """
     loaded = load_config(path, check_env=False)
     schedule = next_run(loaded)
     rows: list[dict[str, Any]] = []
@@ -219,3 +228,5 @@ def status(path: Path, quiet: bool, as_json: bool, limit: int) -> None:
         )
     else:
         echo(status_text(loaded.state_path, schedule, rows, scheduler))
+    if rows[0]["outcome"] == "failed":  # for monitoring probes: the latest run failed
+        sys.exit(EXIT_FAILED)

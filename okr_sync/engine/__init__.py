@@ -2,7 +2,8 @@
 
 ``engine`` builds the connectors, pulls, links, computes, plans and applies (``Engine``);
 ``pull`` pulls the item sources over their caches (requests, fingerprints, membership);
-``apply`` is the write loop; ``runner`` is a locked sync with its state store;
+``apply`` is the write loop; ``report`` what a run logs (one line per cause, one summary);
+``runner`` is a locked sync with its state store;
 ``preflight`` checks every connection before a first sync.
 """
 

@@ -21,11 +21,12 @@ from okr_sync.config import registry
 from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.evaluate import KrSnapshot, Settings, evaluate
-from okr_sync.core.plan import TargetPlan, merge, plan_target
+from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
+from okr_sync.engine import report
 from okr_sync.engine.apply import Applier, log_conflict
 from okr_sync.engine.pull import Puller, describe, not_found
-from okr_sync.errors import ConfigError, Problem
+from okr_sync.errors import ConfigError, OkrSyncError, Problem
 from okr_sync.interfaces import OkrSource, WriteTarget
 from okr_sync.models import (
     OkrTree,
@@ -94,6 +95,10 @@ class Engine:
         state.redact = okr_log.Redactor(secrets).scrub
         self.now = now
         self.accept_empty = accept_empty
+        #: The run being recorded (set once the store has started it).
+        self._run_id: int | None = None
+        #: Per target: fields in sync whose acceptance ends when they are adopted.
+        self._accepted_in_sync: dict[str, frozenset[tuple[RecordRef, str]]] = {}
 
     # --- pull ------------------------------------------------------------------
     def _okr_tree(self) -> OkrTree:
@@ -163,9 +168,16 @@ class Engine:
 
     # --- plan ----------------------------------------------------------------------
     def plan(self, computed: Computed) -> Plan:
-        """Plan every target's changes (reads the targets, writes nothing)."""
+        """Plan every target's changes (reads the targets, writes nothing).
+
+        A target that fails is reported on the side where it failed: preparing what
+        to write (a missing status option: a writing problem) or reading what it
+        holds. When its connection already failed as a source, that cause was
+        reported with the pull: the target is noted as not written, naming it.
+        """
         for name, spec in self.cfg.write.items():
             target: WriteTarget = self.connectors[name]
+            side = "write"
             try:
                 records = []
                 for record in target.desired_records(computed.outcome, spec):
@@ -173,20 +185,62 @@ class Engine:
                     fields = {k: v for k, v in record.fields.items() if k in allowed}
                     if fields:
                         records.append(record.model_copy(update={"fields": fields}))
+                side = "read"
                 current = target.read_records([r.ref for r in records])
             except Exception as exc:  # one broken target never stops the others
-                error = describe(exc)
-                computed.target_errors[name] = error
-                log.warning(
-                    "reading %s failed: %s", name, error,
-                    extra={"event": "failure", "target": name, "error": error},
-                )  # fmt: skip
+                self._target_failed(computed, name, side, describe(exc))
                 continue
             computed.notes += list(getattr(target, "plan_notes", None) or ())
-            computed.target_plans[name] = plan_target(
+            tplan = plan_target(
                 name, records, current, self.state.last_written(name), self.cfg.conflicts
             )
+            computed.target_plans[name] = self._keep_accepted(name, tplan)
         return merge(list(computed.target_plans.values()))
+
+    def _target_failed(self, computed: Computed, name: str, side: str, error: str) -> None:
+        if computed.source_errors.get(name) == error:  # the same cause, reported by the pull
+            computed.target_errors[name] = f"not read, so nothing written: see source {name}"
+            log.info(
+                "nothing written to %s: its pull failed (above)", name,
+                extra={"event": "failure", "target": name, "side": "read",
+                       "error": computed.target_errors[name]},
+            )  # fmt: skip
+            return
+        computed.target_errors[name] = error
+        message = "cannot write to %s: %s" if side == "write" else "reading %s failed: %s"
+        log.warning(
+            message, name, error,
+            extra={"event": "failure", "target": name, "side": side, "error": error},
+        )  # fmt: skip
+
+    def _keep_accepted(self, name: str, tplan: TargetPlan) -> TargetPlan:
+        """Leave fields alone whose human value was accepted and still stands there.
+
+        ``okr-sync accept`` recorded the value; while the target holds it, it is
+        neither written over nor reported as a conflict. A field now holding the
+        computed value is in sync (the acceptance ends when it is adopted).
+        """
+        accepted = self.state.accepted(name)
+        if not accepted:
+            return tplan
+        kept = [
+            c for c in tplan.changes
+            if (c.ref, c.field) in accepted and values_equal(c.before, accepted[(c.ref, c.field)])
+        ]  # fmt: skip
+        for change in kept:
+            log.info(
+                "%s %s.%s: the accepted human value stands, left as it is",
+                name, change.ref.id, change.field,
+                extra={"event": "accepted", "target": name, "record": change.ref.id,
+                       "field": change.field, "kr": change.owner},
+            )  # fmt: skip
+        # Fields in sync that had an acceptance: adopted, which ends the acceptance.
+        self._accepted_in_sync[name] = frozenset(
+            (ref, f) for ref, f, _ in tplan.in_sync if (ref, f) in accepted
+        )
+        return TargetPlan(
+            changes=tuple(c for c in tplan.changes if c not in kept), in_sync=tplan.in_sync
+        )
 
     # --- run -------------------------------------------------------------------------
     def run(
@@ -202,9 +256,48 @@ class Engine:
         under way has finished and no other starts. The writes left out were
         never begun (nothing is noted as pending), so the next run plans them
         again as ordinary changes; the run is recorded as ``stopped``.
+
+        Every run ends with one ``summary`` log event. A sync that ends on an
+        error (the OKR source refused the token, a wrong database id, an OKR
+        source that became invalid) is recorded as ``failed`` with the reason,
+        and the error is raised again for the caller to report.
         """
         started = self.now()
+        self._run_id = None
         log.info("run started", extra={"event": "run_start", "dry_run": not apply})
+        try:
+            return self._run(started, apply, on_write, should_stop)
+        except KeyboardInterrupt:  # stopped at once (Ctrl-C before any write, or twice)
+            report.log_summary(outcome="stopped", reason="interrupted", dry_run=not apply,
+                               run_id=self._run_id)  # fmt: skip
+            raise
+        except Exception as exc:
+            reason = describe(exc)
+            if isinstance(exc, OkrSyncError):
+                exc.ended_run = True
+            if apply:
+                self._record_failure(started, reason)
+            source = getattr(exc, "source", None)
+            report.log_abort(reason, source if isinstance(source, str) else None)
+            report.log_summary(outcome="failed", reason=reason, dry_run=not apply,
+                               run_id=self._run_id)  # fmt: skip
+            raise
+
+    def _record_failure(self, started: dt.datetime, reason: str) -> None:
+        try:
+            self._run_id = self.state.record_failed_run(
+                started, self.now(), reason, run_id=self._run_id
+            )
+        except Exception:  # the store itself failed: the error being raised says more
+            log.debug("could not record the failed run", exc_info=True)
+
+    def _run(
+        self,
+        started: dt.datetime,
+        apply: bool,
+        on_write: Callable[[int, int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> RunSummary:
         computed = self.compute()
         plan = self.plan(computed)
         failures = [
@@ -224,28 +317,17 @@ class Engine:
             failures=tuple(failures),
             notes=tuple(computed.notes),
         )
-        for kr in computed.outcome.key_results:
-            if kr.stale or kr.error:  # one line per KR left unwritten, with the reason
-                log.warning(
-                    "%s %s: %s", kr.kr_id, "stale" if kr.stale else "failed", kr.error,
-                    extra={"event": "failure", "kr": kr.kr_id, "stale": kr.stale,
-                           "error": kr.error},
-                )  # fmt: skip
-            elif kr.skipped:
-                log.info("%s left alone: %s", kr.kr_id, kr.skipped,
-                         extra={"event": "skipped", "kr": kr.kr_id, "reason": kr.skipped})  # fmt: skip
-        for obj in computed.outcome.objectives:
-            if obj.stale or obj.error:  # an objective left unwritten, with the KRs that made it so
-                log.warning(
-                    "%s stale: %s", obj.objective_id, obj.error,
-                    extra={"event": "failure", "objective": obj.objective_id, "stale": obj.stale,
-                           "error": obj.error},
-                )  # fmt: skip
+        report.log_results(computed.outcome, computed.source_errors)
         for change in plan.conflicts:
             log_conflict(change)
         if not apply:
+            report.log_summary(
+                outcome="failed" if summary.failed or summary.source_errors else "ok",
+                reason=None, dry_run=True, run_id=None, planned=len(plan.writes()),
+                conflicts=len(plan.conflicts), failed=summary.failed,
+            )  # fmt: skip
             return summary.model_copy(update={"finished_at": self.now()})
-        run_id = self.state.start_run(started)
+        run_id = self._run_id = self.state.start_run(started)
         applier = Applier(
             self.connectors, self.state, self.cfg.conflicts, refresh_seconds=self.refresh_seconds
         )
@@ -280,25 +362,21 @@ class Engine:
             computed.cursors,
             computed.caches,
         )
-        log.info(
-            "run finished: %d writes, %d conflicts, %d failed",
-            writes,
-            len(done.plan.conflicts),
-            len(summary.failed),
-            extra={
-                "event": "summary",
-                "writes": writes,
-                "conflicts": len(done.plan.conflicts),
-                "failed": list(summary.failed),
-                "run_id": run_id,
-            },
-        )
+        report.log_summary(
+            outcome=outcome, reason=None, dry_run=False, run_id=run_id, writes=writes,
+            planned=len(plan.writes()), conflicts=len(done.plan.conflicts), failed=summary.failed,
+        )  # fmt: skip
         return summary
 
     def _adopt(self, run_id: int, computed: Computed) -> None:
         """Fields that already held the desired value become okr-sync's own."""
         for name, tplan in computed.target_plans.items():
             last = self.state.last_written(name)
-            adopt = [(ref, f, v) for ref, f, v in tplan.in_sync if last.get((ref, f)) != (v,)]
+            ended = self._accepted_in_sync.get(name, frozenset())
+            adopt = [
+                (ref, f, v)
+                for ref, f, v in tplan.in_sync
+                if last.get((ref, f)) != (v,) or (ref, f) in ended
+            ]
             if adopt:
                 self.state.adopt(name, run_id, adopt)

@@ -55,11 +55,11 @@ class StateQueries:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
         rows = self._db.execute(
-            "SELECT id, started_at, finished_at, dry_run, outcome, summary FROM runs "
+            "SELECT id, started_at, finished_at, dry_run, outcome, summary, reason FROM runs "
             "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary")
+        keys = ("id", "started_at", "finished_at", "dry_run", "outcome", "summary", "reason")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def run_summary(self, run_id: int) -> dict[str, Any] | None:

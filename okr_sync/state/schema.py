@@ -72,9 +72,25 @@ def _m0003_shared_provenance(db: sqlite3.Connection) -> None:
         db.execute("UPDATE snapshots SET provenance = ? WHERE rowid = ?", (key, rowid))
 
 
+def _m0004_run_reasons_and_acceptances(db: sqlite3.Connection) -> None:
+    # A run that failed before it computed anything has no summary: its reason is kept
+    # beside it, so `status` can say why. Acceptances: a human value a person declared
+    # right (`okr-sync accept`); okr-sync keeps it, and reports no conflict, until the
+    # field holds something else. okr-sync's own last written value stays in `written`.
+    db.execute("ALTER TABLE runs ADD COLUMN reason TEXT")
+    db.execute(
+        """CREATE TABLE accepted (
+            target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
+            owner TEXT NOT NULL, value TEXT, run_id INTEGER, accepted_at TEXT NOT NULL,
+            PRIMARY KEY (target, kind, record, field))"""
+    )
+    db.execute("CREATE INDEX accepted_by_owner ON accepted(owner)")
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_pending_writes", _m0002_pending_writes),
     ("0003_shared_provenance", _m0003_shared_provenance),
+    ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
 ]

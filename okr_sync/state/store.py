@@ -37,6 +37,7 @@ from okr_sync.models import (
 from okr_sync.state.queries import CacheUpdate as CacheUpdate
 from okr_sync.state.queries import CursorState as CursorState
 from okr_sync.state.queries import StateQueries
+from okr_sync.state.records import RunRecords
 from okr_sync.state.schema import MIGRATIONS, provenance_key
 
 
@@ -48,7 +49,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class StateStore(StateQueries):
+class StateStore(StateQueries, RunRecords):
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
     def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
@@ -348,6 +349,8 @@ class StateStore(StateQueries):
                         for c in changes
                     ],
                 )
+                for c in changes:  # okr-sync's own value stands there now: no acceptance left
+                    self._end_acceptances(db, c.target, [(c.ref.kind, c.ref.id, c.field)])
             if result in ("applied", "refused"):  # the outcome is known: nothing is pending
                 db.executemany(
                     "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
@@ -369,3 +372,4 @@ class StateStore(StateQueries):
                 "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
                 [(target, ref.kind, ref.id, f) for ref, f, _ in rows],
             )
+            self._end_acceptances(db, target, [(ref.kind, ref.id, f) for ref, f, _ in rows])

@@ -68,7 +68,7 @@ def test_status_json_lists_conflicts_and_failures_with_reasons(example: Path) ->
     invoke("sync", "-c", str(example))
     code, out, _ = invoke("status", "-c", str(example), "--json")
     data = json.loads(out)
-    assert code == 0 and data["schedule"] is None
+    assert code == 1 and data["schedule"] is None  # the latest run failed
     assert data["state"] == str(example.parent / ".okr-sync" / "state.db")
     failed, conflicted, first = data["runs"]
     assert [r["id"] for r in data["runs"]] == [3, 2, 1]
@@ -80,7 +80,7 @@ def test_status_json_lists_conflicts_and_failures_with_reasons(example: Path) ->
     assert any(f["kind"] == "kr" and f["reason"].startswith("stale: ") for f in failed["failures"])
     assert failed["duration_seconds"] == 0 and failed["started_at"] == FROZEN_NOW
     code, out, _ = invoke("status", "-c", str(example), "--limit", "1")
-    assert code == 0 and "run 3 (failed):\n  source work: work:" in out and "\n2 " not in out
+    assert code == 1 and "run 3 (failed):\n  source work: work:" in out and "\n2 " not in out
 
 
 def test_status_shows_a_stopped_run_and_its_note(example: Path) -> None:
