@@ -58,6 +58,13 @@ def _done(item: WorkItem) -> bool:
     return item.status_category is StatusCategory.DONE
 
 
+def _entry(item: WorkItem, value: float) -> CountedItem:
+    """How a counted item shows in the provenance: key, source, done, value, title."""
+    return CountedItem(
+        key=item.key, source=item.source, done=_done(item), value=value, title=item.title
+    )
+
+
 @dataclass
 class Tally:
     """What a KR's items add up to.
@@ -100,15 +107,7 @@ def tally(
                 if item.story_points is None:
                     out.unestimated.append(item.key)
                 points = item.story_points or 0.0
-            out.entries.append(
-                CountedItem(
-                    key=item.key,
-                    source=item.source,
-                    done=_done(item),
-                    value=points,
-                    title=item.title,
-                )
-            )
+            out.entries.append(_entry(item, points))
         out.total = sum(e.value for e in out.entries)
         out.done = sum(e.value for e in out.entries if e.done)
         if counted and out.total == 0:
@@ -123,15 +122,7 @@ def tally(
             if value is None:
                 out.excluded.append(Exclusion(key=item.key, reason=f"no value for {name}"))
             else:
-                out.entries.append(
-                    CountedItem(
-                        key=item.key,
-                        source=item.source,
-                        done=_done(item),
-                        value=value,
-                        title=item.title,
-                    )
-                )
+                out.entries.append(_entry(item, value))
         out.current = sum(e.value for e in out.entries)
         if counted and not out.entries:  # the field vanished (renamed?): a 0 here would be a lie
             out.current = None
