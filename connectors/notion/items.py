@@ -148,17 +148,19 @@ def check_item_database(
                         f"none of {', '.join(map(repr, spec.done))} is an option, so no row could count as done",
                         f"set {setting}.done to the options that mean done (it has: {', '.join(names) or 'none'})"))  # fmt: skip
             else:
-                done = frozenset(groups.get(COMPLETE, ()))
+                # Options made through the API all land in To-do (Notion ignores the group
+                # sent), so an empty Complete group falls back to the default done names.
+                done = frozenset(groups.get(COMPLETE, ())) or frozenset(spec.done) & set(names)
                 if not done:
                     problems.append(ItemProblem(status,
-                        "no option is in Notion's Complete group (options made through the API land "
-                        "in To-do), so no row could count as done",
+                        "no option is in Notion's Complete group, and none is named "
+                        f"{', '.join(map(repr, spec.done))}, so no row could count as done",
                         f"move the options that mean done to the Complete group in Notion, or set "
                         f"{setting}.done to them (it has: {', '.join(names) or 'none'})"))  # fmt: skip
             if "in_progress" in explicit or groups is None:
                 progress = frozenset(spec.in_progress)
             else:
-                progress = frozenset(groups.get(IN_PROGRESS, ()))
+                progress = frozenset(groups.get(IN_PROGRESS, ())) or frozenset(spec.in_progress)
     labels = find("labels", spec.labels, ITEM_TYPES["labels"]) if spec.labels else None
     relation = (
         find("key_results", spec.key_results, ITEM_TYPES["key_results"])

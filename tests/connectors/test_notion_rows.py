@@ -79,17 +79,27 @@ def test_done_in_the_config_overrides_the_groups() -> None:
     assert to_item(row("Done"), reader, "notion", {}).status_category is StatusCategory.TODO
 
 
-def test_a_status_made_through_the_api_has_an_empty_complete_group_and_needs_done() -> None:
+def test_a_status_made_through_the_api_falls_back_to_the_default_done_names() -> None:
     props = schema(TASK_DS)  # Backlog, Blocked, In Progress, Done: all in To-do
+    reader = row_reader(ItemDatabase(database="db"), 2, "Task DB", props, source="notion")
+    assert reader.done == {"Done"}  # the Complete group is empty: the default names decide
+    assert "In Progress" in reader.in_progress
+
+
+def test_an_empty_complete_group_and_no_default_name_needs_done() -> None:
+    props = copy.deepcopy(schema(TASK_DS))
+    for option in props["Status"]["status"]["options"]:
+        if option["name"] == "Done":
+            option["name"] = "Shipped"
     with pytest.raises(SourceError) as err:
         row_reader(ItemDatabase(database="db"), 2, "Task DB", props, source="notion")
     text = str(err.value)
     assert "items[2] database 'Task DB'" in text and "'Status'" in text
     assert "no option is in Notion's Complete group" in text and "items[2].done" in text
     reader = row_reader(
-        ItemDatabase(database="db", done=("Done",)), 2, "Task DB", props, source="notion"
+        ItemDatabase(database="db", done=("Shipped",)), 2, "Task DB", props, source="notion"
     )
-    assert reader.done == {"Done"}
+    assert reader.done == {"Shipped"}
 
 
 def test_a_done_list_matching_no_option_is_a_problem() -> None:
