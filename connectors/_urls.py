@@ -10,13 +10,27 @@ never quote the value (it may hold a secret).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
-#: Hosts a plain http:// URL may name: this machine only (the sandboxes).
+#: Host names a plain http:// URL may name besides loopback addresses: this machine.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or any loopback address (127.0.0.0/8, ::1)."""
+    host = host.lower().strip("[]")
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 USERINFO = "a user name or password inside the URL is not allowed"
 
 
@@ -38,10 +52,10 @@ def check_service_url(value: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not host:
         raise ValueError("must be an https:// URL with a host, such as https://acme.atlassian.net")
-    if scheme == "http" and host.lower() not in LOOPBACK:
+    if scheme == "http" and not is_loopback(host):
         raise ValueError(
             "plain http:// would send the token unencrypted; use https:// "
-            "(http:// is accepted only for 127.0.0.1, ::1 and localhost)"
+            "(http:// is accepted only for loopback hosts: 127.0.0.0/8, ::1 and localhost)"
         )
     return value
 

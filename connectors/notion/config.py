@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from connectors._urls import LOOPBACK, ServiceUrl
+from connectors._urls import ServiceUrl, is_loopback
 from okr_sync.interfaces import ConnectorConfig, SecretRef
 
 
@@ -109,7 +109,7 @@ class NotionConfig(ConnectorConfig):
     @classmethod
     def _within_notion_limit(cls, value: float, info: ValidationInfo) -> float:
         host = urlsplit(str(info.data.get("base_url", ""))).hostname or ""
-        if value > 3 and host not in LOOPBACK:
+        if value > 3 and not is_loopback(host):
             raise ValueError(
                 "Notion allows an average of 3 requests/s per integration; "
                 f"{value:g} would be refused with 429s (only a local sandbox may go faster)"

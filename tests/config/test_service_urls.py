@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors._urls import check_service_url
 from okr_sync.config.loading import load_config
 from okr_sync.errors import ConfigError
 
@@ -109,7 +110,7 @@ def test_a_url_other_than_https_is_refused_except_on_loopback(
     assert (problem.line, problem.field) == (line, field)
     if value.startswith("http://"):
         assert "plain http:// would send the token unencrypted" in problem.message
-        assert "127.0.0.1, ::1 and localhost" in problem.message
+        assert "loopback hosts: 127.0.0.0/8, ::1 and localhost" in problem.message
     else:
         assert "must be an https:// URL" in problem.message
 
@@ -120,3 +121,14 @@ def test_a_url_other_than_https_is_refused_except_on_loopback(
 )
 def test_loopback_http_and_any_https_are_accepted(tmp_path: Path, value: str) -> None:
     assert load(tmp_path, jira=value, notion=value)[1] is None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "127.1.2.3", "[::1]", "LOCALHOST"])
+def test_any_loopback_address_may_use_plain_http(host: str) -> None:
+    assert check_service_url(f"http://{host}:8080") == f"http://{host}:8080"
+
+
+@pytest.mark.parametrize("host", ["128.0.0.1", "notion-mock", "10.0.0.1", "localhost.example.com"])
+def test_other_hosts_need_https(host: str) -> None:
+    with pytest.raises(ValueError, match="only for loopback hosts"):
+        check_service_url(f"http://{host}:8080")
