@@ -9,7 +9,7 @@ and so never import the connector class back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -115,6 +115,7 @@ class JiraAccess(Protocol):
         properties: str | None = None,
         others: Sequence[str] = (),
         keys_only: bool = False,
+        parents: tuple[str, Collection[str]] | None = None,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key, batched; and the unknown keys."""
         ...

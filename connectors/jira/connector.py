@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -219,15 +219,21 @@ class JiraConnector:
         properties: str | None = None,
         others: Sequence[str] = (),
         keys_only: bool = False,
+        parents: tuple[str, Collection[str]] | None = None,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key (plus any ``others`` clauses, OR-ed in), batched; and the unknown keys.
 
         Data Center refuses a JQL naming an unknown key (400 "An issue with key
         'X' does not exist"), so such keys are dropped and the query re-run.
+        ``parents`` (a field and epic keys) adds the children of those epics: an epic
+        deleted since the last run is refused the same way (``… does not exist for
+        field 'cf[10014]'``) and dropped too, without counting as a missing key.
         ``keys_only``: ask for keys alone, in the biggest pages Jira serves.
         """
         missing: set[str] = set()
         pending = set(keys)
+        parent_field, parent_keys = parents or ("parent", ())
+        pending_parents = set(parent_keys)
         while True:
             try:
                 found: list[dict[str, Any]] = []
@@ -237,17 +243,23 @@ class JiraConnector:
                 size = None
                 if keys_only:
                     size = KEYS_PAGE_CLOUD if self.connect().cloud else KEYS_PAGE_DC
-                for group in or_groups([*in_clauses("key", pending, budget), *others], budget):
+                clauses = [
+                    *in_clauses("key", pending, budget),
+                    *in_clauses(parent_field, pending_parents, budget),
+                    *others,
+                ]
+                for group in or_groups(clauses, budget):
                     wrapped = f"({group})" if " OR " in group else group
                     jql = f"{wrapped} AND {since}" if since else group
                     found += self.search(jql, fields, properties=properties, page_size=size)
                 return found, missing
             except SourceError as exc:
-                gone = set(_MISSING_KEY.findall(str(exc))) & pending
+                gone = set(_MISSING_KEY.findall(str(exc))) & (pending | pending_parents)
                 if not gone:
                     raise
-                missing |= gone
+                missing |= gone & pending
                 pending -= gone
+                pending_parents -= gone
 
     # --- WriteTarget ------------------------------------------------------------------------
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:

@@ -155,11 +155,16 @@ class Puller:
         return (wanted - got) | missing
 
     def members(self, keys: Iterable[str] = (), others: Iterable[str] = (),
-                selector: str | None = None) -> tuple[set[str], set[str]]:  # fmt: skip
-        """Keys matching (keys only, big pages); and the unknown requested keys."""
+                selector: str | None = None,
+                parents: Iterable[str] = ()) -> tuple[set[str], set[str]]:  # fmt: skip
+        """Keys matching (keys only, big pages); and the unknown requested keys.
+
+        ``parents``: epics whose direct children are members too.
+        """
         raws, missing = self.access.search_keys(
-            set(keys), _KEY, others=list(others), keys_only=True
-        )
+            set(keys), _KEY, others=list(others), keys_only=True,
+            parents=(self.child_field, set(parents)),
+        )  # fmt: skip
         return {self._key(raw, selector) for raw in raws}, missing
 
     def rule_members(self, jql: str, selector: str) -> set[str]:
@@ -260,25 +265,27 @@ class Puller:
         known = set(request.known_epics)
         cached = set(request.cached_keys)
         keys = set(request.keys)
-        child_known = in_clauses(self.child_field, known)
+        # A cached epic deleted since is dropped from the children's clause (Data Center
+        # refuses a JQL naming it), never failing the pull.
         changed, _ = self.access.search_keys(
             keys,
             self.fields,
             since=since,
-            others=[*self.label_clauses, *child_known, *rule_clauses],
+            others=[*self.label_clauses, *rule_clauses],
+            parents=(self.child_field, known),
         )
         for raw in changed:
             self.convert(raw)
-        roots, missing = self.members(keys, [*self.label_clauses, *child_known])
+        roots, missing = self.members(keys, self.label_clauses, parents=known)
         by_rules = set().union(*by_rule.values())
         kept = {
             e for e in known
             if e in roots | by_rules and (e not in self.found or self.found[e].kind is ItemKind.EPIC)
         }  # fmt: skip
-        if known - kept and child_known:  # the children of an epic that left are no members
+        if known - kept:  # the children of an epic that left are no members
             roots, missing = self.members(keys, self.label_clauses)
-            for clause in in_clauses(self.child_field, kept):
-                roots |= self.members(others=[clause])[0]
+            if kept:
+                roots |= self.members(parents=kept)[0]
         missing |= keys - roots
         selected = roots | by_rules
         selected -= self.fetch(selected - cached - set(self.found))

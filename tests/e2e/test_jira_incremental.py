@@ -173,3 +173,20 @@ def test_a_changed_connection_config_forces_a_full_pull(world: World) -> None:
     assert numbers(summary) == numbers(full_pull(world))
     _, rerun = world.run()  # and the run after is incremental again
     assert rerun[search] == noop[search]
+
+
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_a_deleted_cached_epic_does_not_fail_the_incremental_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Data Center refuses a JQL naming a deleted key, even in ``cf[…] in (…)``."""
+    world = World(tmp_path, monkeypatch, mode=mode)
+    try:
+        world.run()
+        world.sandbox.delete_issue(world.epic2)  # labelled okr:KR-2: cached, then gone
+        summary, _ = world.run()
+        assert not summary.source_errors, summary.source_errors
+        assert "KR-1" not in summary.failed and "KR-3" not in summary.failed
+        assert numbers(summary) == numbers(full_pull(world))
+    finally:
+        world.sandbox.stop()
