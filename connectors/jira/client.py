@@ -137,10 +137,14 @@ class JiraCaller(Caller):
         elif isinstance(exc, ValueError):  # the _MALFORMED ones, and any other unparsable body
             message = f"{what}: malformed response from {self.site} (not valid JSON){gave_up}"
         elif status in (401, 403):
+            # A 403 says why (e.g. "To discard the user notification either admin or
+            # project admin permissions are required"); Jira's own words never hold secrets.
+            said = jira_message(exc) if status == 403 else ""
+            said = f": {said}" if said and said != type(exc).__name__ else ""
             return AuthError(
                 self.source,
                 f"{what}: {self.site} answered {status} "
-                f"({'not authenticated' if status == 401 else 'forbidden'}). Check the API token "
+                f"({'not authenticated' if status == 401 else 'forbidden'}{said}). Check the API token "
                 "(or personal access token), the account email for Jira Cloud, that the token has "
                 "not expired, and that the account may browse and edit these projects",
             )

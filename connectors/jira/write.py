@@ -29,7 +29,10 @@ when their values change. What the plan compares each field with, and why:
   ``comment`` field); an epic whose comment list is longer than the search shows is
   read page by page.
 
-Edits use ``notifyUsers=false`` (Jira ignores it without admin rights).
+Label edits ask for ``notifyUsers=false``; Jira refuses the whole edit (403 "To discard
+the user notification either admin or project admin permissions are required") when
+the API user is no (project) admin, so on that answer the edit is sent again without
+it, and the connector stops asking for the rest of the run.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectors.jira.client import get_json
-from okr_sync.errors import WriteError
+from okr_sync.errors import OkrSyncError, WriteError
 from okr_sync.interfaces import WriteSpec
 from okr_sync.models import FieldValue, ItemKind, KrResult, Outcome, Record, RecordRef
 
@@ -94,6 +97,23 @@ class EpicWriter:
         #: The fields named under ``write:`` (set by :meth:`desired`, which a run calls first).
         self._named: frozenset[str] = ITEM_FIELDS
         self._day = ""
+        #: Whether edits still ask Jira not to notify watchers (needs admin rights).
+        self._quiet = True
+
+    def _edit(self, key: str, base: str, http: Any, body: dict[str, Any]) -> None:
+        """PUT an issue edit, quietly where the API user may ask for that."""
+        caller = self.connector.caller
+        data = json.dumps(body)
+        if self._quiet:
+            try:
+                caller.call(f"PUT labels on {key}", http.put, f"{base}?notifyUsers=false",
+                            data=data, write=True)  # fmt: skip
+                return
+            except OkrSyncError as exc:
+                if "notification" not in str(exc).lower():
+                    raise
+                self._quiet = False  # not an admin: Jira refused the flag, not the edit
+        caller.call(f"PUT labels on {key}", http.put, base, data=data, write=True)
 
     # --- desired -------------------------------------------------------------------
     def desired(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
@@ -250,13 +270,7 @@ class EpicWriter:
             body: dict[str, Any] = {
                 "update": {"labels": [{"add": label} for label in values["label"]]}
             }
-            connector.caller.call(
-                f"PUT labels on {key}",
-                http.put,
-                f"{base}?notifyUsers=false",
-                data=json.dumps(body),
-                write=True,
-            )
+            self._edit(key, base, http, body)
         if "remote_link" in values:
             for link in values["remote_link"] or []:
                 body = {"globalId": link["globalId"], "relationship": "OKR",

@@ -1052,3 +1052,28 @@ def test_every_literal_is_quoted_and_escaped_as_jira_encodes_it(value: str, lite
 )
 def test_order_by_is_found_outside_quoted_strings_only(jql: str, stripped: str) -> None:
     assert strip_order_by(jql) == stripped
+
+
+def test_a_label_edit_refused_for_its_quiet_flag_is_sent_again_without_it(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    """Jira refuses ``notifyUsers=false`` from an API user who is no (project) admin."""
+    serve_site(rsps)
+    refusal = {
+        "errorMessages": [
+            "To discard the user notification either admin or project admin permissions "
+            "are required."
+        ],
+        "errors": {},
+    }
+    rsps.put(f"{SITE}{ISSUE_PATH}", status=403, json=refusal)
+    rsps.put(f"{SITE}{ISSUE_PATH}", status=204)
+    rsps.put(f"{SITE}{ISSUE_PATH}", status=204)
+    connector = make()
+    connector.session()
+    before = len(rsps.calls)
+    for _ in range(2):
+        connector.writer.write(RecordRef(kind="item", id=EPIC_KEY), {"label": ["okr:KR-1"]})
+    queries = [parse_qs(urlsplit(str(c.request.url)).query) for c in rsps.calls[before:]]
+    # Refused once with the flag, then sent without it, and never asked for again.
+    assert queries == [{"notifyUsers": ["false"]}, {}, {}]
