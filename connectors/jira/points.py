@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from connectors.jira.client import get_json
 from connectors.jira.issues import estimate
-from okr_sync.errors import SourceError
+from okr_sync.errors import OkrSyncError, SourceError
 
 if TYPE_CHECKING:
     from connectors.jira.config import JiraAccess
@@ -117,9 +117,10 @@ class PointsChooser:
                 boards += [b for b in values if isinstance(b, dict)]
                 if not values or body.get("isLast", True) or page == _MAX_BOARD_PAGES - 1:
                     break
-        except SourceError as exc:
-            # No Jira Software (404) or no right to see boards (403): no board to ask.
-            if any(f"answered {c}" in str(exc) for c in ("404", "403")):
+        except OkrSyncError as exc:
+            # No Jira Software (404), no right to see boards (403), or a token without
+            # the agile scopes (401): no board to ask.
+            if _unreadable(exc):
                 return BoardField(None, "no board of the project can be seen")
             raise
         own = [b for b in boards if (b.get("location") or {}).get("projectKey") == project]
@@ -128,10 +129,17 @@ class PointsChooser:
             return BoardField(None, "the project has no board")
         found: dict[str, list[str]] = {}
         for board in boards:
-            config = self._get(
-                f"configuration of board {board.get('id')}",
-                f"/rest/agile/1.0/board/{board.get('id')}/configuration",
-            )
+            try:
+                config = self._get(
+                    f"configuration of board {board.get('id')}",
+                    f"/rest/agile/1.0/board/{board.get('id')}/configuration",
+                )
+            except OkrSyncError as exc:
+                # A board listed but not readable (private, or configuration kept to
+                # project admins): it cannot decide, the others and the issues still may.
+                if _unreadable(exc):
+                    continue
+                raise
             estimation = config.get("estimation") if isinstance(config, dict) else None
             fid = ((estimation or {}).get("field") or {}).get("fieldId")
             if isinstance(fid, str) and fid in self.candidates:
@@ -218,3 +226,8 @@ class PointsChooser:
         """An issue's candidate values (aligned with ``candidates``), or None when it has none."""
         value = tuple(estimate(fields.get(c)) for c in self.candidates)
         return value if any(v is not None for v in value) else None
+
+
+def _unreadable(exc: OkrSyncError) -> bool:
+    """Whether Jira refused to show a board (401, 403 or 404), rather than failed."""
+    return any(f"answered {code}" in str(exc) for code in ("401", "403", "404"))

@@ -539,6 +539,31 @@ def test_without_a_board_the_one_field_the_projects_issues_use(
     assert "TESTKEY13: Story Points (customfield_10026), from its issues" in result.description
 
 
+@pytest.mark.parametrize(("where", "status"), [("list", 401), ("configuration", 403)])
+def test_boards_jira_will_not_show_leave_the_choice_to_the_issues(
+    make: Callable[..., JiraConnector], rsps: Any, where: str, status: int
+) -> None:
+    """A token without the agile scopes (401 on the board list), or a board whose
+    configuration only project admins may read (403): the issues decide, no failure."""
+    config = body(BOARD_CONFIG)
+    if where == "list":
+        rsps.get(f"{AGILE}/board", status=status, json={"errorMessages": ["Unauthorized"]})
+    else:
+        board = {"id": config["id"], "name": config["name"], "type": config["type"],
+                 "location": {"projectKey": "TESTKEY13"}}  # fmt: skip
+        rsps.get(f"{AGILE}/board", json={"maxResults": 50, "startAt": 0, "total": 1,
+                                         "isLast": True, "values": [board]})  # fmt: skip
+        rsps.get(f"{AGILE}/board/{config['id']}/configuration", status=status,
+                 json={"errorMessages": ["You do not have permission"]})  # fmt: skip
+    _, result = pull_epic(
+        make, rsps,
+        child_of_real_epic("TESTKEY13-2", "done", customfield_10026=8.0),
+        child_of_real_epic("TESTKEY13-3", "new"),
+    )  # fmt: skip
+    assert by_key(result.items)["TESTKEY13-2"].story_points == 8.0
+    assert "TESTKEY13: Story Points (customfield_10026), from its issues" in result.description
+
+
 def test_without_a_board_issues_using_both_fields_fail_the_pull(
     make: Callable[..., JiraConnector], rsps: Any
 ) -> None:
