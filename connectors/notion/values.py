@@ -96,8 +96,14 @@ def plain(prop: Mapping[str, Any]) -> Any:
 
 
 def number(prop: Mapping[str, Any]) -> float | None:
-    """A number, from a number, formula or rollup property (or a numeric text)."""
+    """A number, from a number, formula or rollup property (or a numeric text).
+
+    A "show original" rollup over one related row is an array of one number: that
+    number. Over several rows it has no single value (summing would be a guess).
+    """
     value = plain(prop)
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else None
     if isinstance(value, str):
         try:
             value = float(value.replace(",", "").rstrip("%"))

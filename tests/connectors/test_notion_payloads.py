@@ -299,7 +299,10 @@ def test_rollup_shapes_read_plain_values() -> None:
     }
     props = item_3["properties"]
     assert number(props["Rollup Number"]) == 72.0
-    assert number(props["Rollup Number Array"]) is None  # a list is not a number
+    assert number(props["Rollup Number Array"]) is None  # two related rows: no single value
+    one = copy.deepcopy(props["Rollup Number Array"])  # in memory: over one related row
+    one["rollup"]["array"] = one["rollup"]["array"][:1]
+    assert number(one) == 42.0  # "show original" of one number is that number
     assert date_range(props["Date"]) == (None, dt.date(2024, 11, 25))  # a single date: the end
 
     item_1 = row(ROLLUPS, "Item 1")  # no related pages: the empty forms
