@@ -56,7 +56,13 @@ ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"})
 _RECEIPTS = ("remote_links",)
 #: Keys earlier versions kept in the property; dropped when it is next written.
 _OLD_RECEIPTS = ("commented", "comment_seq")
-_MARKER = re.compile(r"\[okr-sync:(?P<kr>[^:\]]+):(?P<status>[^\]]*):#(?P<seq>\d+)\]")
+# The marker is read back however Jira renders it: as posted, with its brackets escaped
+# (``\[…\]``), or as a link (``[text|okr-sync:…]``) — on Cloud the body is stored as ADF
+# and turned back into wiki markup, where square brackets are link syntax.
+_MARKER = re.compile(
+    r"\\?\[(?:[^\]|]*\|)?okr-sync:(?P<kr>[^:\]|\\]+):(?P<status>[^\]|\\]*):#(?P<seq>\d+)"
+    r"(?:\|[^\]]*)?\\?\]"
+)
 _COMMENT_PAGE = 100  # Cloud serves at most 100 comments a page (maxResults=1000 echoes 100)
 
 

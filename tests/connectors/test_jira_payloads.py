@@ -1102,3 +1102,19 @@ def test_a_label_edit_refused_for_its_quiet_flag_is_sent_again_without_it(
     queries = [parse_qs(urlsplit(str(c.request.url)).query) for c in rsps.calls[before:]]
     # Refused once with the flag, then sent without it, and never asked for again.
     assert queries == [{"notifyUsers": ["false"]}, {}, {}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "KR-1 is on track. [okr-sync:KR-1:on_track:#3]",  # as posted
+        "KR-1 is on track. \\[okr-sync:KR-1:on_track:#3\\]",  # brackets escaped
+        "KR-1 is on track. [okr-sync:KR-1:on_track:#3|okr-sync:KR-1:on_track:#3]",  # a link
+    ],
+)
+def test_a_check_in_marker_reads_back_however_jira_renders_it(body: str) -> None:
+    """On Cloud the body is stored as ADF and returned as wiki markup, where square
+    brackets are link syntax: the receipt must survive the round trip."""
+    from connectors.jira.write import Announced, latest_markers
+
+    assert latest_markers([body, "a human's comment"]) == {"KR-1": Announced("on_track", 3)}
