@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from okr_sync.models import CountedItem, ObjectivePart, Provenance
 
 # Notion pages are keyed by their id, a UUID (responses always give it with dashes;
-# requests also take the 32 hex digits without): see /work/shared/api-notes/notion.md
+# requests also take the 32 hex digits without): see ../shared/api-notes/notion.md (beside the project folder)
 # "IDs are UUIDs", and the SDK's id helper, which returns "standard UUID format
 # xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
 # (https://www.mintlify.com/makenotion/notion-sdk-js/api/helpers/id-extraction).
