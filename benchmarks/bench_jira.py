@@ -736,7 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line per conflict would drown the figures: they are counted in the summary.
         handler.addFilter(lambda record: getattr(record, "event", None) != "conflict")
     events = PullEvents()
-    engine_log = logging.getLogger("okr_sync.engine.engine")
+    engine_log = logging.getLogger("okr_sync.engine")  # the engine and its pull module
     engine_log.setLevel(logging.INFO)
     engine_log.addHandler(events)
 

@@ -23,3 +23,4 @@ def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -
     assert module["main"](["--quick"]) == 0
     out = capsys.readouterr().out
     assert "run 2" in out and "epics holding their KRs' current state: 40/40" in out
+    assert "(no pull)" not in out  # the pulls were seen: searches are set against a floor
