@@ -102,8 +102,9 @@ def number(prop: Mapping[str, Any]) -> float | None:
     number. Over several rows it has no single value (summing would be a guess).
     """
     value = plain(prop)
-    if isinstance(value, list):
-        value = value[0] if len(value) == 1 else None
+    if isinstance(value, list):  # only a rollup or formula array; never people or a relation
+        one = len(value) == 1 and prop.get("type") in ("rollup", "formula")
+        value = value[0] if one else None
     if isinstance(value, str):
         try:
             value = float(value.replace(",", "").rstrip("%"))
