@@ -181,9 +181,12 @@ class JiraConnector:
         """How many issues match: approximate-count on Cloud, a one-row search on Data Center."""
         s = self.connect()
         if s.cloud:
-            result = self.caller.call(
-                "approximate-count", s.client.approximate_issue_count, jql, selector=selector
-            )
+            # The client's plain form reads a missing count as 0: ask for the body instead.
+            answer = self.caller.call(
+                "approximate-count", s.client.approximate_issue_count, jql, json_result=True,
+                selector=selector,
+            )  # fmt: skip
+            result = answer.get("count") if isinstance(answer, dict) else None
         else:
             page = self.caller.call(
                 "search (count)", s.client.search_issues, jql, maxResults=1, fields=["key"],

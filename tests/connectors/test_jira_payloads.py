@@ -1118,3 +1118,16 @@ def test_a_check_in_marker_reads_back_however_jira_renders_it(body: str) -> None
     from connectors.jira.write import Announced, latest_markers
 
     assert latest_markers([body, "a human's comment"]) == {"KR-1": Announced("on_track", 3)}
+
+
+def test_an_approximate_count_without_a_count_is_no_zero(
+    make: Callable[..., JiraConnector], rsps: Any
+) -> None:
+    """The ``jira`` client reads a missing ``count`` as 0; a count KR must not."""
+    serve_site(rsps)
+    rsps.post(f"{SITE}/rest/api/2/search/approximate-count", json={})
+    connector = make()
+    with pytest.raises(SourceError, match="no count"):
+        connector.count("project = PAY", "rule-1")
+    rsps.replace(responses.POST, f"{SITE}/rest/api/2/search/approximate-count", json={"count": 7})
+    assert connector.count("project = PAY", "rule-1") == 7
