@@ -85,6 +85,10 @@ class YamlOkrConfig(ConnectorConfig):
     type: Literal["yaml_okrs"]
     path: str
 
+    def source_identity(self) -> str:
+        """The OKR file, as the config names it (relative to the config's folder)."""
+        return f"yaml_okrs:{self.path}"
+
 
 class YamlOkrSource:
     """OKR source reading a YAML file with ``objectives`` and ``key_results`` lists.

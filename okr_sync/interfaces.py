@@ -99,6 +99,15 @@ class ConnectorConfig(BaseModel):
 
     type: str
 
+    def source_identity(self) -> str:
+        """What names the OKR source this connection reads, when it is a config's OKR source.
+
+        A state store records it and refuses a config whose OKR source differs, so two
+        teams' histories never mix. Never a secret. Override to name the data (a
+        database id, a file) rather than only the connector type.
+        """
+        return self.type
+
 
 class WriteSpec(BaseModel):
     """Which logical fields the config asks a target to write, per record kind."""

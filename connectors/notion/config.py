@@ -9,6 +9,7 @@ keys and a relation to an Initiatives database.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -16,6 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from connectors._urls import ServiceUrl, is_loopback
 from okr_sync.interfaces import ConnectorConfig, SecretRef
+
+_HEX_ID = re.compile(
+    r"([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I
+)
+
+
+def id_in_url(ref: str) -> str:
+    """The id in any Notion URL (app.notion.com too), else the text itself."""
+    found = _HEX_ID.findall(ref.split("?", 1)[0])
+    if not found:
+        return ref
+    hexes = str(found[-1]).replace("-", "").lower()
+    return f"{hexes[:8]}-{hexes[8:12]}-{hexes[12:16]}-{hexes[16:20]}-{hexes[20:]}"
 
 
 class _Names(BaseModel):
@@ -104,6 +118,11 @@ class NotionConfig(ConnectorConfig):
     max_wait_seconds: float = Field(default=120.0, gt=0, le=86_400)
     timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     version: Literal["2025-09-03"] = "2025-09-03"
+
+    def source_identity(self) -> str:
+        """The Key Results (and Objectives) databases, by id however the config names them."""
+        parts = [id_in_url(db) for db in (self.key_results, self.objectives) if db]
+        return "notion:" + ",".join(parts)
 
     @field_validator("requests_per_second")
     @classmethod

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any, ClassVar
 from connectors.notion.check import check_notion
 from connectors.notion.client import NotionCaller, property_items, query_pages
 from connectors.notion.config import NotionConfig
+from connectors.notion.config import id_in_url as _id_in_url
 from connectors.notion.items import row_reader, to_item
 from connectors.notion.okrs import (
     PER_KR,
@@ -64,20 +64,6 @@ from okr_sync.interfaces import (
 from okr_sync.models import FieldValue, OkrTree, Outcome, PullRequest, PullResult, Record, RecordRef
 
 log = logging.getLogger(__name__)
-
-
-_HEX_ID = re.compile(
-    r"([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I
-)
-
-
-def _id_in_url(ref: str) -> str:
-    """The id in any Notion URL (app.notion.com too), else the text itself."""
-    found = _HEX_ID.findall(ref.split("?", 1)[0])
-    if not found:
-        return ref
-    hexes = str(found[-1]).replace("-", "").lower()
-    return f"{hexes[:8]}-{hexes[8:12]}-{hexes[12:16]}-{hexes[16:20]}-{hexes[20:]}"
 
 
 class NotionConnector:

@@ -21,12 +21,9 @@ from pathlib import Path
 import click
 
 from okr_sync.cli import render
-from okr_sync.cli.common import common_options, echo
+from okr_sync.cli.common import common_options, echo, location_of
 from okr_sync.config.loading import load_config
-from okr_sync.engine.runner import lock_path
 from okr_sync.errors import StateError
-from okr_sync.state.lock import RunLock
-from okr_sync.state.store import StateStore
 
 
 def _where(conflict: dict[str, object]) -> str:
@@ -45,10 +42,11 @@ def accept(path: Path, quiet: bool, kr: str, field: str | None, target: str | No
         known = ", ".join(sorted(loaded.config.write)) or "none"
         raise click.BadParameter(f"no write target named {target!r} (targets: {known})",
                                  param_hint="--target")  # fmt: skip
-    if not loaded.state_path.exists():
-        raise StateError(f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first")
-    with RunLock(lock_path(loaded.state_path), advice="wait for it to finish, then accept"):
-        state = StateStore.open(loaded.state_path)
+    location = location_of(loaded)
+    if not location.exists():
+        raise StateError(f"no runs recorded yet in {location}; run 'okr-sync sync' first")
+    with location.run_lock(advice="wait for it to finish, then accept"):
+        state = location.open()
         try:
             found = state.open_conflicts(kr)
             chosen = [

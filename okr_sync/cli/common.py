@@ -17,6 +17,7 @@ import click
 from okr_sync import log
 from okr_sync.config.loading import LoadedConfig, find_config, load_config
 from okr_sync.errors import EXIT_FAILED, OkrSyncError, StateError
+from okr_sync.state.location import StateLocation, state_location
 from okr_sync.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -175,9 +176,15 @@ def clock() -> Callable[[], dt.datetime]:
     return lambda: moment
 
 
+def location_of(loaded: LoadedConfig) -> StateLocation:
+    """Where a config's state store lives (its ``state:`` section)."""
+    return state_location(loaded.config.state, loaded.base_dir)
+
+
 def read_state(path: Path) -> tuple[LoadedConfig, StateStore]:
     """The config and its state store, read-only, for commands that only read history."""
     loaded = load_config(path, check_env=False)
-    if not loaded.state_path.exists():
-        raise StateError(f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first")
-    return loaded, StateStore.open_readonly(loaded.state_path)
+    location = location_of(loaded)
+    if not location.exists():
+        raise StateError(f"no runs recorded yet in {location}; run 'okr-sync sync' first")
+    return loaded, location.open_readonly()

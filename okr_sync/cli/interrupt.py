@@ -21,10 +21,10 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from types import FrameType
 
-from okr_sync.state.store import StateStore
+from okr_sync.errors import StateError
+from okr_sync.state.location import StateLocation
 
 #: Exit code of a sync that Ctrl-C stopped or aborted (128 + SIGINT).
 EXIT_INTERRUPTED = 130
@@ -74,11 +74,12 @@ class SyncInterrupt:
             signal.signal(signal.SIGINT, previous)
 
 
-def _changes(state_path: Path, run_id: int | None) -> tuple[list[str], list[str]]:
+def _changes(location: StateLocation, run_id: int | None) -> tuple[list[str], list[str]]:
     """The records a run wrote (target, record: fields), and those whose write was under way."""
-    if not state_path.exists():
+    try:
+        state = location.open_readonly()
+    except StateError:  # the store itself is what failed: say what is known
         return [], []
-    state = StateStore.open_readonly(state_path)
     try:
         if run_id is None:  # an aborted run: the latest, if it never finished
             latest = state.runs(1)
@@ -100,9 +101,9 @@ def _changes(state_path: Path, run_id: int | None) -> tuple[list[str], list[str]
     return written, under_way
 
 
-def stopped_text(state_path: Path, run_id: int | None, writes: int) -> str:
+def stopped_text(location: StateLocation, run_id: int | None, writes: int) -> str:
     """What a sync stopped by Ctrl-C wrote, and what the next run will do."""
-    written, _ = _changes(state_path, run_id)
+    written, _ = _changes(location, run_id)
     lines = [
         f"stopped by Ctrl-C after writing {writes} record(s): the writes not started are "
         "left for the next `okr-sync sync`, which completes the rest "
@@ -112,14 +113,14 @@ def stopped_text(state_path: Path, run_id: int | None, writes: int) -> str:
     return "\n".join(lines)
 
 
-def aborted_text(state_path: Path, writing: bool) -> str:
+def aborted_text(location: StateLocation, writing: bool) -> str:
     """What a sync aborted by Ctrl-C had done, and what the next run will do."""
     if not writing:
         return (
             "interrupted by Ctrl-C before any write: nothing was written; "
             "the next `okr-sync sync` starts afresh"
         )
-    written, under_way = _changes(state_path, None)
+    written, under_way = _changes(location, None)
     lines = [
         f"aborted by a second Ctrl-C after writing {len(written)} record(s); "
         "the next `okr-sync sync` completes the rest (`okr-sync status` shows this run as interrupted)"

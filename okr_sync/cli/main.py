@@ -26,6 +26,7 @@ from okr_sync.cli.common import (
     common_options,
     echo,
     emit_json,
+    location_of,
     log_format,
     read_state,
     say,
@@ -36,6 +37,7 @@ from okr_sync.cli.init import init
 from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text, stopped_text
 from okr_sync.cli.sandbox import sandbox
 from okr_sync.cli.schedule import schedule
+from okr_sync.cli.state_cmd import state_group
 from okr_sync.cli.status import status
 from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
@@ -102,7 +104,7 @@ full_option = click.option(
 def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
     """Show what a sync would write. Writes nothing, not even the state store."""
     loaded = load_config(path)
-    state = StateStore.open_readonly(loaded.state_path)
+    state = location_of(loaded).open_readonly()
     try:
         summary = _engine(loaded, state, accept_empty, full).run(apply=False)
     finally:
@@ -139,13 +141,13 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
     except KeyboardInterrupt:  # before any write, or a second Ctrl-C: at once
         if "bar" in bar_ctx:
             bar_ctx["bar"].__exit__(None, None, None)
-        _notice(aborted_text(loaded.state_path, interrupt.writing), "interrupted")
+        _notice(aborted_text(location_of(loaded), interrupt.writing), "interrupted")
         sys.exit(EXIT_INTERRUPTED)
     if "bar" in bar_ctx:
         bar_ctx["bar"].__exit__(None, None, None)
     if summary.stopped_early:
         _report(summary, loaded, quiet, as_json, exit_code=EXIT_INTERRUPTED,
-                then=stopped_text(loaded.state_path, summary.run_id, summary.writes))  # fmt: skip
+                then=stopped_text(location_of(loaded), summary.run_id, summary.writes))  # fmt: skip
     _report(summary, loaded, quiet, as_json)
 
 
@@ -240,3 +242,4 @@ main.add_command(check)
 main.add_command(schedule)
 main.add_command(status)
 main.add_command(accept)
+main.add_command(state_group)

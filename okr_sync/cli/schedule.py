@@ -26,7 +26,7 @@ from types import FrameType
 import click
 
 from okr_sync.cli import render
-from okr_sync.cli.common import clock, common_options, echo
+from okr_sync.cli.common import clock, common_options, echo, location_of
 from okr_sync.config.loading import LoadedConfig, load_config, zone
 from okr_sync.config.okr_checks import check_local_okrs
 from okr_sync.engine.runner import run_sync
@@ -34,7 +34,6 @@ from okr_sync.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, ConfigError, Cron
 from okr_sync.models import RunSummary
 from okr_sync.schedule import cron
 from okr_sync.schedule.scheduler import Scheduler
-from okr_sync.state.lock import RunLock, schedule_lock_path
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +143,7 @@ def schedule(
         run_now=run_now,
         on_summary=show,
     )
-    lock = RunLock(
-        schedule_lock_path(loaded.state_path),
+    lock = location_of(loaded).schedule_lock(
         holder="another okr-sync schedule",
         advice="one scheduler per state store: stop that one first, or let it do the work",
         details={"cron": expr.text, "timezone": zone_name},

@@ -13,13 +13,12 @@ from typing import Any
 import click
 
 from okr_sync.cli import render
-from okr_sync.cli.common import clock, common_options, echo, emit_json
+from okr_sync.cli.common import clock, common_options, echo, emit_json, location_of
 from okr_sync.cli.schedule import resolve_schedule
 from okr_sync.config.loading import LoadedConfig, load_config, zone
 from okr_sync.engine.report import shorten
-from okr_sync.engine.runner import lock_path
 from okr_sync.errors import EXIT_FAILED, StateError
-from okr_sync.state.lock import read_holder, schedule_lock_path
+from okr_sync.state.location import StateLocation
 from okr_sync.state.store import StateStore
 
 
@@ -36,22 +35,21 @@ def _alive(holder: dict[str, object]) -> bool:
     return True
 
 
-def _outcome(run: dict[str, Any], state_path: Path) -> str:
+def _outcome(run: dict[str, Any], holder: dict[str, object] | None) -> str:
     if run["outcome"] != "running":
         return str(run["outcome"])
     # Still marked running: either it is, or it died (the next run will mark it).
-    holder = read_holder(lock_path(state_path))
     return "running" if holder and _alive(holder) else "interrupted"
 
 
-def scheduler_of(state_path: Path) -> dict[str, object] | None:
+def scheduler_of(location: StateLocation) -> dict[str, object] | None:
     """The ``okr-sync schedule`` process holding the store's schedule lock (None if none).
 
     Read from the lock file's holder record, without touching the lock (taking
     it, even for a moment, could make a scheduler starting then refuse). A record
     left by a scheduler that died is recognised on its own host by its pid.
     """
-    holder = read_holder(schedule_lock_path(state_path))
+    holder = location.holder("schedule")
     if not holder or holder.get("pid") is None or not _alive(holder):
         return None
     return {key: holder.get(key) for key in ("pid", "host", "since", "cron", "timezone")}
@@ -85,7 +83,9 @@ def _seconds(start: str, end: str | None) -> float | None:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
 
 
-def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, Any]]:
+def run_rows(
+    state: StateStore, limit: int, holder: dict[str, object] | None = None
+) -> list[dict[str, Any]]:
     """The latest runs, newest first, with what each changed and what failed."""
     rows = []
     for run in state.runs(limit):
@@ -105,7 +105,7 @@ def run_rows(state: StateStore, state_path: Path, limit: int) -> list[dict[str, 
                 "started_at": run["started_at"],
                 "finished_at": run["finished_at"],
                 "duration_seconds": _seconds(run["started_at"], run["finished_at"]),
-                "outcome": _outcome(run, state_path),
+                "outcome": _outcome(run, holder),
                 "krs_changed": sorted({c["owner"] for c in applied if c["owner"] in kr_ids}),
                 "writes": writes,
                 "conflicts": sum(1 for c in changes if c["conflict"]),
@@ -141,13 +141,13 @@ def _when(iso: str) -> str:
 
 
 def status_text(
-    state_path: Path,
+    location: StateLocation | Path,
     schedule: dict[str, str] | None,
     rows: list[dict[str, Any]],
     scheduler: dict[str, object] | None = None,
 ) -> str:
     """The status as a few lines and a table."""
-    out = [f"state store: {state_path}"]
+    out = [f"state store: {location}"]
     if schedule:
         at = dt.datetime.fromisoformat(schedule["next_run"])
         out.append(
@@ -205,28 +205,26 @@ def status(path: Path, quiet: bool, as_json: bool, limit: int) -> None:
     loaded = load_config(path, check_env=False)
     schedule = next_run(loaded)
     rows: list[dict[str, Any]] = []
-    if loaded.state_path.exists():
-        state = StateStore.open_readonly(loaded.state_path)
-        try:
-            rows = run_rows(state, loaded.state_path, limit)
-        finally:
-            state.close()
+    location = location_of(loaded)
+    state = location.open_readonly()
+    try:
+        rows = run_rows(state, limit, location.holder("run"))
+    finally:
+        state.close()
     if not rows:
         hint = f" (next scheduled run: {schedule['next_run']})" if schedule else ""
-        raise StateError(
-            f"no runs recorded yet in {loaded.state_path}; run 'okr-sync sync' first{hint}"
-        )
-    scheduler = scheduler_of(loaded.state_path)
+        raise StateError(f"no runs recorded yet in {location}; run 'okr-sync sync' first{hint}")
+    scheduler = scheduler_of(location)
     if as_json:
         emit_json(
             {
-                "state": str(loaded.state_path),
+                "state": str(location),
                 "schedule": schedule,
                 "scheduler": scheduler,
                 "runs": rows,
             }
         )
     else:
-        echo(status_text(loaded.state_path, schedule, rows, scheduler))
+        echo(status_text(location, schedule, rows, scheduler))
     if rows[0]["outcome"] == "failed":  # for monitoring probes: the latest run failed
         sys.exit(EXIT_FAILED)

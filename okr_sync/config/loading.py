@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -39,7 +41,7 @@ from okr_sync.config.checks import cross_check
 from okr_sync.config.secrets import one_per_secret, secret_problems, without_secrets
 from okr_sync.core.progress import Thresholds, check_measure
 from okr_sync.errors import ConfigError, Problem
-from okr_sync.interfaces import ConnectorConfig, WriteSpec
+from okr_sync.interfaces import ConnectorConfig, SecretRef, WriteSpec
 from okr_sync.models import DEFAULT_STATUS_LABELS, Status
 from okr_sync.schedule import cron
 from okr_sync.yamlpos import YamlDocument, load_yaml
@@ -83,10 +85,66 @@ class MappingConfig(_Section):
     rules: tuple[Rule, ...] = ()
 
 
-class StateConfig(_Section):
-    """Where the state store lives (relative paths are next to the config file)."""
+#: A PostgreSQL namespace: it names a schema, ``okr_sync_<namespace>``.
+_NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
-    path: str = ".okr-sync/state.db"
+
+class StateConfig(_Section):
+    """Where the state store lives: a SQLite ``path``, or a PostgreSQL ``url``.
+
+    A relative ``path`` starts at the config file's folder; a ``url`` needs a
+    ``namespace`` (see :mod:`okr_sync.state.location`).
+
+    The URL never carries a password: libpq reads ``PGPASSWORD``, ``~/.pgpass`` or
+    ``PGSERVICE``, or ``password`` names an environment variable (``"${OKR_DB_PASSWORD}"``).
+    """
+
+    path: str | None = None
+    url: str | None = None
+    namespace: str | None = None
+    password: SecretRef | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "the state store's url must be a PostgreSQL URL such as "
+                "postgresql://okr@db.internal:5432/okr (for a SQLite file, use path:)"
+            )
+        if parts.password is not None or "password=" in parts.query.lower():
+            raise ValueError(
+                "a password inside the URL is not allowed in the config file; write "
+                'password: "${OKR_STATE_PASSWORD}" or let libpq read PGPASSWORD or ~/.pgpass'
+            )
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _NAMESPACE.match(value):
+            raise ValueError(
+                "a namespace is 1 to 40 lower-case letters, digits or '_', starting with a "
+                "letter (such as payments or team_core)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> StateConfig:
+        if self.url is None:
+            if self.namespace is not None or self.password is not None:
+                raise ValueError("namespace and password go with url (a PostgreSQL store)")
+        elif self.path is not None:
+            raise ValueError("give either path (a SQLite file) or url (PostgreSQL), not both")
+        elif self.namespace is None:
+            raise ValueError(
+                "a PostgreSQL store needs a namespace (such as the team's name): many configs "
+                "may share one database, each in its own namespace"
+            )
+        return self
 
 
 class PullConfig(_Section):
@@ -174,7 +232,7 @@ class LoadedConfig:
     @property
     def state_path(self) -> Path:
         """The state database file."""
-        p = Path(self.config.state.path).expanduser()
+        p = Path(self.config.state.path or ".okr-sync/state.db").expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
     def measure_for(self, kr_id: str, own: str | None) -> str:

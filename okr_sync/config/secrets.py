@@ -25,8 +25,12 @@ _SECRET_VALUE = re.compile(
 )
 
 #: ``scheme://user[:password]@`` anywhere in a value: the userinfo ends the authority's
-#: first part at "@", before any "/", "?" or "#" (RFC 3986, section 3.2).
-_URL_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/?#\s@]*@")
+#: first part at "@", before any "/", "?" or "#" (RFC 3986, section 3.2). A PostgreSQL
+#: URL names its user this way (``postgresql://okr@db/okr``): only a password there is
+#: a secret, so its user name alone passes.
+_URL_USERINFO = re.compile(
+    r"(?i)\b(?!postgres(?:ql)?://[^/?#\s@:]*@)[a-z][a-z0-9+.-]*://[^/?#\s@]*@"
+)
 
 
 def _scan_strings(

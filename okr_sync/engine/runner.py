@@ -5,21 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from okr_sync.config.loading import LoadedConfig
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
-from okr_sync.state.lock import RunLock
-from okr_sync.state.store import StateStore
+from okr_sync.state.location import state_location
 
 log = logging.getLogger(__name__)
-
-
-def lock_path(state_path: Path) -> Path:
-    """The lock file of a state store: ``<state>.lock`` next to it."""
-    return state_path.with_name(state_path.name + ".lock")
 
 
 def run_sync(
@@ -43,14 +36,15 @@ def run_sync(
         StateError: the state store cannot be opened or migrated.
         ConfigError: the OKR source does not know a KR the config names.
     """
-    with RunLock(lock_path(loaded.state_path)) as lock:
+    location = state_location(loaded.config.state, loaded.base_dir)
+    with location.run_lock() as lock:
         if lock.recovered_from:
             log.warning(
                 "recovered the lock left by pid %s (started %s), which did not finish",
                 lock.recovered_from.get("pid"),
                 lock.recovered_from.get("since"),
             )
-        state = StateStore.open(loaded.state_path)
+        state = location.open()
         try:
             engine = Engine(
                 loaded,

@@ -10,13 +10,13 @@ writing stay in :mod:`okr_sync.state.store`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from okr_sync.core.progress import Previous
 from okr_sync.models import WORK_ITEM, FieldValue, RecordRef, WorkItem
+from okr_sync.state.database import Database
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _load(text: str | None) -> FieldValue:
 class StateQueries:
     """The read-only queries of a state store; the store provides ``_db``."""
 
-    _db: sqlite3.Connection
+    _db: Database
 
     # --- runs ----------------------------------------------------------------
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:

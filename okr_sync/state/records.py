@@ -20,12 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from okr_sync.errors import EXIT_CONFIG, StateError
 from okr_sync.models import FieldValue, RecordRef
+from okr_sync.state.database import Database
+
+
+class StoreServesAnother(StateError):
+    """The state store (or namespace) keeps the history of another OKR source."""
+
+    exit_code = EXIT_CONFIG
+
 
 #: The outcome of a run that ended on an error before finishing.
 FAILED = "failed"
@@ -38,10 +46,10 @@ def _load(text: str | None) -> FieldValue:
 class RunRecords:
     """Failed runs and acceptances; the store provides the connection and transactions."""
 
-    _db: sqlite3.Connection
+    _db: Database
     redact: Callable[[str], str]
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Database]:
         """One write transaction (provided by the store)."""
         raise NotImplementedError
 
@@ -68,11 +76,12 @@ class RunRecords:
                 )
                 return run_id
             db.execute("UPDATE runs SET outcome='interrupted' WHERE outcome='running'")
-            cur = db.execute(
-                "INSERT INTO runs (started_at, finished_at, outcome, reason) VALUES (?, ?, ?, ?)",
+            row = db.execute(
+                "INSERT INTO runs (started_at, finished_at, outcome, reason) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
                 (started_at.isoformat(), finished_at.isoformat(), FAILED, text),
-            )
-        return int(cur.lastrowid or 0)
+            ).fetchone()
+        return int(row[0])
 
     # --- acceptances ----------------------------------------------------------------
     def open_conflicts(self, owner: str) -> list[dict[str, Any]]:
@@ -104,7 +113,11 @@ class RunRecords:
         """Record human values as accepted (entries as :meth:`open_conflicts` gives them)."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO accepted VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO accepted (target, kind, record, field, owner, value, run_id, "
+                "accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                "(target, kind, record, field) DO UPDATE SET owner = excluded.owner, "
+                "value = excluded.value, run_id = excluded.run_id, "
+                "accepted_at = excluded.accepted_at",
                 [
                     (c["target"], c["kind"], c["record"], c["field"], owner,
                      json.dumps(c["value"], sort_keys=True, default=str), c["run_id"],
@@ -134,10 +147,41 @@ class RunRecords:
         return out
 
     def _end_acceptances(
-        self, db: sqlite3.Connection, target: str, fields: Iterable[tuple[str, str, str]]
+        self, db: Database, target: str, fields: Iterable[tuple[str, str, str]]
     ) -> None:
         """Drop acceptances of fields okr-sync wrote or found holding its value."""
         db.executemany(
             "DELETE FROM accepted WHERE target=? AND kind=? AND record=? AND field=?",
             [(target, kind, record, field) for kind, record, field in fields],
         )
+
+    # --- what the store serves ------------------------------------------------------
+    def source_identity(self) -> str | None:
+        """The identity of the OKR source this store serves, once a run recorded it."""
+        if not self._db.table_exists("store_identity"):
+            return None
+        row = self._db.execute(
+            "SELECT value FROM store_identity WHERE name = 'okr_source'"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def check_source(self, identity: str, *, claim: bool) -> None:
+        """Refuse a store that serves another OKR source; with ``claim``, record this one.
+
+        Raises:
+            StoreServesAnother: the store (or namespace) keeps another OKR source's history.
+        """
+        recorded = self.source_identity()
+        if recorded is not None and recorded != identity:
+            raise StoreServesAnother(
+                f"the state store {self._db.where} keeps the history of another OKR source "
+                f"({recorded}), not of this config's ({identity}); give this config a state "
+                "store of its own (another namespace or path) instead of mixing histories"
+            )
+        if claim and recorded is None:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO store_identity (name, value, recorded_at) "
+                    "VALUES ('okr_source', ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (identity, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+                )

@@ -1,35 +1,55 @@
 """The state store's schema: its named migrations, in the order they apply.
 
 :class:`~okr_sync.state.store.StateStore` runs each pending migration inside its
-own transaction and records its name once applied. Never edit or reorder a
-released migration: add a new one at the end of :data:`MIGRATIONS`. The store
-reads this list through :mod:`okr_sync.state.store`, which imports it.
+own transaction and records its name once applied. Never change what a
+released migration does, nor reorder them: add a new one at the end of
+:data:`MIGRATIONS`. The store reads this list through :mod:`okr_sync.state.store`,
+which imports it.
+
+The same migrations build a SQLite file and a PostgreSQL namespace: column
+types that differ are written ``{id}``, ``{real}`` and ``{rowid}`` and filled in by
+:meth:`~okr_sync.state.database.Database.ddl`; everything else is SQL both speak.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from okr_sync.state.database import Database
 
 
-def _m0001_initial(db: sqlite3.Connection) -> None:
+def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` of every other column (both databases)."""
+    others = [c for c in columns if c not in key]
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        if others
+        else "DO NOTHING"
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(key)}) {action}"
+    )
+
+
+def _m0001_initial(db: Database) -> None:
     statements = [
         """CREATE TABLE runs (
-            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+            id {id}, started_at TEXT NOT NULL, finished_at TEXT,
             dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running',
             summary TEXT)""",
         """CREATE TABLE snapshots (
             run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT NOT NULL, id TEXT NOT NULL,
-            title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, done REAL,
-            total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count INTEGER,
+            title TEXT, measure TEXT, progress {real}, expected {real}, current {real},
+            done {real}, total {real}, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count INTEGER,
             fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))""",
         "CREATE INDEX snapshots_by_id ON snapshots(kind, id, run_id)",
         """CREATE TABLE changes (
             run_id INTEGER NOT NULL REFERENCES runs(id), target TEXT NOT NULL,
             kind TEXT NOT NULL, record TEXT NOT NULL, owner TEXT NOT NULL, field TEXT NOT NULL,
             before TEXT, after TEXT, last_written TEXT, conflict INTEGER NOT NULL,
-            action TEXT NOT NULL, result TEXT NOT NULL, error TEXT)""",
+            action TEXT NOT NULL, result TEXT NOT NULL, error TEXT{rowid})""",
         "CREATE INDEX changes_by_owner ON changes(owner, run_id)",
         """CREATE TABLE written (
             target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, field TEXT NOT NULL,
@@ -43,10 +63,10 @@ def _m0001_initial(db: sqlite3.Connection) -> None:
             PRIMARY KEY (source, key))""",
     ]
     for statement in statements:
-        db.execute(statement)
+        db.execute(db.ddl(statement))
 
 
-def _m0002_pending_writes(db: sqlite3.Connection) -> None:
+def _m0002_pending_writes(db: Database) -> None:
     # A value being written: a kill between the write and its record must not make
     # okr-sync's own value look like a human edit on the next run.
     db.execute(
@@ -61,18 +81,23 @@ def provenance_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _m0003_shared_provenance(db: sqlite3.Connection) -> None:
+def _m0003_shared_provenance(db: Database) -> None:
     # A KR's provenance (every item counted and excluded) is most of a snapshot and is
     # mostly the same as the run before: keep each distinct text once, by digest.
     db.execute("CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)")
-    rows = db.execute("SELECT rowid, provenance FROM snapshots WHERE provenance IS NOT NULL")
-    for rowid, text in rows.fetchall():
+    rows = db.execute(
+        "SELECT run_id, kind, id, provenance FROM snapshots WHERE provenance IS NOT NULL"
+    )
+    for run_id, kind, ident, text in rows.fetchall():
         key = provenance_key(text)
-        db.execute("INSERT OR IGNORE INTO provenances VALUES (?, ?)", (key, text))
-        db.execute("UPDATE snapshots SET provenance = ? WHERE rowid = ?", (key, rowid))
+        db.execute(upsert("provenances", ("key", "json"), ("key",)), (key, text))
+        db.execute(
+            "UPDATE snapshots SET provenance = ? WHERE run_id = ? AND kind = ? AND id = ?",
+            (key, run_id, kind, ident),
+        )
 
 
-def _m0004_run_reasons_and_acceptances(db: sqlite3.Connection) -> None:
+def _m0004_run_reasons_and_acceptances(db: Database) -> None:
     # A run that failed before it computed anything has no summary: its reason is kept
     # beside it, so `status` can say why. Acceptances: a human value a person declared
     # right (`okr-sync accept`); okr-sync keeps it, and reports no conflict, until the
@@ -87,10 +112,20 @@ def _m0004_run_reasons_and_acceptances(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX accepted_by_owner ON accepted(owner)")
 
 
+def _m0005_store_identity(db: Database) -> None:
+    # What the store serves (the OKR source's identity): a second config with another
+    # OKR source pointed at the same store (or namespace) is refused, not mixed in.
+    db.execute(
+        "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL)"
+    )
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_pending_writes", _m0002_pending_writes),
     ("0003_shared_provenance", _m0003_shared_provenance),
     ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
+    ("0005_store_identity", _m0005_store_identity),
 ]

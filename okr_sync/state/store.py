@@ -1,13 +1,15 @@
-"""The state store: one SQLite file, the only module of the engine that touches disk.
+"""The state store: the only part of okr-sync that keeps anything between runs.
 
 It keeps runs, each run's planned and applied changes (with the value a
 change replaced, so a human's value is always recoverable), per-KR snapshots
 with provenance (history, ``explain``), cursors and the item cache for
 incremental pulls, and the last value okr-sync wrote to each target field.
 
-The schema is versioned by named migrations that run inside a transaction
-each. The file is created with mode 0600 in a 0700 folder. Read-only
-commands open it with ``mode=ro`` and never write to it.
+It lives in a SQLite file or in a namespace of a PostgreSQL database
+(:mod:`okr_sync.state.location` picks; :mod:`okr_sync.state.database` hides the
+difference): the same tables, the same SQL and the same named migrations, each
+run inside a transaction. A SQLite file is created with mode 0600 in a 0700
+folder. Read-only commands open the store read-only and never write to it.
 
 The migrations are in :mod:`okr_sync.state.schema`, the read-only queries
 (history, the change log, cursors, the item cache) in
@@ -34,11 +36,12 @@ from okr_sync.models import (
     RecordRef,
     RunSummary,
 )
+from okr_sync.state.database import Database, SqliteDatabase
 from okr_sync.state.queries import CacheUpdate as CacheUpdate
 from okr_sync.state.queries import CursorState as CursorState
 from okr_sync.state.queries import StateQueries
 from okr_sync.state.records import RunRecords
-from okr_sync.state.schema import MIGRATIONS, provenance_key
+from okr_sync.state.schema import MIGRATIONS, provenance_key, upsert
 
 
 def _dump(value: FieldValue) -> str:
@@ -49,15 +52,53 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+_FIELD_KEY = ("target", "kind", "record", "field")
+_WRITTEN_COLUMNS = (*_FIELD_KEY, "value", "run_id", "written_at")
+_KR_COLUMNS = (
+    "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
+    "total", "status", "stale", "error", "item_count", "fingerprint", "sources", "provenance",
+)  # fmt: skip
+_OBJECTIVE_COLUMNS = (
+    "run_id", "kind", "id", "title", "progress", "expected", "status", "stale", "error",
+)  # fmt: skip
+_CHANGE_COLUMNS = (
+    "run_id", "target", "kind", "record", "owner", "field", "before", "after", "last_written",
+    "conflict", "action", "result", "error",
+)  # fmt: skip
+
+
 class StateStore(StateQueries, RunRecords):
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path | None, readonly: bool) -> None:
+    def __init__(self, db: Database, readonly: bool) -> None:
         #: Applied to every error text and run summary before it is stored (secrets out).
         self.redact: Callable[[str], str] = lambda text: text
         self._db = db
-        self.path = path
         self.readonly = readonly
+
+    @property
+    def database(self) -> Database:
+        """The connection layer (its ``dialect`` and ``statements`` count)."""
+        return self._db
+
+    @classmethod
+    def on(cls, db: Database, *, readonly: bool) -> StateStore:
+        """A store on an open connection: migrated when writable, checked when read-only."""
+        store = cls(db, readonly=readonly)
+        try:
+            if readonly:
+                pending = store.pending_migrations()
+                if pending:
+                    raise StateError(
+                        f"the state store {db.where} needs migrations ({', '.join(pending)}); "
+                        "run 'okr-sync sync' once to apply them"
+                    )
+            else:
+                store.migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store
 
     # --- opening -------------------------------------------------------------
     @classmethod
@@ -74,16 +115,7 @@ class StateStore(StateQueries, RunRecords):
             db.execute("PRAGMA busy_timeout=5000")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state store {path}: {exc}") from exc
-        store = cls(db, path, readonly=False)
-        try:
-            store.migrate()
-        except StateError:
-            db.close()
-            raise
-        except sqlite3.Error as exc:
-            db.close()
-            raise StateError(f"cannot migrate the state store {path}: {exc}") from exc
-        return store
+        return cls.on(SqliteDatabase(db, str(path)), readonly=False)
 
     @classmethod
     def open_readonly(cls, path: Path) -> StateStore:
@@ -94,31 +126,16 @@ class StateStore(StateQueries, RunRecords):
             db = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
             )
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot read the state store {path}: {exc}") from exc
-        store = cls(db, path, readonly=True)
-        try:
             db.execute("PRAGMA query_only=ON")
-            pending = store.pending_migrations()
-            if pending:
-                raise StateError(
-                    f"the state store {path} needs migrations ({', '.join(pending)}); "
-                    "run 'okr-sync sync' once to apply them"
-                )
         except sqlite3.Error as exc:
-            db.close()
             raise StateError(f"cannot read the state store {path}: {exc}") from exc
-        except StateError:
-            db.close()
-            raise
-        return store
+        return cls.on(SqliteDatabase(db, str(path)), readonly=True)
 
     @classmethod
     def in_memory(cls) -> StateStore:
         """An empty, throw-away store (tests; plans without any state yet)."""
-        store = cls(sqlite3.connect(":memory:", isolation_level=None), None, readonly=False)
-        store.migrate()
-        return store
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        return cls.on(SqliteDatabase(db, "(in memory)"), readonly=False)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -126,12 +143,13 @@ class StateStore(StateQueries, RunRecords):
 
     # --- migrations ----------------------------------------------------------
     def _applied(self) -> set[str]:
-        row = self._db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
-        ).fetchone()
-        if row is None:
+        if not self._db.table_exists("schema_migrations"):
             return set()
         return {r[0] for r in self._db.execute("SELECT name FROM schema_migrations")}
+
+    def has_runs_table(self) -> bool:
+        """Whether any migration was ever applied here (a store exists)."""
+        return self._db.table_exists("runs")
 
     def pending_migrations(self) -> list[str]:
         """Names of migrations not yet applied."""
@@ -153,26 +171,24 @@ class StateStore(StateQueries, RunRecords):
         self.pending_migrations()  # refuses a store written by a newer okr-sync
         done = []
         for name, apply in MIGRATIONS:
-            if name in self._applied():
-                continue
             with self.transaction():
+                # Checked again inside the transaction: another process may have applied it.
+                if name in self._applied():
+                    continue
                 apply(self._db)
-                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
+                self._db.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, _now())
+                )
             done.append(name)
         return done
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """One write transaction: committed on success, rolled back on any error."""
         if self.readonly:
             raise StateError("the state store is open read-only")
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._db.transaction() as db:
+            yield db
 
     # --- runs ----------------------------------------------------------------
     def start_run(self, started_at: dt.datetime, dry_run: bool = False) -> int:
@@ -182,11 +198,11 @@ class StateStore(StateQueries, RunRecords):
         """
         with self.transaction() as db:
             db.execute("UPDATE runs SET outcome='interrupted' WHERE outcome='running'")
-            cur = db.execute(
-                "INSERT INTO runs (started_at, dry_run) VALUES (?, ?)",
+            row = db.execute(
+                "INSERT INTO runs (started_at, dry_run) VALUES (?, ?) RETURNING id",
                 (started_at.isoformat(), int(dry_run)),
-            )
-        return int(cur.lastrowid or 0)
+            ).fetchone()
+        return int(row[0])
 
     def finish_run(
         self,
@@ -223,15 +239,15 @@ class StateStore(StateQueries, RunRecords):
             )
             texts = {s.result.kr_id: s.result.provenance.model_dump_json() for s in snapshots}
             db.executemany(
-                "INSERT OR IGNORE INTO provenances VALUES (?, ?)",
+                "INSERT INTO provenances (key, json) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 [(provenance_key(t), t) for t in texts.values()],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO snapshots VALUES "
-                "(?, 'kr', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upsert("snapshots", _KR_COLUMNS, ("run_id", "kind", "id")),
                 [
                     (
                         summary.run_id,
+                        "kr",
                         s.result.kr_id,
                         s.result.title,
                         s.result.measure,
@@ -252,11 +268,11 @@ class StateStore(StateQueries, RunRecords):
                 ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO snapshots (run_id, kind, id, title, progress, expected, "
-                "status, stale, error) VALUES (?, 'objective', ?, ?, ?, ?, ?, ?, ?)",
+                upsert("snapshots", _OBJECTIVE_COLUMNS, ("run_id", "kind", "id")),
                 [
                     (
                         summary.run_id,
+                        "objective",
                         o.objective_id,
                         o.title,
                         o.progress,
@@ -269,7 +285,11 @@ class StateStore(StateQueries, RunRecords):
                 ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
+                upsert(
+                    "cursors",
+                    ("source", "cursor", "fingerprint", "full_at", "updated_at"),
+                    ("source",),
+                ),
                 [(src, c.cursor, c.fingerprint, c.full_at, finished) for src, c in cursors.items()],
             )
             for source, update in (caches or {}).items():
@@ -280,7 +300,7 @@ class StateStore(StateQueries, RunRecords):
                     [(source, key) for key in sorted(update.removed)],
                 )
                 db.executemany(
-                    "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                    upsert("items", ("source", "key", "data"), ("source", "key")),
                     [(source, i.key, WORK_ITEM.dump_json(i).decode()) for i in update.items],
                 )
 
@@ -295,7 +315,7 @@ class StateStore(StateQueries, RunRecords):
         """
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
+                upsert("pending", (*_FIELD_KEY, "value"), _FIELD_KEY),
                 [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
             )
             self._log(db, run_id, changes, "started", None)
@@ -305,7 +325,7 @@ class StateStore(StateQueries, RunRecords):
 
     def _log(
         self,
-        db: sqlite3.Connection,
+        db: Database,
         run_id: int,
         changes: Sequence[FieldChange],
         result: str,
@@ -318,7 +338,8 @@ class StateStore(StateQueries, RunRecords):
             [(run_id, c.target, c.ref.kind, c.ref.id, c.field) for c in changes],
         )
         db.executemany(
-            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO changes ({', '.join(_CHANGE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _CHANGE_COLUMNS)})",
             [
                 (
                     run_id, c.target, c.ref.kind, c.ref.id, c.owner, c.field, _dump(c.before),
@@ -343,7 +364,7 @@ class StateStore(StateQueries, RunRecords):
             self._log(db, run_id, changes, result, error)
             if result == "applied":
                 db.executemany(
-                    "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    upsert("written", _WRITTEN_COLUMNS, _FIELD_KEY),
                     [
                         (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), run_id, at)
                         for c in changes
@@ -365,7 +386,7 @@ class StateStore(StateQueries, RunRecords):
         rows = list(values)
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                upsert("written", _WRITTEN_COLUMNS, _FIELD_KEY),
                 [(target, ref.kind, ref.id, f, _dump(v), run_id, at) for ref, f, v in rows],
             )
             db.executemany(

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from okr_sync.config.loading import load_config
-from okr_sync.engine.runner import lock_path, run_sync
+from okr_sync.engine.runner import run_sync
 from okr_sync.errors import ConfigError
 from okr_sync.schedule import cron
 from okr_sync.schedule.scheduler import Scheduler
-from okr_sync.state.lock import RunLock
+from okr_sync.state.location import SqliteLocation
 from tests.cli.conftest import FROZEN_NOW
 from tests.cli.test_cli import invoke
 from tests.reliability.crash_world import CrashWorld
@@ -84,7 +84,7 @@ def test_the_command_lines_own_errors_are_json_lines_too(example: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = json_lines(proc.stderr)
     assert line["event"] == "error" and line["level"] == "error" and line["exit_code"] == 2
-    with RunLock(lock_path(load_config(example).state_path)):
+    with SqliteLocation(load_config(example).state_path).run_lock():
         proc = subprocess.run(
             [sys.executable, "-m", "okr_sync", "sync", "-c", str(example), "--log-format", "json"],
             capture_output=True, text=True, env=env, timeout=60,
@@ -159,7 +159,7 @@ def test_accept_keeps_the_human_value_until_someone_edits_it_again(example: Path
     assert code == 1 and "no open conflict on KR-3 current" in err and "status" in err
     code, _, err = invoke("accept", "-c", str(example), "KR-3", "--target", "jira")
     assert code == 2 and "no write target named 'jira'" in err
-    with RunLock(lock_path(load_config(example).state_path)):
+    with SqliteLocation(load_config(example).state_path).run_lock():
         assert invoke("accept", "-c", str(example), "KR-3")[0] == 3
     code, out, _ = invoke("accept", "-c", str(example), "KR-3", "status", "--target", "report")
     assert code == 0 and "accepted: report KR-3 status = Achieved" in out

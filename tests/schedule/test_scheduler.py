@@ -14,12 +14,12 @@ import pytest
 
 from connectors.memory import MemoryConnector
 from okr_sync.config.loading import load_config
-from okr_sync.engine.runner import lock_path, run_sync
+from okr_sync.engine.runner import run_sync
 from okr_sync.errors import ConfigError, LockHeld, Problem, SourceError
 from okr_sync.models import FieldValue, KrResult, RecordRef, RunSummary, WriteFailure
 from okr_sync.schedule.cron import parse
 from okr_sync.schedule.scheduler import Scheduler
-from okr_sync.state.lock import RunLock
+from okr_sync.state.location import SqliteLocation
 from okr_sync.state.store import StateStore
 from tests.engine.test_engine import CONFIG, TREE, work_items
 
@@ -187,7 +187,7 @@ def test_a_tick_whose_lock_is_held_is_skipped_and_logged(caplog: pytest.LogCaptu
 def test_a_real_lock_held_by_another_run_skips_the_tick(tmp_path: Path) -> None:
     setup = MemorySetup(tmp_path)
     time = FakeTime(MONDAY - dt.timedelta(seconds=1))
-    with RunLock(lock_path(setup.loaded.state_path)):
+    with SqliteLocation(setup.loaded.state_path).run_lock():
         result = scheduler(time, setup.run, max_runs=1).run()
     assert result.last == "locked" and setup.pages.writes == []
 

@@ -121,7 +121,7 @@ def test_open_creates_private_file_in_private_folder(db_path: Path) -> None:
         # SQLite's side files (WAL, shared memory) are just as private.
         for side in db_path.parent.iterdir():
             assert mode(side) == 0o600, side
-        assert store.path == db_path
+        assert store.database.where == str(db_path)
         assert not store.readonly
     finally:
         store.close()

@@ -39,6 +39,7 @@ from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.errors import ConfigError, Problem
 from okr_sync.models import Plan, RunSummary
+from okr_sync.state.location import state_location
 from okr_sync.state.store import StateStore
 from sandboxes import JiraSandbox, NotionSandbox
 
@@ -126,7 +127,7 @@ class _Demo:
             f"Key Results ({len(KEY_RESULTS)}), Initiatives ({len(org.initiative_pages)})")  # fmt: skip
         out(f"Config         {config}  (read it: it is the file this run uses)\n")
         loaded = load_config(config)
-        state = StateStore.open(loaded.state_path)
+        state = state_location(loaded.config.state, loaded.base_dir).open()
         try:
             engine = self.engine(loaded, state)
             out(f"── {self.clock.now:%a %d %b}: plan (a dry run: nothing is written) ──")
