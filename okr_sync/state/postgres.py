@@ -191,7 +191,13 @@ def connect(url: str, password: str | None, where: str, *, purpose: str) -> psyc
 
 
 def open_namespace(
-    url: str, password: str | None, namespace: str, where: str, *, readonly: bool
+    url: str,
+    password: str | None,
+    namespace: str,
+    where: str,
+    *,
+    readonly: bool,
+    purpose: str | None = None,
 ) -> PostgresDatabase | None:
     """A connection whose ``search_path`` is the namespace's schema.
 
@@ -199,7 +205,8 @@ def open_namespace(
     exist yet (no run was ever recorded there).
     """
     schema = schema_of(namespace)
-    connection = connect(url, password, where, purpose="read" if readonly else "run")
+    # The purpose names the session (application_name "okr-sync run", "read", "lock").
+    connection = connect(url, password, where, purpose=purpose or ("read" if readonly else "run"))
     db = PostgresDatabase(connection, where)
     try:
         exists = db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone()
@@ -288,7 +295,7 @@ class AdvisoryLock:
             StateError: the server cannot be reached.
         """
         url, password, namespace, where = self._connect
-        db = open_namespace(url, password, namespace, where, readonly=False)
+        db = open_namespace(url, password, namespace, where, readonly=False, purpose="lock")
         assert db is not None
         try:
             key = _lock_key(self.kind, namespace)
