@@ -24,7 +24,8 @@ test: $(BIN)/okr-sync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	scripts/ensure-postgresql
+	OKR_SYNC_REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 # Opt-in: 300 scheduled runs against the sandboxes with faults (a few minutes).
 soak: $(BIN)/okr-sync
