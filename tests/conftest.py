@@ -65,3 +65,7 @@ def postgres_db(postgres_server: PostgresServer) -> Iterator[PgTarget]:
         )
     finally:
         postgres_server.drop_database(name)  # disconnects the test's leftover clients first
+
+
+# The two state-store backends (tests/backends.py), for tests that must hold on both.
+from tests.backends import backend  # noqa: E402, F401
