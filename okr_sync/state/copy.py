@@ -5,14 +5,18 @@ Both stores carry the same named migrations, so a copy is row for row: every run
 and pending value, acceptance, cursor, cached item and the store's identity.
 After a copy, ``history``, ``explain`` and the next ``plan`` read the same on both.
 
-The destination must be empty (never written, or migrated with no run): a copy
-never merges two histories. The whole copy is one transaction on the destination,
+The destination must be empty (never written, or migrated with no row in any
+table but, at most, the same OKR source's identity): a copy never merges two
+histories. A destination file that is something else (the config, another
+program's database) is refused before it is opened (:func:`refuse_foreign_file`). The whole copy is one transaction on the destination,
 so an interrupted copy leaves it empty.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from okr_sync.errors import StateError
 from okr_sync.state.database import Database
@@ -42,6 +46,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store_identity", ("name", "value", "recorded_at")),
 )  # fmt: skip
 _BATCH = 2000
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -83,11 +88,7 @@ def copy_store(source: StateStore, destination: StateStore) -> CopyResult:
             f"on {source.database.where if mine else destination.database.where}"
         )
     dst = destination.database
-    if dst.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None:
-        raise StateError(
-            f"the destination {dst.where} already holds runs; a copy goes only into an "
-            "empty store (choose another namespace or file)"
-        )
+    _refuse_non_empty(source, destination)
     counts: dict[str, int] = {}
     with destination.transaction():
         for table, columns in TABLES:
@@ -99,6 +100,65 @@ def copy_store(source: StateStore, destination: StateStore) -> CopyResult:
                     f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
                 )
     return CopyResult(rows=counts)
+
+
+def _refuse_non_empty(source: StateStore, destination: StateStore) -> None:
+    """Refuse a destination that holds anything: runs, or rows a run left without one."""
+    dst = destination.database
+    if dst.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None:
+        raise StateError(
+            f"the destination {dst.where} already holds runs; a copy goes only into an "
+            "empty store (choose another namespace or file)"
+        )
+    theirs = destination.source_identity()
+    if theirs is not None and theirs != source.source_identity():
+        raise StateError(
+            f"the destination {dst.where} is claimed by another OKR source ({theirs}); "
+            "a copy goes only into an empty store (choose another namespace or file)"
+        )
+    for table, _ in TABLES:  # e.g. cursors of a run that died before it was recorded
+        if table != "store_identity" and dst.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+            raise StateError(
+                f"the destination {dst.where} is not empty (its table {table} holds rows); "
+                "a copy goes only into an empty store (choose another namespace or file)"
+            )
+
+
+def refuse_foreign_file(path: Path) -> None:
+    """Refuse a destination file that exists but is no okr-sync store, without touching it.
+
+    Opening it as a store would change its mode and add tables to it: a mistyped
+    ``--to`` (the config file, another program's database) must stay as it is.
+
+    Raises:
+        StateError: the file holds something else.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc}") from exc
+    if not header:
+        return  # an empty file: a store never written
+    ours = False
+    if header == _SQLITE_HEADER:
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                found = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+                ).fetchone()
+            finally:
+                db.close()
+            ours = found is not None
+        except sqlite3.Error:
+            ours = False
+    if not ours:
+        raise StateError(
+            f"{path} is not an okr-sync state store; give a new file (or an empty one) as --to"
+        )
 
 
 def _copy_table(src: Database, dst: Database, table: str, columns: tuple[str, ...]) -> int:
