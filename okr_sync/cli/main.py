@@ -191,7 +191,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
     """A KR's progress over time (or every KR's, as sparklines)."""
     loaded, state = read_state(path)
     try:
-        rows = state.history("kr", kr)
+        rows = state.history("kr", kr, provenance=False)  # only the notes of unnumbered rows
     finally:
         state.close()
     labels = {k.value: v for k, v in loaded.config.status.label_map().items()}

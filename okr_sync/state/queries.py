@@ -79,12 +79,21 @@ class StateQueries:
         last progress its objective falls back on, nor the item count the drop
         guard compares with.
         """
+        # One index seek per KR, not a pass over every snapshot ever taken: the KR ids
+        # are walked one by one along snapshots_by_id (a loose index scan, which neither
+        # database does by itself), and each KR's snapshots newest first until one has
+        # a number (usually the first).
         rows = self._db.execute(
-            "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources FROM snapshots s "
-            "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots "
-            "      WHERE kind='kr' AND stale=0 AND error IS NULL AND progress IS NOT NULL "
-            "      GROUP BY id) latest "
-            "ON s.id = latest.id AND s.run_id = latest.run_id WHERE s.kind='kr'"
+            "WITH RECURSIVE ids(id) AS ("
+            "  SELECT (SELECT id FROM snapshots WHERE kind = 'kr' ORDER BY id LIMIT 1)"
+            "  UNION ALL"
+            "  SELECT (SELECT n.id FROM snapshots n WHERE n.kind = 'kr' AND n.id > ids.id "
+            "          ORDER BY n.id LIMIT 1) FROM ids WHERE ids.id IS NOT NULL) "
+            "SELECT s.id, s.item_count, s.fingerprint, s.progress, s.sources "
+            "FROM ids JOIN snapshots s ON s.kind = 'kr' AND s.id = ids.id AND s.run_id = ("
+            "  SELECT t.run_id FROM snapshots t WHERE t.kind = 'kr' AND t.id = ids.id "
+            "  AND t.stale = 0 AND t.error IS NULL AND t.progress IS NOT NULL "
+            "  ORDER BY t.run_id DESC LIMIT 1)"
         )
         return {
             r[0]: Previous(
@@ -96,13 +105,23 @@ class StateQueries:
             for r in rows
         }
 
-    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots over time (oldest first), for one id or all of a kind."""
+    def history(
+        self, kind: str = "kr", ident: str | None = None, *, provenance: bool = True
+    ) -> list[dict[str, Any]]:
+        """Snapshots over time (oldest first), for one id or all of a kind.
+
+        ``provenance=False`` gives the provenance only of snapshots left without a
+        number although nothing failed (its notes say why); the others get ``None``.
+        Over every KR of a long history, provenance is most of what would be read.
+        """
+        unnumbered = (
+            "" if provenance else " AND s.progress IS NULL AND s.stale = 0 AND s.error IS NULL"
+        )
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
             "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
             "FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
+            f"LEFT JOIN provenances p ON p.key = s.provenance{unnumbered} WHERE s.kind = ?"
         )
         args: list[Any] = [kind]
         if ident is not None:

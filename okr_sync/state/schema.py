@@ -121,6 +121,18 @@ def _m0005_store_identity(db: Database) -> None:
     )
 
 
+def _m0006_history_indexes(db: Database) -> None:
+    # After a thousand runs the change log holds a few hundred thousand rows. Every
+    # logged write replaces its own "started" row, and `status` reads each run's
+    # changes: both look a run up, which without an index scanned the whole log.
+    # A run's start looks for runs left running. PostgreSQL's rowid is a plain
+    # column (SQLite's is the table's key): `accept` and `explain` join on it.
+    db.execute("CREATE INDEX changes_by_run ON changes(run_id, target, kind, record, field)")
+    db.execute("CREATE INDEX runs_by_outcome ON runs(outcome)")
+    if db.dialect == "postgresql":
+        db.execute("CREATE INDEX changes_by_rowid ON changes(rowid)")
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -128,4 +140,5 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0003_shared_provenance", _m0003_shared_provenance),
     ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
     ("0005_store_identity", _m0005_store_identity),
+    ("0006_history_indexes", _m0006_history_indexes),
 ]

@@ -370,8 +370,13 @@ class StateStore(StateQueries, RunRecords):
                         for c in changes
                     ],
                 )
-                for c in changes:  # okr-sync's own value stands there now: no acceptance left
-                    self._end_acceptances(db, c.target, [(c.ref.kind, c.ref.id, c.field)])
+                # okr-sync's own value stands there now: no acceptance left (one batch
+                # per target, not one statement per field: a round trip each on PostgreSQL).
+                fields: dict[str, list[tuple[str, str, str]]] = {}
+                for c in changes:
+                    fields.setdefault(c.target, []).append((c.ref.kind, c.ref.id, c.field))
+                for target, ended in fields.items():
+                    self._end_acceptances(db, target, ended)
             if result in ("applied", "refused"):  # the outcome is known: nothing is pending
                 db.executemany(
                     "DELETE FROM pending WHERE target=? AND kind=? AND record=? AND field=?",
