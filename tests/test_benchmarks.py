@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.postgres import PgTarget
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_link_compute.py"
 
@@ -24,3 +29,23 @@ def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "run 2" in out and "epics holding their KRs' current state: 40/40" in out
     assert "(no pull)" not in out  # the pulls were seen: searches are set against a floor
+
+
+def test_state_benchmark_runs_in_quick_mode_on_both_backends(
+    capsys: pytest.CaptureFixture[str], postgres_db: PgTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKR_BENCH_TEST_PASSWORD", postgres_db.password)
+    module = runpy.run_path(str(BENCH.with_name("bench_state.py")))
+    argv = ["--quick", "--url", postgres_db.url, "--password-env", "OKR_BENCH_TEST_PASSWORD"]
+    assert module["main"](argv) == 0
+    out = capsys.readouterr().out
+    assert "100 KRs, 10 objectives, 2,000 cached items, 10 KRs changed (11 record writes)" in out
+    assert "runs 2-4 (a new store; each phase's median of 3 runs):" in out
+    assert "runs 31-33 (after 30 runs; median of 3):" in out
+    for phase in ("reads", "start_run", "writes", "adopt", "finish_run", "total"):
+        # a time and a statement count for each backend, and the ratio
+        assert re.search(rf"^{phase} +[\d.]+ +[\d,]+ +[\d.]+ +[\d,]+ +[\d.]+x$", out, re.M), phase
+    for query in ("runs(10)", "run_summary(latest)", "previous()", 'history("kr", KR-0051)'):
+        assert re.search(rf"^{re.escape(query)} +[\d.]+ +[\d.]+ +[\d.]+x$", out, re.M), query
+    assert "SQLite: filled 26 runs" in out and "PostgreSQL: filled 26 runs" in out
+    assert out.count("33 runs, 3,630 snapshots") == 2  # the same rows on both
