@@ -214,7 +214,13 @@ def open_namespace(
             if readonly:
                 db.close()
                 return None
-            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            try:
+                db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except StateError as exc:  # most often: the role may not CREATE in the database
+                raise StateError(
+                    f"{exc}; the role needs CREATE on the database, or a schema {schema} "
+                    f"made for it (CREATE SCHEMA {schema} AUTHORIZATION <role>)"
+                ) from None
         db.execute(f'SET search_path TO "{schema}"')
         if readonly:
             db.execute("SET default_transaction_read_only = on")
