@@ -15,7 +15,9 @@ import yaml
 
 from okr_sync.cli.main import main
 from okr_sync.config.loading import load_config
+from okr_sync.errors import StateError
 from okr_sync.schedule.cron import parse
+from okr_sync.state.location import PostgresLocation, state_location
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "examples" / "deploy"
@@ -70,8 +72,8 @@ def cronjob() -> dict[str, Any]:
     return job  # type: ignore[no-any-return]
 
 
-def workflow_commands() -> list[list[str]]:
-    (flow,) = yaml_docs("github-actions.yml")
+def workflow_commands(name: str = "github-actions.yml") -> list[list[str]]:
+    (flow,) = yaml_docs(name)
     runs = [step["run"] for step in flow["jobs"]["sync"]["steps"] if "run" in step]
     return [shlex.split(line) for run in runs for line in run.splitlines() if "okr-sync " in line]
 
@@ -108,7 +110,7 @@ def test_the_timer_starts_the_oneshot_sync() -> None:
     assert schedule["KillSignal"] == "SIGTERM" and schedule["RestartPreventExitStatus"] == "2"
 
 
-def test_the_cronjob_never_overlaps_keeps_state_on_a_claim_and_takes_tokens_from_a_secret() -> None:
+def test_the_cronjob_never_overlaps_has_no_volume_and_takes_secrets_from_a_secret() -> None:
     job = cronjob()
     spec = job["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"
@@ -118,22 +120,51 @@ def test_the_cronjob_never_overlaps_keeps_state_on_a_claim_and_takes_tokens_from
     check_command(container["command"] + container["args"])
     assert container["args"][0] == "sync"
     secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert set(secrets) == {"JIRA_API_TOKEN", "NOTION_TOKEN"}
-    assert all(ref["name"] == "okr-sync-tokens" for ref in secrets.values())
+    assert set(secrets) == {"JIRA_API_TOKEN", "NOTION_TOKEN", "OKR_STATE_PASSWORD", "PGHOST"}
+    assert all(ref["name"] == "okr-sync-secrets" for ref in secrets.values())
+    assert all(ref["key"] == name for name, ref in secrets.items())
+    # The state lives in PostgreSQL: the only volume is the config (and the database's CA).
     volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes == {"config": {"name": "config", "configMap": {"name": "okr-sync-config"}}}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == "okr-sync-state"
-    assert mounts == {"state": "/var/lib/okr-sync", "config": "/etc/okr-sync"}
-    kinds = {d["kind"]: d for d in yaml_docs("kubernetes-cronjob.yaml")}
-    assert kinds["PersistentVolumeClaim"]["metadata"]["name"] == "okr-sync-state"
+    assert mounts == {"config": "/etc/okr-sync"}
+    kinds = [d["kind"] for d in yaml_docs("kubernetes-cronjob.yaml")]
+    assert "PersistentVolumeClaim" not in kinds
+    configmap = next(d for d in yaml_docs("kubernetes-cronjob.yaml") if d["kind"] == "ConfigMap")
+    assert "sslrootcert=/etc/okr-sync/db-ca.crt" in configmap["data"]["okr-sync.yaml"]
+    assert "db-ca.crt" in configmap["data"]
 
 
-def test_the_ci_workflow_syncs_on_a_schedule_and_carries_the_state_in_the_cache() -> None:
+def test_the_ci_workflow_syncs_on_a_schedule_with_the_state_in_postgresql() -> None:
     (flow,) = yaml_docs("github-actions.yml")
     triggers = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert parse(triggers["schedule"][0]["cron"]).text == "*/30 * * * *"
     assert flow["concurrency"]["cancel-in-progress"] is False
     (argv,) = workflow_commands()
+    ctx = check_command(argv)
+    assert argv[:2] == ["okr-sync", "sync"] and ctx.params["config_path"] == Path(
+        "okr/okr-sync.yaml"
+    )
+    steps = flow["jobs"]["sync"]["steps"]
+    assert not [s for s in steps if "cache" in str(s.get("uses", ""))]  # nothing restored
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    assert install["run"] == "pip install '.[postgresql]'"  # psycopg, for state.url
+    sync = next(s for s in steps if "run" in s and "okr-sync sync" in s["run"])
+    assert sync["env"] == {
+        "JIRA_API_TOKEN": "${{ secrets.JIRA_API_TOKEN }}",
+        "NOTION_TOKEN": "${{ secrets.NOTION_TOKEN }}",
+        "OKR_STATE_PASSWORD": "${{ secrets.OKR_STATE_PASSWORD }}",
+        "PGHOST": "${{ secrets.OKR_STATE_HOST }}",
+    }
+
+
+def test_the_cache_fallback_workflow_says_it_is_limited_and_why() -> None:
+    name = "github-actions-sqlite-cache.yml"
+    text = (DEPLOY / name).read_text()
+    assert text.startswith("# FALLBACK, with hard limits")
+    assert "unused for 7 days" in text and "github-actions.yml" in text
+    (flow,) = yaml_docs(name)
+    (argv,) = workflow_commands(name)
     check_command(argv)
     assert argv[:2] == ["okr-sync", "sync"]
     steps = flow["jobs"]["sync"]["steps"]
@@ -142,11 +173,6 @@ def test_the_ci_workflow_syncs_on_a_schedule_and_carries_the_state_in_the_cache(
     assert restore["with"]["path"] == save["with"]["path"] == "okr/.okr-sync"
     assert "${{ github.run_id }}" in save["with"]["key"] and restore["with"]["restore-keys"]
     assert save["if"] == "always()"
-    sync = next(s for s in steps if "run" in s and "okr-sync sync" in s["run"])
-    assert sync["env"] == {
-        "JIRA_API_TOKEN": "${{ secrets.JIRA_API_TOKEN }}",
-        "NOTION_TOKEN": "${{ secrets.NOTION_TOKEN }}",
-    }
 
 
 def test_a_wrong_command_line_would_be_caught() -> None:
@@ -157,17 +183,56 @@ def test_a_wrong_command_line_would_be_caught() -> None:
 # --- the configs they run -------------------------------------------------------------------
 
 
-def test_the_configs_are_valid_with_tokens_only_as_environment_references(tmp_path: Path) -> None:
-    shipped = load_config(DEPLOY / "okr-sync.yaml", check_env=False)
+def cluster_config(tmp_path: Path) -> Path:
     configmap = next(d for d in yaml_docs("kubernetes-cronjob.yaml") if d["kind"] == "ConfigMap")
     inline = tmp_path / "okr-sync.yaml"
     inline.write_text(configmap["data"]["okr-sync.yaml"])
-    in_cluster = load_config(inline, check_env=False)
-    for loaded in (shipped, in_cluster):
-        assert loaded.state_path == Path("/var/lib/okr-sync/state.db")
+    return inline
+
+
+def test_the_configs_are_valid_with_tokens_only_as_environment_references(tmp_path: Path) -> None:
+    shipped = load_config(DEPLOY / "okr-sync.yaml", check_env=False)
+    with_postgres = load_config(DEPLOY / "okr-sync-postgresql.yaml", check_env=False)
+    in_cluster = load_config(cluster_config(tmp_path), check_env=False)
+    assert shipped.state_path == Path("/var/lib/okr-sync/state.db")
+    for loaded in (shipped, with_postgres, in_cluster):
         assert loaded.connections["jira"].token == "${JIRA_API_TOKEN}"  # type: ignore[attr-defined]
         assert loaded.connections["notion"].token == "${NOTION_TOKEN}"  # type: ignore[attr-defined]
-    assert shipped.config.schedule.cron == "*/30 * * * *"
+    assert shipped.config.schedule.cron == with_postgres.config.schedule.cron == "*/30 * * * *"
+    # The PostgreSQL config is the SQLite one with another state section, nothing else.
+    assert with_postgres.config.model_dump(exclude={"state"}) == shipped.config.model_dump(
+        exclude={"state"}
+    )
+
+
+@pytest.mark.parametrize("recipe", ["okr-sync-postgresql.yaml", "kubernetes-cronjob.yaml"])
+def test_the_postgresql_recipes_name_a_namespace_and_take_the_password_from_a_secret(
+    recipe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = DEPLOY / recipe if recipe.endswith("postgresql.yaml") else cluster_config(tmp_path)
+    state = load_config(config, check_env=False).config.state
+    assert state.path is None and state.namespace == "payments"
+    assert state.url is not None and state.url.startswith("postgresql://okr_sync@/okr?")
+    assert "sslmode=verify-full" in state.url  # TLS, with the server's certificate checked
+    assert state.password == "${OKR_STATE_PASSWORD}"  # the secret the recipe maps to the env
+    location = state_location(state, config.parent)
+    assert isinstance(location, PostgresLocation)
+    monkeypatch.delenv("OKR_STATE_PASSWORD", raising=False)
+    with pytest.raises(StateError, match="OKR_STATE_PASSWORD, which is not set"):
+        location.password()  # from the environment only, never from the file
+    monkeypatch.setenv("OKR_STATE_PASSWORD", "from-the-secret")
+    assert location.password() == "from-the-secret"
+    # The secret the recipe maps to OKR_STATE_PASSWORD is the one the config reads.
+    if recipe == "kubernetes-cronjob.yaml":
+        (container,) = cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+    else:
+        (flow,) = yaml_docs("github-actions.yml")
+        sync = next(s for s in flow["jobs"]["sync"]["steps"] if "okr-sync sync" in s.get("run", ""))
+        env = {
+            k: v.removeprefix("${{ secrets.").removesuffix(" }}") for k, v in sync["env"].items()
+        }
+    assert env["OKR_STATE_PASSWORD"] == "OKR_STATE_PASSWORD" and "PGHOST" in env
 
 
 # --- systemd's own check ---------------------------------------------------------------------
