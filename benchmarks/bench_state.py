@@ -1,37 +1,31 @@
 """Benchmark the state store: one run's store work, and history/status after many runs.
 
 Drives :class:`~okr_sync.state.store.StateStore` directly, on SQLite and on
-PostgreSQL over loopback, with synthetic data shaped like a real run of a
-1,000-KR organisation (``--krs``): 100 objectives, 20 cached work items per KR
-(one item source, pulled incrementally), one write target holding each KR's
-progress, current, status and last_synced and each objective's progress, status
-and last_synced, and 10 % of the KRs changed per run (``--changed``).
+PostgreSQL over loopback, with data shaped like a run of a 1,000-KR organisation
+(``--krs``): 100 objectives, 20 cached work items per KR (one source, pulled
+incrementally), one write target (KRs: progress, current, status, last_synced;
+objectives: progress, status, last_synced), 10 % of the KRs changed per run
+(``--changed``). One run's store work, in the engine's order, each phase timed
+and its statements counted (``Database.statements``):
 
-One run's store work, in the engine's order, each phase timed and its statements
-counted (``Database.statements``: SQLite counts every row of an ``executemany``,
-PostgreSQL one per batch, which psycopg pipelines):
-
-a. reads: the OKR source's identity, both cursors, the item cache, ``previous()``
-   (the drop guard), ``accepted`` and ``last_written`` of the target (the plan);
+a. reads: the OKR source's identity, the cursors, the item cache, ``previous()``,
+   ``accepted`` and ``last_written`` of the target;
 b. ``start_run``;
-c. writes: per changed record, ``record_intent`` then ``record_changes(applied)``
-   (two transactions, as the engine commits each write as soon as it is confirmed);
-d. adopt: ``last_written`` again, and a few fields adopted;
-e. ``finish_run``: the summary, every snapshot with its provenance, the
-   objectives, both cursors and the cache update (the changed KRs' items merged).
+c. writes: per changed record ``record_intent`` then ``record_changes(applied)``,
+   two transactions (the engine commits each write as soon as it is confirmed);
+d. adopt: ``last_written`` again, a field adopted;
+e. ``finish_run``: summary, snapshots with provenance, objectives, cursors, and
+   the changed KRs' items merged into the cache.
 
-Runs 2 to 4 are measured on a new store (each phase's median of the three), then
-the store is filled to ``--runs`` runs (1,000) through the same calls, one
-transaction per phase, and three more runs are measured. Then the queries that ``history``,
-``status`` and ``explain`` make are timed (median of 5): ``runs(10)``,
-``run_summary``, ``run_changes`` of the last 10 runs (status), ``history("kr", id)``,
-``previous()``, ``changes_for(kr)`` and ``open_conflicts(kr)`` (explain, accept).
+Runs 2-4 are measured on a new store (each phase's median), the store is filled
+to ``--runs`` runs (1,000) through the same calls, one transaction per phase,
+and three more runs are measured. Then the queries of ``history``, ``status``
+and ``explain`` are timed (median of 5).
 
-PostgreSQL: ``--url postgresql://user@host/db`` (the password from
-``--password-env VAR`` or libpq), else a throwaway server started with
-``tests/postgres.py``, made durable as a real one is (``fsync``,
-``synchronous_commit`` and ``full_page_writes`` on); SQLite: a file in a
-temporary folder (WAL, ``synchronous=NORMAL``, as okr-sync opens it)::
+PostgreSQL: ``--url`` (the password from ``--password-env VAR`` or libpq), else
+a throwaway server from ``tests/postgres.py`` made durable as a real one is
+(``fsync``, ``synchronous_commit``, ``full_page_writes`` on). SQLite: a file in
+a temporary folder, opened as okr-sync opens it (WAL, ``synchronous=NORMAL``)::
 
     python benchmarks/bench_state.py                 # 1,000 KRs, 1,000 runs, both backends
     python benchmarks/bench_state.py --quick         # 100 KRs, 30 runs
@@ -313,10 +307,6 @@ def bench(name: str, store: StateStore, org: Org, runs: int, say: Callable[[str]
     return Result(name, first, late, queries, fill, rows)
 
 
-def sqlite_store(folder: Path) -> StateStore:
-    return StateStore.open(folder / "state.db")
-
-
 @contextmanager
 def postgres_store(url: str | None, password_env: str | None) -> Iterator[tuple[StateStore, str]]:
     """A fresh namespace on the given server, or on a throwaway durable one."""
@@ -424,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(prefix="okr-bench-state-") as folder:
-            store = sqlite_store(Path(folder))
+            store = StateStore.open(Path(folder) / "state.db")
             try:
                 results.append(bench("SQLite", store, Org(krs, args.changed), runs, say))
             finally:
