@@ -158,8 +158,8 @@ class StateStore(StateQueries, RunRecords):
         unknown = applied - known
         if unknown:
             raise StateError(
-                f"the state store was written by a newer okr-sync (migrations {sorted(unknown)}); "
-                "upgrade okr-sync"
+                f"the state store {self._db.where} was written by a newer okr-sync (migrations "
+                f"{', '.join(sorted(unknown))} are unknown to this one); upgrade okr-sync"
             )
         return [name for name, _ in MIGRATIONS if name not in applied]
 
