@@ -11,6 +11,7 @@ target nor the namespace is touched.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -73,6 +74,14 @@ def pg_env(postgres_db: PgTarget) -> dict[str, str | None]:
 
 
 def test_an_unreachable_server_stops_every_command_before_it_writes(example: Path) -> None:
+    # The target as a sync a week ago left it (state in the default SQLite file):
+    # a sync now would rewrite it (expected progress and Last synced move on).
+    week_ago = {"OKR_SYNC_NOW": "2026-11-08T12:00:00+00:00"}
+    assert okr_sync(example, "sync", "-q", env=week_ago)[0] == 0
+    code, out, _ = okr_sync(example, "plan", "--json")
+    assert code == 0 and json.loads(out)["changes"], "a sync now would write"
+    before = target_of(example).read_bytes()
+
     port = closed_port()
     config = point_at(example, f"postgresql://okr@127.0.0.1:{port}/okr")
     for command in ("sync", "plan", "status", "history"):
@@ -84,7 +93,7 @@ def test_an_unreachable_server_stops_every_command_before_it_writes(example: Pat
         assert "Connection refused; is the server running and reachable from here?" in err
         assert "some-password" not in out + err
         assert len(err.splitlines()) == 1  # one line, not libpq's several
-    assert not target_of(config).exists()  # the sync never reached its target
+    assert target_of(config).read_bytes() == before  # the sync never reached its target
 
 
 def test_a_wrong_password_says_so_and_how_to_give_it_without_echoing_it(
