@@ -31,13 +31,14 @@ NAMESPACE = "demo"
 @functools.cache
 def reference() -> dict[str, Any]:
     """What one uninterrupted sync leaves in both services (state in a SQLite file)."""
-    world = CrashWorld(Path(tempfile.mkdtemp(prefix="okr-sync-lost-ref-")), latency=0.0)
-    try:
-        code, output = world.sync()
-        assert code == 0, output
-        return world.snapshot()
-    finally:
-        world.close()
+    with tempfile.TemporaryDirectory(prefix="okr-sync-lost-ref-") as folder:
+        world = CrashWorld(Path(folder), latency=0.0)
+        try:
+            code, output = world.sync()
+            assert code == 0, output
+            return world.snapshot()
+        finally:
+            world.close()
 
 
 class PgWorld:
