@@ -380,10 +380,13 @@ class Engine:
         for name, tplan in computed.target_plans.items():
             last = self.state.last_written(name)
             ended = self._accepted_in_sync.get(name, frozenset())
+            # A value still pending (its write landed, its record did not) is adopted too,
+            # which settles it; otherwise the pending row would stay until the next write.
+            pending = self.state.pending_fields(name)
             adopt = [
                 (ref, f, v)
                 for ref, f, v in tplan.in_sync
-                if last.get((ref, f)) != (v,) or (ref, f) in ended
+                if last.get((ref, f)) != (v,) or (ref, f) in ended or (ref, f) in pending
             ]
             if adopt:
                 self.state.adopt(name, run_id, adopt)

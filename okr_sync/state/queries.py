@@ -144,6 +144,13 @@ class StateQueries:
                 out[key] = (*out.get(key, ()), _load(v))
         return out
 
+    def pending_fields(self, target: str) -> set[tuple[RecordRef, str]]:
+        """Fields of a target whose write was started but never confirmed (a crash)."""
+        rows = self._db.execute(
+            "SELECT kind, record, field FROM pending WHERE target = ?", (target,)
+        )
+        return {(RecordRef(kind=k, id=rec), f) for k, rec, f in rows}
+
     def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
         """Logged changes of one KR or objective, newest first (human values included)."""
         keys = (

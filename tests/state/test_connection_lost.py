@@ -107,3 +107,5 @@ def test_a_connection_lost_mid_run_fails_clearly_and_the_next_run_converges(
     assert not diff, diff
     outcomes = [r[0] for r in pg_world.query("SELECT outcome FROM {ns}.runs ORDER BY id")]
     assert outcomes == ["interrupted", "ok"]  # the lost run, then the clean one
+    # Every write whose answer was lost is settled: nothing is left pending.
+    assert pg_world.query("SELECT target, record, field FROM {ns}.pending") == []
