@@ -71,6 +71,7 @@ class CrashWorld:
         self.config.write_text(self.backend.config(text))
         #: The store as okr-sync itself finds it from the config.
         self.location: StateLocation = location_of(load_config(self.config, check_env=False))
+        assert self.location.backend == self.backend.name, self.location
         #: The SQLite file (meaningful on the SQLite backend only).
         self.state = folder / ".okr-sync" / "state.db"
         self.kills = 0
@@ -217,6 +218,14 @@ class CrashWorld:
         finally:
             store.close()
         return [c["before"] for c in changes if c["field"] == field and c["conflict"]]
+
+    def pending(self) -> int:
+        """Writes the store still holds as started but never confirmed."""
+        store = self.location.open_readonly()
+        try:
+            return int(store.database.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+        finally:
+            store.close()
 
     def integrity(self) -> tuple[str, list[str]]:
         """The store's own check, and the outcome of every recorded run (oldest first).

@@ -59,7 +59,9 @@ class World:
         monkeypatch.setenv("JIRA_API_TOKEN", self.jira.api_token)
         monkeypatch.setenv("NOTION_TOKEN", self.notion.token)
         self.loaded = load_config(folder / "okr-sync.yaml")
-        self.state = location_of(self.loaded).open()
+        location = location_of(self.loaded)
+        assert location.backend == backend.name, location
+        self.state = location.open()
         self.ann = self.org.people["Ann"]
 
     def close(self) -> None:

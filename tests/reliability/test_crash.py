@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import tempfile
 import time
@@ -37,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okr_sync.state.location import PostgresLocation, SqliteLocation
-from tests.backends import Backend
+from tests.backends import Backend, sqlite_backend
 from tests.postgres import PgTarget
 from tests.reliability.crash_world import CrashWorld
 
@@ -105,6 +106,8 @@ def assert_converged(world: CrashWorld, *, failed_run: bool = False) -> None:
     assert set(outcomes) <= {"ok", "interrupted", *(["failed"] if failed_run else [])}
     # The Current a human typed over okr-sync's value on KR-1 stays recoverable.
     assert 80.0 in world.human_values_in_history("KR-1", "current")
+    # Every write's outcome is known now: none is left pending.
+    assert world.pending() == 0
     # The last run released the lock: nobody holds it, no holder record is left.
     assert world.location.holder("run") is None
     if world.backend.name == "postgresql":  # and no session of a killed run lingers
@@ -132,11 +135,11 @@ MOMENTS = st.tuples(st.integers(min_value=0, max_value=48), st.integers(min_valu
 def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(backend: Backend) -> None:
     worlds = itertools.count()
 
-    def fresh() -> Backend:
-        # Every example starts from an empty store: a new folder (SQLite's file is
-        # relative to the config), a new namespace on PostgreSQL.
+    def fresh(folder: Path) -> Backend:
+        # Every example starts from an empty store: a file in the example's own
+        # folder, or a new namespace of the test's PostgreSQL database.
         if backend.name == "sqlite":
-            return backend
+            return sqlite_backend(folder)
         return backend.other_namespace(f"crash_{next(worlds)}")
 
     @settings(
@@ -153,7 +156,7 @@ def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(backend:
         phase: str, point: tuple[Any, ...], fault: tuple[str, str, int] | None
     ) -> None:
         with tempfile.TemporaryDirectory(prefix="okr-sync-crash-") as folder:
-            world = CrashWorld(Path(folder), fresh())
+            world = CrashWorld(Path(folder), fresh(Path(folder)))
             try:
                 if phase == "second sync":
                     assert world.sync()[0] == 0
@@ -208,13 +211,14 @@ def test_many_kills_in_a_row_then_one_clean_run(world: CrashWorld) -> None:
 
 
 def test_a_killed_run_leaves_the_lock_to_the_next(world: CrashWorld) -> None:
-    assert world.sync_killed(5, 0)
+    # Killed as its first page write goes out: the run is recorded and holds the lock.
+    assert world.sync_killed_on("notion", "PATCH", 1, answered=False)
     killed = world.pid
     if isinstance(world.location, SqliteLocation):
         # The kernel dropped the flock; the file keeps the dead holder's record.
         lock = world.location.lock_path()
         assert lock.exists() and lock.stat().st_mode & 0o077 == 0
-        assert world.location.holder("run") == {**world.location.holder("run"), "pid": killed}
+        assert (world.location.holder("run") or {}).get("pid") == killed
     else:
         # The server dropped the advisory lock with the killed run's sessions: nobody
         # holds it as soon as we can ask (a short grace for a loaded machine only).
@@ -223,16 +227,20 @@ def test_a_killed_run_leaves_the_lock_to_the_next(world: CrashWorld) -> None:
             time.sleep(0.01)
         assert world.location.holder("run") is None
         assert okr_sync_sessions(world) == []
+    # Nobody is told the dead run still runs.
+    code, out, err = world.cli("status", "--json")
+    assert code == 0, err
+    assert json.loads(out)["runs"][0]["outcome"] == "interrupted"
     code, output = world.sync("sync")  # not -q: the recovery is a warning
     assert code == 0, output
-    assert "wrote 14 record(s)" in output
     # The dead holder's record was left behind, and the next run says it took over.
     assert f"recovered the lock left by pid {killed}" in output
-    # Released cleanly this time: the next run takes it without recovering anything.
+    # Released cleanly this time: the next run takes it without recovering anything,
+    # and finds nothing left to write.
     assert world.location.holder("run") is None
     code, output = world.sync("sync")
     assert code == 0, output
-    assert "recovered" not in output
+    assert "recovered" not in output and "wrote 0 record(s)" in output
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
