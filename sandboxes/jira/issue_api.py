@@ -38,9 +38,12 @@ def get_issue(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     issue = find_issue(ctx, req)
     selection = select_fields(ctx.store, req.multi("fields"), "*all")
     render = ctx.renderer(req)
-    return ApiResponse(
-        body=render.issue(issue, selection, req.multi("properties"), req.multi("expand"))
-    )
+    body = render.issue(issue, selection, req.multi("properties"), req.multi("expand"))
+    if "changelog" in req.multi("expand"):
+        from sandboxes.jira.changelog import embedded  # it imports this module
+
+        body["changelog"] = embedded(ctx, req, issue)
+    return ApiResponse(body=body)
 
 
 def edit_issue(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
