@@ -84,7 +84,9 @@ class HistoryReader:
 
     def _post(self, what: str, path: str, body: Any) -> Any:
         self.requests += 1
-        return self.access.caller.call(what, _post_json, self.http, self.base + path, body, read=True)
+        return self.access.caller.call(
+            what, _post_json, self.http, self.base + path, body, read=True
+        )
 
     def statuses(self) -> dict[str, StatusCategory]:
         """Status id → category (a changelog names statuses by id and name, not category)."""
@@ -125,7 +127,9 @@ class HistoryReader:
                 if token is None:
                     break
                 if token in seen:
-                    raise SourceError(self.access.name, "changelog bulkfetch: a page token repeated")
+                    raise SourceError(
+                        self.access.name, "changelog bulkfetch: a page token repeated"
+                    )
                 seen.add(token)
         return out
 

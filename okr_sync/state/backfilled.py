@@ -109,7 +109,9 @@ class BackfillRecords:
         return backfilled_rows(self._db, kind, ident)
 
 
-def backfilled_rows(db: Database, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
+def backfilled_rows(
+    db: Database, kind: str = "kr", ident: str | None = None
+) -> list[dict[str, Any]]:
     """Backfilled rows shaped like ``history`` rows (``origin: backfilled``, ``run_id`` None)."""
     sql = (
         "SELECT b.at, b.id, b.title, b.progress, b.expected, b.current, b.done, b.total, "

@@ -21,8 +21,7 @@ from typing import Any
 
 from sandboxes.jira.catalog import STATUSES
 from sandboxes.jira.context import ApiContext
-from sandboxes.jira.http import ApiError, ApiRequest, ApiResponse
-from sandboxes.jira.issue_api import find_issue
+from sandboxes.jira.http import ISSUE_NOT_FOUND, ApiError, ApiRequest, ApiResponse
 from sandboxes.jira.model import History, StoredIssue
 
 MAX_PAGE = 100
@@ -44,6 +43,14 @@ def render_history(ctx: ApiContext, req: ApiRequest, history: History,
         return None
     return {"id": str(history.id), "author": render.user(), "created": render.ts(history.created),
             "items": items}  # fmt: skip
+
+
+def find_issue(ctx: ApiContext, req: ApiRequest) -> StoredIssue:
+    """The issue named in the path, or 404 as Jira words it."""
+    issue = ctx.store.get(req.args["key"])
+    if issue is None:
+        raise ApiError(404, [ISSUE_NOT_FOUND])
+    return issue
 
 
 def _int(req: ApiRequest, name: str, default: int) -> int:
@@ -70,7 +77,9 @@ def issue_changelog(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
         "isLast": start + size >= len(histories), "values": page,
     }  # fmt: skip
     if not body["isLast"]:
-        body["nextPage"] = f"{api}/issue/{issue.key}/changelog?startAt={start + size}&maxResults={size}"
+        body["nextPage"] = (
+            f"{api}/issue/{issue.key}/changelog?startAt={start + size}&maxResults={size}"
+        )
     return ApiResponse(body=body)
 
 
@@ -94,7 +103,9 @@ def bulk_changelog(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
             400, [f"issueIdsOrKeys must hold between 1 and {MAX_BULK_ISSUES} issue ids or keys."]
         )
     field_ids = body.get("fieldIds")
-    if field_ids is not None and (not isinstance(field_ids, list) or len(field_ids) > MAX_BULK_FIELDS):
+    if field_ids is not None and (
+        not isinstance(field_ids, list) or len(field_ids) > MAX_BULK_FIELDS
+    ):
         raise ApiError(400, [f"fieldIds can hold at most {MAX_BULK_FIELDS} field ids."])
     size = body.get("maxResults", MAX_BULK_PAGE)
     if not isinstance(size, int) or size < 1:

@@ -9,13 +9,13 @@ leaves no entry (as in Jira: the issue's ``created`` time says when it began).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandboxes.jira.catalog import EPIC_LINK, STATUSES
 from sandboxes.jira.model import History, StoredIssue
 
-if TYPE_CHECKING:
-    from sandboxes.jira.store import JiraStore
+#: The store (``sandboxes.jira.store.JiraStore``, which imports this module).
+JiraStore = Any
 
 
 def tracked(store: JiraStore, issue: StoredIssue) -> dict[str, Any]:

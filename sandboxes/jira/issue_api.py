@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sandboxes.jira.changelog import embedded
 from sandboxes.jira.context import ApiContext
 from sandboxes.jira.edit import EditPlan, is_adf_doc
 from sandboxes.jira.http import (
@@ -40,8 +41,6 @@ def get_issue(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     render = ctx.renderer(req)
     body = render.issue(issue, selection, req.multi("properties"), req.multi("expand"))
     if "changelog" in req.multi("expand"):
-        from sandboxes.jira.changelog import embedded  # it imports this module
-
         body["changelog"] = embedded(ctx, req, issue)
     return ApiResponse(body=body)
 
