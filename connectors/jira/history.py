@@ -39,6 +39,7 @@ from typing import Any
 from connectors.jira.client import get_json
 from connectors.jira.config import JiraAccess
 from connectors.jira.issues import _CATEGORY, _when, estimate, to_item
+from connectors.jira.points import PointsChooser
 from okr_sync.errors import SourceError
 from okr_sync.models import (
     HistoryRequest,
@@ -75,6 +76,9 @@ class HistoryReader:
         self.points_fields = set(ids.story_points)
         self.parent_fields = {"parent"} | ({ids.epic_link} if ids.epic_link else set())
         self._statuses: dict[str, StatusCategory] | None = None
+        names = {str(f.get("id")): str(f.get("name")) for f in access.connect().fields}
+        self.points = PointsChooser(access, ids.story_points, ids.points_configured, names)
+        self.points_names = {names[f] for f in ids.story_points if f in names}
 
     # --- requests ----------------------------------------------------------------
     def _get(self, what: str, path: str, **params: Any) -> Any:
@@ -178,6 +182,22 @@ class HistoryReader:
             return {key: self.cloud_issue(key) for key in sorted(raw)}
         return {by_id[i]: h for i, h in found.items() if i in by_id}
 
+    def item(self, raw: Mapping[str, Any]) -> WorkItem:
+        """A former member as a work item, its points from its project's story-point field.
+
+        The field is the one a pull uses (configured, the site's only one, or the
+        project's boards'); when only the issues' values could tell, the one
+        candidate holding a value, else none (the item is then listed unestimated).
+        """
+        ids = self.session.ids
+        key = str(raw.get("key") or "")
+        known = self.points.known(key.rsplit("-", 1)[0]) if "-" in key else None
+        if known is False:
+            fields = raw.get("fields") or {}
+            held = [f for f in ids.story_points if fields.get(f) is not None]
+            known = held[0] if len(held) == 1 else None
+        return to_item(raw, self.access.name, self.access.site, ids, known)
+
     # --- reading a history ----------------------------------------------------------------
     def changes(self, key: str, histories: Iterable[Mapping[str, Any]]) -> list[ItemChange]:
         """The replayed fields' changes, oldest first."""
@@ -207,13 +227,22 @@ class HistoryReader:
         if field_id in self.parent_fields or field.lower() in _PARENT_NAMES:
             return ItemChange(at=at, field="parent_key", before=item.get("fromString") or None,
                               after=item.get("toString") or None)  # fmt: skip
-        if field_id in self.points_fields:
-            return ItemChange(at=at, field="story_points", before=estimate(item.get("fromString")),
-                              after=estimate(item.get("toString")))  # fmt: skip
+        # Data Center's changelog items carry no fieldId: the field's name says it.
+        if field_id in self.points_fields or (not field_id and field in self.points_names):
+            return ItemChange(at=at, field="story_points", before=_points(item.get("fromString")),
+                              after=_points(item.get("toString")))  # fmt: skip
         if field_id == "labels" or field == "labels":
             return ItemChange(at=at, field="labels",
                               before=tuple((item.get("fromString") or "").split()),
                               after=tuple((item.get("toString") or "").split()))  # fmt: skip
+        return None
+
+
+def _points(text: Any) -> float | None:
+    """A story-point value as a changelog writes it (``fromString`` "5", "2.5" or empty)."""
+    try:
+        return estimate(float(text)) if text not in (None, "") else None
+    except (TypeError, ValueError):
         return None
 
 
@@ -263,7 +292,7 @@ def pull_history(access: JiraAccess, request: HistoryRequest) -> HistoryResult:
         if key not in current:
             if not _linked(changes, request):
                 continue
-            former.append(to_item(issue, access.name, access.site, reader.session.ids))
+            former.append(reader.item(issue))
         created = _when((issue.get("fields") or {}).get("created"))
         histories.append(ItemHistory(source=access.name, key=key, created=created,
                                      changes=tuple(changes)))  # fmt: skip
