@@ -33,6 +33,7 @@ wording as every other read.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -262,8 +263,12 @@ def _linked(changes: Sequence[ItemChange], request: HistoryRequest) -> bool:
     return False
 
 
+_ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-\d+$")
+
+
 def _projects(keys: Iterable[str]) -> list[str]:
-    return sorted({k.rsplit("-", 1)[0] for k in keys if "-" in k})
+    """The projects of issue-key-shaped keys (a KR's links may name other sources' ids)."""
+    return sorted({m.group(1) for k in keys if (m := _ISSUE_KEY.match(k))})
 
 
 def pull_history(access: JiraAccess, request: HistoryRequest) -> HistoryResult:

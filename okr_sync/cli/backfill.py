@@ -48,7 +48,7 @@ def report_text(report: BackfillReport, quiet: bool = False) -> str:
     """The backfill's outcome per KR, then what could not be replayed and why."""
     lines = [f"backfill {report.since} → {report.until}"]
     rows = []
-    for r in report.key_results:
+    for r in sorted(report.key_results, key=lambda r: render.natural_key(r.kr_id)):
         if r.problem:
             rows.append([r.kr_id, r.title[:40], "not replayed", r.problem])
             continue

@@ -65,11 +65,17 @@ def replay_problems(
     settings: Settings,
     replayable_sources: Collection[str],
     source_problems: Mapping[str, str],
+    linked_sources: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, str]:
     """Per KR id, why its past values cannot be replayed (KRs absent here can be).
 
     ``replayable_sources``: item sources whose history was read; ``source_problems``:
     the others, with why (a Notion database keeps no property history).
+    ``linked_sources``: per KR, the sources of the items linked to it now. A source
+    without history blocks a KR when a rule or the KR's own links name it, when
+    items of it are linked now, or when it failed; a KR reached only through
+    item-side links (labels, relations) with no such item today is replayed from
+    the other sources.
     """
     out: dict[str, str] = {}
     rules_of = rules_by_kr(settings.rules)
@@ -88,7 +94,16 @@ def replay_problems(
                 "replayable (only status, parent / Epic Link, story points and labels are)"
             )
         else:
-            blocked = sorted(s for s in deps if s not in replayable_sources)
+            named = {r.source for r in kr_rules if r.source} | {
+                ref.source for ref in kr.links if ref.source
+            }
+            implicit = not kr_rules and not kr.links
+            now = set((linked_sources or {}).get(kr.id, ()))
+            blocked = sorted(
+                s for s in deps
+                if s not in replayable_sources
+                and (not implicit or s in named or s in now or "failed" in source_problems.get(s, ""))
+            )  # fmt: skip
             if blocked:
                 reasons = "; ".join(
                     f"{s}: {source_problems.get(s, 'keeps no history')}" for s in blocked

@@ -156,10 +156,10 @@ class Backfiller:
         prefix = self.cfg.mapping.label_prefix
         linked = mappings.link(tree.key_results, items, settings.rules, label_prefix=prefix,
                                config_file=self.loaded.path.name)  # fmt: skip
-        epics = {lk.item_key for lk in linked.links if lk.kind == ItemKind.EPIC}
-        epics |= {k for r in settings.rules for k in r.epics}
-        epics |= {ref.key for kr in tree.key_results for ref in kr.links}
         labels = frozenset(r.label for r in settings.rules if r.label)
+        linked_sources: dict[str, set[str]] = {}
+        for lk in linked.links:
+            linked_sources.setdefault(lk.kr_id, set()).add(lk.source)
         histories: dict[tuple[str, str], ItemHistory] = {}
         source_problems: dict[str, str] = dict(pulled.errors)
         failed = dict(pulled.errors)
@@ -180,6 +180,11 @@ class Backfiller:
             if problem:
                 source_problems[name] = problem
                 continue
+            epics = {lk.item_key for lk in linked.links
+                     if lk.kind == ItemKind.EPIC and lk.source == name}  # fmt: skip
+            epics |= {k for r in settings.rules if r.source in (None, name) for k in r.epics}
+            epics |= {ref.key for kr in tree.key_results for ref in kr.links
+                      if ref.source in (None, name)}  # fmt: skip
             request = HistoryRequest(
                 items=tuple(i for i in items if i.source == name), since=moment,
                 epics=frozenset(epics), labels=labels, label_prefix=prefix,
@@ -196,7 +201,7 @@ class Backfiller:
             former += len(result.former)
             items += result.former
             histories.update(((h.source, h.key), h) for h in result.histories)
-        problems = replay_problems(tree, settings, replayable, source_problems)
+        problems = replay_problems(tree, settings, replayable, source_problems, linked_sources)
         inputs = ReplayInputs(
             tree=tree, items=items, histories=histories, settings=settings, label_prefix=prefix,
             config_file=self.loaded.path.name,
