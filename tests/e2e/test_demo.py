@@ -86,7 +86,9 @@ def test_the_human_edit_is_a_conflict_kept_in_history(demo: tuple[DemoResult, st
         # before it: the work seeded up to then).
         backfilled = [r["progress"] for r in rows if r["origin"] == "backfilled"]
         assert len(backfilled) == 49 and backfilled[0] == 0.0
-        assert backfilled == sorted(backfilled) and backfilled[-1] == pytest.approx(0.4571, abs=0.0001)
+        assert backfilled == sorted(backfilled) and backfilled[-1] == pytest.approx(
+            0.4571, abs=0.0001
+        )
     finally:
         state.close()
     assert "Conflict: notion KR-1.current was 45.71" in text
