@@ -246,3 +246,25 @@ def test_explain_at_and_history_show_backfilled_days(world: World) -> None:
     assert [r["origin"] for r in rows].count("backfilled") == 9
     missing = runner.invoke(main, ["explain", "-c", cfg, "KR-1", "--at", "2026-09-01"])
     assert missing.exit_code != 0 and "backfill --since 2026-09-01" in missing.output
+
+
+def test_the_command_reports_per_kr_and_a_rerun_adds_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.play()
+    world.at(9, hour=12)
+    monkeypatch.setenv("OKR_SYNC_NOW", world.day(9, 12).isoformat())
+    cfg = str(world.tmp / "okr-sync.yaml")
+    world.state.close()  # the command opens the store itself, under the run lock
+    runner = CliRunner()
+    first = runner.invoke(main, ["backfill", "-c", cfg, "--since", world.day(2).date().isoformat()])
+    assert first.exit_code == 0, first.output
+    assert "KR-1  Finish checkout" in first.output and "8 day(s) added" in first.output
+    assert "KR-5  Revenue" in first.output and "a manual KR" in first.output
+    again = runner.invoke(main, ["backfill", "-c", cfg, "--json", "KR-1"])
+    report = json.loads(again.output)
+    (kr1,) = report["key_results"]
+    assert (kr1["kr"], kr1["days_added"], kr1["days_already_backfilled"]) == ("KR-1", 2, 8)
+    unknown = runner.invoke(main, ["backfill", "-c", cfg, "KR-99"])
+    assert unknown.exit_code == 2 and "KR-99" in unknown.output
+    world.state = StateStore.open(world.tmp / ".okr-sync" / "state.db")
