@@ -277,12 +277,6 @@ class Backfiller:
         for s in snaps:
             reports[s.result.kr_id].added.append(day)
 
-    def at(self, day: dt.date, only: frozenset[str] = frozenset()) -> tuple[Evaluation, Prepared]:
-        """The replayed evaluation of one day (for ``explain --at``), without recording it."""
-        now = self.now()
-        prepared = self.prepare(day, only)
-        return replay_at(prepared.inputs, min(end_of_day(day), now)), prepared
-
 
 def run_backfill(
     loaded: LoadedConfig,
