@@ -19,6 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from okr_sync.errors import AuthError
 from okr_sync.models import (
     FieldValue,
+    HistoryRequest,
+    HistoryResult,
     OkrTree,
     Outcome,
     PullRequest,
@@ -142,6 +144,21 @@ class ItemSource(Protocol):
 
     def pull_items(self, request: PullRequest) -> PullResult:
         """Return matching items (and epics' direct children). Raises SourceError."""
+        ...
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """An item source that can say what its items looked like before (for ``backfill``)."""
+
+    name: str
+
+    def pull_history(self, request: HistoryRequest) -> HistoryResult:
+        """Histories of the items and of former members (see :class:`HistoryRequest`)."""
+        ...
+
+    def history_problem(self) -> str | None:
+        """Why this source's items cannot be replayed at all (None: they can)."""
         ...
 
 

@@ -499,3 +499,62 @@ class RunSummary(Frozen):
         ids += [o.objective_id for o in self.objectives if o.error]
         ids += [f.owner for f in self.failures]
         return tuple(dict.fromkeys(ids))
+
+
+# --- change history (``okr-sync backfill``) ------------------------------------------
+
+#: The item fields whose history can be replayed, by what ``ItemChange.field`` calls them.
+REPLAYED_FIELDS = ("status_category", "parent_key", "story_points", "labels")
+
+
+class ItemChange(Frozen):
+    """One field of one item changing at ``at``: ``before`` → ``after``.
+
+    ``field`` is one of :data:`REPLAYED_FIELDS`; values are what a :class:`WorkItem`
+    holds there (a status category, a parent key or None, points or None, a
+    tuple of labels).
+    """
+
+    at: dt.datetime
+    field: Literal["status_category", "parent_key", "story_points", "labels"]
+    before: Any = None
+    after: Any = None
+
+
+class ItemHistory(Frozen):
+    """An item's creation time and its changes to the replayed fields, oldest first."""
+
+    source: str
+    key: str
+    created: dt.datetime | None = None
+    changes: tuple[ItemChange, ...] = ()
+
+
+class HistoryRequest(Frozen):
+    """What a backfill asks a history-capable item source for.
+
+    ``items`` are the source's items as the normal pull found them now; ``since``
+    is the first moment to replay. The source adds the items that were linked
+    earlier and left since (moved out of a linked epic, a linked label removed):
+    ``epics`` are the linked epic keys, ``labels`` the labels that link.
+    """
+
+    items: tuple[WorkItem, ...] = ()
+    since: dt.datetime
+    epics: frozenset[str] = frozenset()
+    labels: frozenset[str] = frozenset()
+    label_prefix: str = "okr:"
+
+
+class HistoryResult(Frozen):
+    """Histories of the items asked about and of former members, with their items now.
+
+    ``former`` are items no longer selected today that were linked since ``since``;
+    ``histories`` covers every item of ``request.items`` and ``former``.
+    ``requests`` counts the changelog requests made (for the figures).
+    """
+
+    former: tuple[WorkItem, ...] = ()
+    histories: tuple[ItemHistory, ...] = ()
+    notes: tuple[str, ...] = ()
+    requests: int = 0

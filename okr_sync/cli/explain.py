@@ -8,6 +8,7 @@ line in :func:`kr_text` or :func:`objective_text`.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,21 @@ def _recorded(state: StateStore, run_id: int, key: str, ident: str) -> Row:
 
 
 def _header(ident: str, last: Row, what: str) -> list[str]:
+    if last.get("origin") == "backfilled":
+        where = f"backfilled for {last['at'][:10]}: replayed from the items' change history"
+        return [f"{ident}  {last['title']}", f"  {what}   {where}"]
     return [f"{ident}  {last['title']}", f"  {what}   run {last['run_id']} at {last['at']}"]
+
+
+def _name(row: Row) -> str:
+    """A snapshot as the text names it: its run, or the day it was backfilled for."""
+    return f"run {row['run_id']}" if row["run_id"] is not None else f"{row['at'][:10]} (backfilled)"
+
+
+def on_day(rows: list[Row], day: str) -> list[Row]:
+    """The snapshots up to ``day`` (YYYY-MM-DD), ending with that day's last one; [] if none."""
+    upto = [r for r in rows if r["at"][:10] <= day]
+    return upto if upto and upto[-1]["at"][:10] == day else []
 
 
 def _unwritten(last: Row, earlier: list[Row], current: bool) -> list[str]:
@@ -173,10 +188,10 @@ def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance
         current=(before["current"], last["current"]),
         inputs=inputs,
     )
-    return [f"  since run {before['run_id']}: {text}"]
+    return [f"  since {_name(before)}: {text}"]
 
 
-def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
+def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str], at: bool = False) -> str:
     """The explanation of a KR from its snapshots (oldest first, each with provenance)."""
     last = rows[-1]
     prov = Provenance.model_validate_json(last["provenance"])
@@ -190,8 +205,9 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)
     out += _kr_since(state, last, earlier, prov)
-    out += _human_edits(state.changes_for(last["id"], limit=10))
-    out += _accepted(state.acceptances(last["id"]))
+    if last is rows[-1] and not at:
+        out += _human_edits(state.changes_for(last["id"], limit=10))
+        out += _accepted(state.acceptances(last["id"]))
     return "\n".join(out)
 
 
@@ -233,7 +249,7 @@ def _objective_since(
         text = describe_rollup(before["progress"], last["progress"], old, parts)
     else:  # a run recorded before okr-sync kept the roll-up's parts
         text = f"{pct(before['progress'])} → {pct(last['progress'])} (no breakdown to compare)"
-    return [f"  since run {before['run_id']}: {text}"]
+    return [f"  since {_name(before)}: {text}"]
 
 
 def objective_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
@@ -254,16 +270,22 @@ def objective_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -
 @click.command()
 @common_options
 @click.argument("ident", metavar="ID")
-def explain(path: Path, quiet: bool, ident: str) -> None:
+@click.option(
+    "--at", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="DATE",
+    help="A KR as it stood on DATE (a synced or backfilled day): the items counted and why.",
+)  # fmt: skip
+def explain(path: Path, quiet: bool, ident: str, day: dt.datetime | None) -> None:
     """Why a KR or objective has its number: what it was computed from, what moved since."""
     loaded, state = read_state(path)
     labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
     try:
         rows = [r for r in state.history("kr", ident) if r["provenance"]]
-        if rows:
+        if day is not None:
+            text = _kr_on(state, rows, ident, day.date().isoformat(), labels)
+        elif rows := [r for r in rows if r["origin"] == "synced"]:
             text = kr_text(state, rows, labels)
         else:
-            rows = state.history("objective", ident)
+            rows = [r for r in state.history("objective", ident) if r["origin"] == "synced"]
             if not rows:
                 raise StateError(
                     f"no recorded run has computed {ident!r} (a key result or objective id)"
@@ -272,3 +294,14 @@ def explain(path: Path, quiet: bool, ident: str) -> None:
     finally:
         state.close()
     echo(text)
+
+
+def _kr_on(state: StateStore, rows: list[Row], ident: str, day: str, labels: dict[str, str]) -> str:
+    """``explain KR --at DAY``: that day's synced snapshot, else its backfilled one."""
+    upto = on_day(rows, day)
+    if not upto:
+        raise StateError(
+            f"no synced or backfilled value of {ident!r} on {day}; "
+            f"'okr-sync backfill --since {day} {ident}' rebuilds it from the change history"
+        )
+    return kr_text(state, upto, labels, at=True)

@@ -19,6 +19,7 @@ import click
 from okr_sync import __version__
 from okr_sync.cli import render
 from okr_sync.cli.accept import accept
+from okr_sync.cli.backfill import backfill
 from okr_sync.cli.check import check
 from okr_sync.cli.common import (
     Group,
@@ -207,7 +208,8 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             raise StateError(f"no history for {kr!r}")
         table = [
             [
-                r["at"][:16],
+                r["at"][:16] if r["origin"] == "synced" else r["at"][:10],
+                "backfilled" if r["origin"] == "backfilled" else "synced",
                 render.bar(r["progress"]),
                 render.pct(r["progress"]),
                 render.number(r["current"]),
@@ -216,7 +218,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             ]
             for r in rows
         ]
-        echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        echo(render.table(["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
         echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return
     by_kr: dict[str, list[dict[str, Any]]] = {}
@@ -235,6 +237,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
 
 
 main.add_command(explain)
+main.add_command(backfill)
 main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(init)

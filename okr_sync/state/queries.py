@@ -9,6 +9,7 @@ writing stay in :mod:`okr_sync.state.store`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from okr_sync.core.progress import Previous
 from okr_sync.models import WORK_ITEM, FieldValue, RecordRef, WorkItem
+from okr_sync.state.backfilled import backfilled_rows
 from okr_sync.state.database import Database
 
 
@@ -40,6 +42,10 @@ class CacheUpdate:
     items: Iterable[WorkItem]
     replace: bool
     removed: frozenset[str] = frozenset()
+
+
+def _utc_day(at: str) -> str:
+    return dt.datetime.fromisoformat(at).astimezone(dt.UTC).date().isoformat()
 
 
 def _load(text: str | None) -> FieldValue:
@@ -97,7 +103,12 @@ class StateQueries:
         }
 
     def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots over time (oldest first), for one id or all of a kind."""
+        """Snapshots over time (oldest first), for one id or all of a kind.
+
+        Each row has ``origin``: ``synced`` (a run's snapshot) or ``backfilled``
+        (rebuilt from history, ``run_id`` None); a backfilled day that also has a
+        synced snapshot of the same id is left out: the synced one stands.
+        """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
             "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
@@ -125,7 +136,19 @@ class StateQueries:
             "provenance",
         )
         rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        synced = [{**dict(zip(keys, row, strict=True)), "origin": "synced"} for row in rows]
+        days = {(r["id"], _utc_day(r["at"])) for r in synced}
+        backfilled = [
+            r for r in backfilled_rows(self._db, kind, ident) if (r["id"], r["day"]) not in days
+        ]
+        if not backfilled:
+            return synced
+        for r in backfilled:
+            del r["day"]
+        merged = synced + backfilled
+        # Stable: synced rows keep their run order within one moment.
+        merged.sort(key=lambda r: dt.datetime.fromisoformat(r["at"]).astimezone(dt.UTC))
+        return merged
 
     # --- changes and written values -------------------------------------------
     def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:

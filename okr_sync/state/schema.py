@@ -121,6 +121,20 @@ def _m0005_store_identity(db: Database) -> None:
     )
 
 
+def _m0007_backfilled_snapshots(db: Database) -> None:
+    # Values rebuilt for past days from the items' change history (okr-sync backfill):
+    # apart from synced snapshots, one row per KR or objective and UTC day, never replaced.
+    db.execute(
+        db.ddl(
+            """CREATE TABLE backfilled (
+            kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL,
+            title TEXT, measure TEXT, progress {real}, expected {real}, current {real},
+            done {real}, total {real}, status TEXT, stale INTEGER NOT NULL, error TEXT,
+            provenance TEXT, computed_at TEXT NOT NULL, PRIMARY KEY (kind, id, day))"""
+        )
+    )
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -128,4 +142,5 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0003_shared_provenance", _m0003_shared_provenance),
     ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
     ("0005_store_identity", _m0005_store_identity),
+    ("0007_backfilled_snapshots", _m0007_backfilled_snapshots),
 ]

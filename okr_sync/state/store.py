@@ -36,6 +36,7 @@ from okr_sync.models import (
     RecordRef,
     RunSummary,
 )
+from okr_sync.state.backfilled import BackfillRecords
 from okr_sync.state.database import Database, SqliteDatabase
 from okr_sync.state.queries import CacheUpdate as CacheUpdate
 from okr_sync.state.queries import CursorState as CursorState
@@ -67,7 +68,7 @@ _CHANGE_COLUMNS = (
 )  # fmt: skip
 
 
-class StateStore(StateQueries, RunRecords):
+class StateStore(StateQueries, RunRecords, BackfillRecords):
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
     def __init__(self, db: Database, readonly: bool) -> None:

@@ -76,14 +76,24 @@ def test_the_human_edit_is_a_conflict_kept_in_history(demo: tuple[DemoResult, st
     state = StateStore.open_readonly(result.config_path.parent / ".okr-sync" / "state.db")
     try:
         assert any(c["before"] == 80.0 and c["conflict"] for c in state.changes_for("KR-1"))
-        assert [r["progress"] for r in state.history("kr", "KR-1")] == [
+        rows = state.history("kr", "KR-1")
+        assert [r["progress"] for r in rows if r["origin"] == "synced"] == [
             pytest.approx(0.4571, abs=0.0001),
             pytest.approx(0.7143, abs=0.0001),
         ]
+        # The period before the first sync, backfilled from Jira's history: it starts at
+        # nothing done and climbs, a day at a time, to the first sync's value (the day
+        # before it: the work seeded up to then).
+        backfilled = [r["progress"] for r in rows if r["origin"] == "backfilled"]
+        assert len(backfilled) == 49 and backfilled[0] == 0.0
+        assert backfilled == sorted(backfilled) and backfilled[-1] == pytest.approx(
+            0.4571, abs=0.0001
+        )
     finally:
         state.close()
     assert "Conflict: notion KR-1.current was 45.71" in text
-    assert "KR-1  ▄▆  46 % → 71 %" in text
+    assert "49 backfilled day(s), then syncs: 46 % → 71 %" in text
+    assert "not replayed     a manual KR: its Current has no history" in text
 
 
 def test_the_story_is_told_and_no_token_is_shown(demo: tuple[DemoResult, str]) -> None:

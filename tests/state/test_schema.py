@@ -46,6 +46,11 @@ SQLITE_SCHEMA = {
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
     "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))",
+    # 0007_backfilled_snapshots: values rebuilt for past days (okr-sync backfill).
+    "backfilled": "CREATE TABLE backfilled ( kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT "
+    "NULL, at TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, "
+    "done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, provenance TEXT, "
+    "computed_at TEXT NOT NULL, PRIMARY KEY (kind, id, day))",
     "store_identity": "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL)",
     "written": "CREATE TABLE written ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
