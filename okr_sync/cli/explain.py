@@ -31,7 +31,9 @@ Row = dict[str, Any]
 
 
 def row_note(row: Row) -> str:
-    """Why a snapshot has no number: stale or failed with the recorded reason, or left alone."""
+    """Why nothing was written for a snapshot: closed, stale, failed (with the reason), left alone."""
+    if row.get("closed_reason"):
+        return f"CLOSED: {row['closed_reason']}"
     if row["stale"]:
         return f"STALE: {row['error']}"
     if row["error"]:
@@ -44,7 +46,11 @@ def row_note(row: Row) -> str:
 
 def _trusted(rows: list[Row]) -> list[Row]:
     """The runs whose numbers were written: what a later run is compared with."""
-    return [r for r in rows if not r["stale"] and not r["error"] and r["progress"] is not None]
+    return [
+        r
+        for r in rows
+        if not r["stale"] and not r["error"] and r["progress"] is not None and not r.get("closed")
+    ]
 
 
 def _recorded(state: StateStore, run_id: int, key: str, ident: str) -> Row:
@@ -152,7 +158,7 @@ def _excluded(prov: Provenance, last: Row) -> list[str]:
 
 def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance) -> list[str]:
     """What moved since the last run whose numbers were trustworthy."""
-    if not earlier or last["progress"] is None:
+    if not earlier or last["progress"] is None or last.get("closed"):
         return []
     before = earlier[-1]
     change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
@@ -176,6 +182,38 @@ def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance
     return [f"  since run {before['run_id']}: {text}"]
 
 
+def target_line(rows: list[Row], changes: list[Row]) -> list[str]:
+    """The target each run computed against, and when a start or target moved.
+
+    Shown only once one moved: every snapshot keeps the target of its own run.
+    """
+    if not changes:
+        return []
+    out = ["  target line (each run computed against the target of its day):"]
+    segments: list[tuple[Any, Any, Row, Row]] = []
+    for row in rows:
+        if segments and (segments[-1][0], segments[-1][1]) == (row["start"], row["target"]):
+            segments[-1] = (*segments[-1][:3], row)
+        else:
+            segments.append((row["start"], row["target"], row, row))
+    for start, target, first, last in segments:
+        runs = (
+            f"run {first['run_id']}"
+            if first is last
+            else (f"runs {first['run_id']}–{last['run_id']}")
+        )
+        span = first["at"][:10] if first is last else f"{first['at'][:10]}..{last['at'][:10]}"
+        out.append(f"    {runs} ({span}): start {render.number(start)}, "
+                   f"target {render.number(target)}")  # fmt: skip
+    out += [
+        f"    {c['field']} moved {render.number(c['before'])} → {render.number(c['after'])}: "
+        f"changed after {c['previous_at'][:10]} (run {c['previous_run']}), "
+        f"seen {c['seen_at'][:10]} (run {c['run_id']})"
+        for c in changes
+    ]
+    return out
+
+
 def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     """The explanation of a KR from its snapshots (oldest first, each with provenance)."""
     last = rows[-1]
@@ -190,6 +228,7 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)
     out += _kr_since(state, last, earlier, prov)
+    out += target_line(rows, state.target_changes(last["id"]))
     out += _human_edits(state.changes_for(last["id"], limit=10))
     out += _accepted(state.acceptances(last["id"]))
     return "\n".join(out)

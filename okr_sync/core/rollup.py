@@ -182,6 +182,8 @@ def roll_up(
 
 def _why_no_progress(result: KrResult) -> str:
     """The reason a KR has no number this run, as recorded on its result."""
+    if result.closed:
+        return f"closed: {result.closed}"
     if result.stale:
         return f"stale: {result.error}"
     if result.error:

@@ -97,10 +97,17 @@ class StateQueries:
         }
 
     def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots over time (oldest first), for one id or all of a kind."""
+        """Snapshots over time (oldest first), for one id or all of a kind.
+
+        A KR's rows also carry the ``start`` and ``target`` it was computed against
+        (a target changed mid-period shows from that run on; earlier rows keep
+        theirs), its ``period_start``/``period_end`` (ISO dates), and ``closed``
+        (its period had ended: the numbers are the final ones) with ``closed_reason``.
+        """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json, "
+            "s.start, s.target, s.period_start, s.period_end, s.closed "
             "FROM snapshots s JOIN runs r ON r.id = s.run_id "
             "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
         )
@@ -123,9 +130,17 @@ class StateQueries:
             "run_id",
             "measure",
             "provenance",
+            "start",
+            "target",
+            "period_start",
+            "period_end",
+            "closed_reason",
         )
         rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = [dict(zip(keys, row, strict=True)) for row in rows]
+        for row in out:  # a closed KR: its period ended, the numbers are its final ones
+            row["closed"] = row["closed_reason"] is not None
+        return out
 
     # --- changes and written values -------------------------------------------
     def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:
