@@ -152,7 +152,9 @@ def _excluded(prov: Provenance, last: Row) -> list[str]:
     if prov.shared:
         out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
     shown_note = row_note(last)  # a left-alone KR's reason is its last note, shown above
-    out += [f"  note: {n}" for n in prov.notes if shown_note != f"LEFT ALONE: {n}"]
+    out += [
+        f"  note: {n}" for n in prov.notes if shown_note not in (f"LEFT ALONE: {n}", f"CLOSED: {n}")
+    ]
     return out
 
 
@@ -224,6 +226,9 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _numbers(last, labels, current=True)
     if last["total"] is not None:
         out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
+    if last.get("closed") and earlier:  # closed: its items are those of its final run
+        out.append(f"  items as run {earlier[-1]['run_id']} counted them:")
+        prov = Provenance.model_validate_json(earlier[-1]["provenance"])
     out += _links(prov)
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)

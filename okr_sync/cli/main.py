@@ -65,6 +65,7 @@ def validate(path: Path, quiet: bool) -> None:
     warnings = readiness.placeholders(loaded)
     if tree is not None:
         warnings += readiness.urls_missing(loaded, tree)
+        warnings += readiness.periods_outside(loaded, tree)
     if not quiet:
         count = len(warnings)
         echo(f"{path}: OK ({checked} valid)" if not warnings else

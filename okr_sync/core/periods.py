@@ -295,8 +295,7 @@ def period_events(
     reopened = {k: (end, results[k]) for k, end in ended.items() if k in reopen}
     skip = {k for k in ended if k not in reopened}
     changes = input_changes(tree, last, now, skip=skip)
-    notes = [f"closed: {k}: {results[k].closed}" for k in closed]
-    notes += [f"reopened: {k}: computed and written although its period ended" for k in reopened]
+    notes = [f"reopened: {k}: computed and written although its period ended" for k in reopened]
     notes += [f"target line: {c}" for c in changes]
     notes += [
         f"{p}: it is counted in its objective's roll-up as it stands"
