@@ -3,7 +3,8 @@
 The SQLite schema must stay what okr-sync built before the migrations learnt to
 fill in column types per database (``{id}``, ``{real}``, ``{rowid}``): the SQL
 below was recorded from a store made by that version, plus the one table added
-since (``store_identity``, migration 0005). A PostgreSQL namespace must hold the
+since (``store_identity``, migration 0005; ``closed_krs``, ``target_changes`` and the
+snapshots' start, target, period and closure, migration 0008). A PostgreSQL namespace must hold the
 same tables, columns (types by family), primary keys, defaults, references and
 indexes, with ``changes.rowid`` as a real column where SQLite has an implicit one.
 """
@@ -45,7 +46,14 @@ SQLITE_SCHEMA = {
     "snapshots": "CREATE TABLE snapshots ( run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT "
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
-    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))",
+    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, start REAL, target REAL, "
+    "period_start TEXT, period_end TEXT, closed TEXT, PRIMARY KEY (run_id, kind, id))",
+    "closed_krs": "CREATE TABLE closed_krs ( id TEXT PRIMARY KEY, period_end TEXT NOT NULL, "
+    "final_run INTEGER, final_at TEXT, progress REAL, current REAL, status TEXT, expected REAL, "
+    "start REAL, target REAL, closed_run INTEGER, closed_at TEXT NOT NULL)",
+    "target_changes": "CREATE TABLE target_changes ( kr_id TEXT NOT NULL, field TEXT NOT NULL, "
+    "before REAL, after REAL, previous_run INTEGER, previous_at TEXT NOT NULL, run_id INTEGER "
+    "NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (kr_id, field, run_id))",
     "store_identity": "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL)",
     "written": "CREATE TABLE written ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
