@@ -26,7 +26,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("snapshots", (
         "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
         "total", "status", "stale", "error", "item_count", "fingerprint", "sources",
-        "provenance",
+        "provenance", "start", "target", "period_start", "period_end", "closed",
     )),
     ("changes", (
         "rowid", "run_id", "target", "kind", "record", "owner", "field", "before", "after",
@@ -40,6 +40,13 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cursors", ("source", "cursor", "fingerprint", "full_at", "updated_at")),
     ("items", ("source", "key", "data")),
     ("store_identity", ("name", "value", "recorded_at")),
+    ("closed_krs", (
+        "id", "period_end", "final_run", "final_at", "progress", "current", "status", "expected",
+        "start", "target", "closed_run", "closed_at",
+    )),
+    ("target_changes", (
+        "kr_id", "field", "before", "after", "previous_run", "previous_at", "run_id", "seen_at",
+    )),
 )  # fmt: skip
 _BATCH = 2000
 

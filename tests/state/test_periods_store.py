@@ -9,6 +9,7 @@ against, and records no change where there was none.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,9 @@ import okr_sync.state.store as state_module
 from okr_sync.core.evaluate import KrSnapshot
 from okr_sync.core.periods import FinalValue, InputChange, PeriodEvents
 from okr_sync.models import KrResult, RunSummary, Status
+from okr_sync.state.copy import copy_store
 from okr_sync.state.schema import MIGRATIONS
-from tests.backends import Backend
+from tests.backends import Backend, sqlite_backend
 
 DAY = dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)
 
@@ -96,3 +98,23 @@ def test_closures_and_target_changes_are_kept_with_the_run(backend: Backend) -> 
         assert got["KR-1"].run_id == first
     finally:
         store.close()
+
+
+def test_state_copy_keeps_closures_target_changes_and_each_snapshots_target(
+    backend: Backend, tmp_path: Path
+) -> None:
+    source = sqlite_backend(tmp_path / "source").location.open()
+    destination = backend.location.open()
+    try:
+        first = _record(source, DAY, 40)
+        change = InputChange("KR-1", "target", 40, 50, first, DAY.isoformat(), DAY.isoformat())
+        final = FinalValue(run_id=first, at=DAY.isoformat(), progress=0.125)
+        events = PeriodEvents(closed={"KR-1": (dt.date(2026, 12, 31), final)}, changes=(change,))
+        _record(source, DAY + dt.timedelta(days=1), 50, periods=events)
+        copy_store(source, destination)
+        assert [r["target"] for r in destination.history("kr", "KR-1")] == [40, 50]
+        assert destination.target_changes() == source.target_changes()
+        assert destination.closures() == source.closures()
+    finally:
+        source.close()
+        destination.close()
