@@ -105,6 +105,9 @@ def test_a_kr_whose_period_ended_before_any_run_has_no_final_value(
     code, out, _ = run(monkeypatch, "2026-12-05", "sync", "-c", str(config), "--json")
     kr3 = next(k for k in json.loads(out)["key_results"] if k["id"] == "KR-3")
     assert kr3["progress"] is None and "no value was recorded within it" in kr3["closed"]
+    # Its objective has no number to stand in for it: stale, naming it, never recomputed without it.
+    o2 = next(o for o in json.loads(out)["objectives"] if o["id"] == "O-2")
+    assert code == 1 and o2["stale"] and "KR-3 (closed: period ended 2026-11-30" in o2["error"]
     assert "KR-3" not in json.loads((config.parent / "okr-status.json").read_text())["key_results"]
 
 
