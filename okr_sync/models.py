@@ -326,7 +326,8 @@ class KrResult(Frozen):
     (rounded to 4 places). A stale or failed KR carries no numbers that may be
     written; ``error`` says why. ``skipped`` says why nothing was computed
     although nothing failed (nothing linked yet, no Current entered for a manual
-    KR): nothing is written for such a KR either.
+    KR): nothing is written for such a KR either. ``closed`` says its period has
+    ended: its numbers are the final ones recorded, and nothing more is written.
     """
 
     kr_id: str
@@ -344,12 +345,19 @@ class KrResult(Frozen):
     stale: bool = False
     error: str | None = None
     skipped: str | None = None
+    #: Why nothing more is written: the KR's period has ended (its numbers are the final ones).
+    closed: str | None = None
     provenance: Provenance = Provenance()
 
     @property
     def writable(self) -> bool:
         """True when the numbers may be written back."""
-        return not self.stale and self.error is None and self.progress is not None
+        return (
+            not self.stale
+            and self.error is None
+            and self.progress is not None
+            and self.closed is None
+        )
 
 
 class ObjectivePart(Frozen):

@@ -142,7 +142,11 @@ class EpicWriter:
         records = []
         for epic, krs in sorted(by_epic.items()):
             krs = sorted({k.kr_id: k for k in krs}.values(), key=lambda k: k.kr_id)
-            if not all(k.writable for k in krs):
+            # A closed KR (its period ended) keeps its final values in the property; an epic
+            # whose KRs are all closed gets no write at all.
+            if all(k.closed for k in krs) or not all(
+                k.writable or (k.closed and k.progress is not None) for k in krs
+            ):
                 continue
             status = {k.kr_id: labels[k.status] if k.status else "" for k in krs}
             fields: dict[str, FieldValue] = {}

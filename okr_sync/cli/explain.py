@@ -32,7 +32,9 @@ Row = dict[str, Any]
 
 
 def row_note(row: Row) -> str:
-    """Why a snapshot has no number: stale or failed with the recorded reason, or left alone."""
+    """Why nothing was written for a snapshot: closed, stale, failed (with the reason), left alone."""
+    if row.get("closed_reason"):
+        return f"CLOSED: {row['closed_reason']}"
     if row["stale"]:
         return f"STALE: {row['error']}"
     if row["error"]:
@@ -45,7 +47,11 @@ def row_note(row: Row) -> str:
 
 def _trusted(rows: list[Row]) -> list[Row]:
     """The runs whose numbers were written: what a later run is compared with."""
-    return [r for r in rows if not r["stale"] and not r["error"] and r["progress"] is not None]
+    return [
+        r
+        for r in rows
+        if not r["stale"] and not r["error"] and r["progress"] is not None and not r.get("closed")
+    ]
 
 
 def _recorded(state: StateStore, run_id: int, key: str, ident: str) -> Row:
@@ -161,13 +167,15 @@ def _excluded(prov: Provenance, last: Row) -> list[str]:
     if prov.shared:
         out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
     shown_note = row_note(last)  # a left-alone KR's reason is its last note, shown above
-    out += [f"  note: {n}" for n in prov.notes if shown_note != f"LEFT ALONE: {n}"]
+    out += [
+        f"  note: {n}" for n in prov.notes if shown_note not in (f"LEFT ALONE: {n}", f"CLOSED: {n}")
+    ]
     return out
 
 
 def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance) -> list[str]:
     """What moved since the last run whose numbers were trustworthy."""
-    if not earlier or last["progress"] is None:
+    if not earlier or last["progress"] is None or last.get("closed"):
         return []
     before = earlier[-1]
     change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
@@ -191,6 +199,38 @@ def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance
     return [f"  since {_name(before)}: {text}"]
 
 
+def target_line(rows: list[Row], changes: list[Row]) -> list[str]:
+    """The target each run computed against, and when a start or target moved.
+
+    Shown only once one moved: every snapshot keeps the target of its own run.
+    """
+    if not changes:
+        return []
+    out = ["  target line (each run computed against the target of its day):"]
+    segments: list[tuple[Any, Any, Row, Row]] = []
+    for row in rows:
+        if segments and (segments[-1][0], segments[-1][1]) == (row["start"], row["target"]):
+            segments[-1] = (*segments[-1][:3], row)
+        else:
+            segments.append((row["start"], row["target"], row, row))
+    for start, target, first, last in segments:
+        runs = (
+            f"run {first['run_id']}"
+            if first is last
+            else (f"runs {first['run_id']}–{last['run_id']}")
+        )
+        span = first["at"][:10] if first is last else f"{first['at'][:10]}..{last['at'][:10]}"
+        out.append(f"    {runs} ({span}): start {render.number(start)}, "
+                   f"target {render.number(target)}")  # fmt: skip
+    out += [
+        f"    {c['field']} moved {render.number(c['before'])} → {render.number(c['after'])}: "
+        f"changed after {c['previous_at'][:10]} (run {c['previous_run']}), "
+        f"seen {c['seen_at'][:10]} (run {c['run_id']})"
+        for c in changes
+    ]
+    return out
+
+
 def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str], at: bool = False) -> str:
     """The explanation of a KR from its snapshots (oldest first, each with provenance)."""
     last = rows[-1]
@@ -201,11 +241,15 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str], at: bool
     out += _numbers(last, labels, current=True)
     if last["total"] is not None:
         out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
+    if last.get("closed") and earlier:  # closed: its items are those of its final run
+        out.append(f"  items as run {earlier[-1]['run_id']} counted them:")
+        prov = Provenance.model_validate_json(earlier[-1]["provenance"])
     out += _links(prov)
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)
     out += _kr_since(state, last, earlier, prov)
     if last is rows[-1] and not at:
+        out += target_line(rows, state.target_changes(last["id"]))
         out += _human_edits(state.changes_for(last["id"], limit=10))
         out += _accepted(state.acceptances(last["id"]))
     return "\n".join(out)

@@ -66,6 +66,7 @@ def validate(path: Path, quiet: bool) -> None:
     warnings = readiness.placeholders(loaded)
     if tree is not None:
         warnings += readiness.urls_missing(loaded, tree)
+        warnings += readiness.periods_outside(loaded, tree)
     if not quiet:
         count = len(warnings)
         echo(f"{path}: OK ({checked} valid)" if not warnings else
@@ -75,7 +76,11 @@ def validate(path: Path, quiet: bool) -> None:
 
 
 def _engine(
-    loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = (), full: bool = False
+    loaded: LoadedConfig,
+    state: StateStore,
+    accept_empty: tuple[str, ...] = (),
+    full: bool = False,
+    reopen: tuple[str, ...] = (),
 ) -> Engine:
     return Engine(
         loaded,
@@ -84,12 +89,18 @@ def _engine(
         now=clock(),
         accept_empty=frozenset(accept_empty),
         full=full,
+        reopen=frozenset(reopen),
     )
 
 
 accept_empty_option = click.option(
     "--accept-empty", multiple=True, metavar="KR",
     help="Accept that this KR's linked items dropped to none (repeatable).",
+)  # fmt: skip
+reopen_option = click.option(
+    "--reopen", multiple=True, metavar="KR",
+    help="Compute and write this KR although its period has ended; its value becomes "
+    "the final one (repeatable).",
 )  # fmt: skip
 full_option = click.option(
     "--full", is_flag=True,
@@ -102,12 +113,20 @@ full_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @accept_empty_option
 @full_option
-def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
+@reopen_option
+def plan(
+    path: Path,
+    quiet: bool,
+    as_json: bool,
+    accept_empty: tuple[str, ...],
+    full: bool,
+    reopen: tuple[str, ...],
+) -> None:
     """Show what a sync would write. Writes nothing, not even the state store."""
     loaded = load_config(path)
     state = location_of(loaded).open_readonly()
     try:
-        summary = _engine(loaded, state, accept_empty, full).run(apply=False)
+        summary = _engine(loaded, state, accept_empty, full, reopen).run(apply=False)
     finally:
         state.close()
     _report(summary, loaded, quiet, as_json)
@@ -118,7 +137,15 @@ def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @accept_empty_option
 @full_option
-def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
+@reopen_option
+def sync(
+    path: Path,
+    quiet: bool,
+    as_json: bool,
+    accept_empty: tuple[str, ...],
+    full: bool,
+    reopen: tuple[str, ...],
+) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
     check_local_okrs(loaded)  # before the lock and the state store: a bad OKR file touches nothing
@@ -137,7 +164,7 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
         with interrupt.installed():
             summary = run_sync(
                 loaded, now=clock(), accept_empty=accept_empty, on_write=on_write, full=full,
-                should_stop=interrupt.should_stop,
+                should_stop=interrupt.should_stop, reopen=reopen,
             )  # fmt: skip
     except KeyboardInterrupt:  # before any write, or a second Ctrl-C: at once
         if "bar" in bar_ctx:
@@ -213,12 +240,14 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
                 render.bar(r["progress"]),
                 render.pct(r["progress"]),
                 render.number(r["current"]),
+                render.number(r["target"]),
                 r["status"] or "–",
                 r["note"],
             ]
             for r in rows
         ]
-        echo(render.table(["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        headers = ["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "TARGET", "STATUS", "NOTE"]
+        echo(render.table(headers, table))
         echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return
     by_kr: dict[str, list[dict[str, Any]]] = {}
@@ -229,7 +258,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             k,
             v[-1]["title"][:40],
             render.sparkline([r["progress"] for r in v]),
-            render.pct(v[-1]["progress"]),
+            render.pct(v[-1]["progress"]) + (" closed" if v[-1]["closed"] else ""),
         ]
         for k, v in sorted(by_kr.items())
     ]

@@ -118,6 +118,8 @@ def _kr_note(kr: KrResult, causes: Mapping[str, str] | None = None) -> str:
         return f"FAILED: {shorten(kr.error, causes or {})}"
     if kr.skipped:
         return f"LEFT ALONE: {kr.skipped}"
+    if kr.closed:
+        return f"CLOSED: {kr.closed}"
     if kr.done is not None and kr.total is not None:
         return f"{number(kr.done)}/{number(kr.total)} {kr.measure}"
     return kr.measure
@@ -170,6 +172,8 @@ def footer_text(summary: RunSummary) -> str:
     for kr in summary.key_results:
         if kr.skipped and not kr.error:
             lines.append(f"left alone (nothing written): {kr.kr_id}: {kr.skipped}")
+        if kr.closed:
+            lines.append(f"closed (nothing written): {kr.kr_id}: {kr.closed}")
     for _source, error in sorted(summary.source_errors.items()):
         lines.append(f"source failed: {error}")
     for failure in summary.failures:
@@ -197,6 +201,7 @@ def kr_json(kr: KrResult, labels: dict[Status, str]) -> dict[str, Any]:
         "stale": kr.stale,
         "error": kr.error,
         "skipped": kr.skipped,
+        "closed": kr.closed,
     }
 
 

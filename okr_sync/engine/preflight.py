@@ -213,6 +213,7 @@ def run_preflight(
     if tree is not None:
         results += _as_results(check_kr_ids(loaded, tree), "fail")
         results += _as_results(readiness.urls_missing(loaded, tree), "warn")
+        results += _as_results(readiness.periods_outside(loaded, tree), "warn")
     results += state_results(loaded)
     return PreflightReport(config=loaded.path, results=tuple(results))
 

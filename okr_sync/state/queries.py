@@ -108,10 +108,16 @@ class StateQueries:
         Each row has ``origin``: ``synced`` (a run's snapshot) or ``backfilled``
         (rebuilt from history, ``run_id`` None); a backfilled day that also has a
         synced snapshot of the same id is left out: the synced one stands.
+
+        A KR's rows also carry the ``start`` and ``target`` it was computed against
+        (a target changed mid-period shows from that run on; earlier rows keep
+        theirs), its ``period_start``/``period_end`` (ISO dates), and ``closed``
+        (its period had ended: the numbers are the final ones) with ``closed_reason``.
         """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json, "
+            "s.start, s.target, s.period_start, s.period_end, s.closed "
             "FROM snapshots s JOIN runs r ON r.id = s.run_id "
             "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
         )
@@ -134,9 +140,16 @@ class StateQueries:
             "run_id",
             "measure",
             "provenance",
+            "start",
+            "target",
+            "period_start",
+            "period_end",
+            "closed_reason",
         )
         rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
         synced = [{**dict(zip(keys, row, strict=True)), "origin": "synced"} for row in rows]
+        for row in synced:  # a closed KR: its period ended, the numbers are its final ones
+            row["closed"] = row["closed_reason"] is not None
         days = {(r["id"], _utc_day(r["at"])) for r in synced}
         backfilled = [
             r for r in backfilled_rows(self._db, kind, ident) if (r["id"], r["day"]) not in days
@@ -145,6 +158,10 @@ class StateQueries:
             return synced
         for r in backfilled:
             del r["day"]
+            # A backfilled day records no target of its own, nor a closure.
+            for key in ("start", "target", "period_start", "period_end", "closed_reason"):
+                r.setdefault(key, None)
+            r.setdefault("closed", False)
         merged = synced + backfilled
         # Stable: synced rows keep their run order within one moment.
         merged.sort(key=lambda r: dt.datetime.fromisoformat(r["at"]).astimezone(dt.UTC))

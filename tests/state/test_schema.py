@@ -3,7 +3,8 @@
 The SQLite schema must stay what okr-sync built before the migrations learnt to
 fill in column types per database (``{id}``, ``{real}``, ``{rowid}``): the SQL
 below was recorded from a store made by that version, plus the one table added
-since (``store_identity``, migration 0005). A PostgreSQL namespace must hold the
+since (``store_identity``, migration 0005; ``closed_krs``, ``target_changes`` and the
+snapshots' start, target, period and closure, migration 0008). A PostgreSQL namespace must hold the
 same tables, columns (types by family), primary keys, defaults, references and
 indexes, with ``changes.rowid`` as a real column where SQLite has an implicit one.
 """
@@ -19,6 +20,7 @@ import pytest
 import okr_sync.state.store as state_module
 from okr_sync.state.database import Database
 from okr_sync.state.schema import MIGRATIONS
+from okr_sync.state.store import StateStore
 from tests.backends import Backend, sqlite_backend
 from tests.state.raw import migrations_of, raw
 
@@ -45,12 +47,19 @@ SQLITE_SCHEMA = {
     "snapshots": "CREATE TABLE snapshots ( run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT "
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
-    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))",
+    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, start REAL, target REAL, "
+    "period_start TEXT, period_end TEXT, closed TEXT, PRIMARY KEY (run_id, kind, id))",
     # 0007_backfilled_snapshots: values rebuilt for past days (okr-sync backfill).
     "backfilled": "CREATE TABLE backfilled ( kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT "
     "NULL, at TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, "
     "done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, provenance TEXT, "
     "computed_at TEXT NOT NULL, PRIMARY KEY (kind, id, day))",
+    "closed_krs": "CREATE TABLE closed_krs ( id TEXT PRIMARY KEY, period_end TEXT NOT NULL, "
+    "final_run INTEGER, final_at TEXT, progress REAL, current REAL, status TEXT, expected REAL, "
+    "start REAL, target REAL, closed_run INTEGER, closed_at TEXT NOT NULL)",
+    "target_changes": "CREATE TABLE target_changes ( kr_id TEXT NOT NULL, field TEXT NOT NULL, "
+    "before REAL, after REAL, previous_run INTEGER, previous_at TEXT NOT NULL, run_id INTEGER "
+    "NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (kr_id, field, run_id))",
     "store_identity": "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL)",
     "written": "CREATE TABLE written ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
@@ -189,3 +198,25 @@ def test_a_postgresql_namespace_has_the_sqlite_schema(backend: Backend, tmp_path
     assert migrations_of(backend) and [n for n, _ in migrations_of(backend)] == [
         n for n, _ in migrations_of(sqlite)
     ] == [n for n, _ in MIGRATIONS]
+
+
+def test_state_copy_names_every_table_and_column_of_the_schema(tmp_path: Path) -> None:
+    """A table or column the copy does not name would be lost by ``okr-sync state copy``."""
+    from okr_sync.state.copy import TABLES
+
+    store = StateStore.open(tmp_path / "state.db")
+    try:
+        db = store.database
+        tables = {
+            r[0]
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        } - {"schema_migrations"}
+        schema = {
+            t: [r[1] for r in db.execute(f"PRAGMA table_info({t})").fetchall()] for t in tables
+        }
+    finally:
+        store.close()
+    copied = {table: [c for c in columns if c != "rowid"] for table, columns in TABLES}
+    assert copied.keys() == schema.keys()
+    for table, columns in schema.items():
+        assert sorted(copied[table]) == sorted(columns), table
