@@ -81,7 +81,7 @@ def fill(store: StateStore, krs: int, runs: int, seed: int = 1) -> None:
                     provenance=Provenance(selectors=(f"epic P{k}",), counted=counted),
                     period_start=START,
                     period_end=END,
-                )  # fmt: skip
+                )
             )
         objs = [
             ObjectiveResult(
@@ -94,7 +94,7 @@ def fill(store: StateStore, krs: int, runs: int, seed: int = 1) -> None:
                     ObjectivePart(kind="key_result", id=r.kr_id, progress=r.progress)
                     for r in results[o::objectives]
                 ),
-            )  # fmt: skip
+            )
             for o in range(objectives)
         ]
         summary = RunSummary(
