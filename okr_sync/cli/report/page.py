@@ -249,7 +249,7 @@ def _attention(data: ReportData) -> str:
 
 
 def _changes(data: ReportData) -> str:
-    moved = [k for k in data.krs.values() if k.since]
+    moved = sorted((k for k in data.krs.values() if k.since), key=lambda k: natural_key(k.id))
     writes = ", ".join(f"{n} field(s) to {_e(t)}" for t, n in sorted(data.writes.items()))
     head = f"<p>Run {data.run.id} wrote {writes or 'nothing'}.</p>"
     if not moved:
