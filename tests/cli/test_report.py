@@ -72,7 +72,13 @@ def record(store: StateStore, day: int, results: list[KrResult], conflict: bool 
         field="progress", before=0.8, after=results[0].progress, last_written=0.25,
         conflict=conflict, action=ChangeAction.OVERWRITE,
     )  # fmt: skip
+    on_objective = FieldChange(
+        target="notion", ref=RecordRef(kind="objective", id="page-o"), owner="O-1",
+        field="status", before="Done", after="At risk", last_written="On track",
+        conflict=conflict, action=ChangeAction.SKIP,
+    )  # fmt: skip
     store.record_changes(run_id, [change], "applied")
+    store.record_changes(run_id, [on_objective], "skipped")
     snaps = [KrSnapshot(r, 4, "fp", frozenset({"jira"})) for r in results]
     store.finish_run(summary, "ok", snaps, objectives, {})
     return run_id
@@ -113,6 +119,11 @@ def test_the_page_holds_the_latest_run_history_changes_edits_and_reasons(
     assert 'data-kr="KR-2"' in page and "Stale: an item source failed (jira: 503)" in page
     assert "Key results outside any objective" in page
     assert "a human made it 0.8 (okr-sync had written 0.25) → overwrite" in page
+    # An edit met on an objective's page is listed too, linked to the objective.
+    assert [(e.owner, e.human, e.action) for e in data.edits] == [
+        ("KR-1", 0.8, "overwrite"), ("O-1", "Done", "skip"),
+    ]  # fmt: skip
+    assert '<a href="#obj-O-1">O-1</a>: notion page-o <b>status</b>: a human made it Done' in page
 
 
 def test_user_text_is_escaped_everywhere(tmp_path: Path) -> None:

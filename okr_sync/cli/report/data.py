@@ -124,6 +124,8 @@ class ReportData:
     writes: dict[str, int]
     source_errors: dict[str, str]
     write_failures: list[str]
+    #: Every human edit the run met, on KRs and objectives alike.
+    edits: list[Edit] = field(default_factory=list)
 
 
 def _at(text: str) -> dt.datetime:
@@ -282,7 +284,8 @@ def gather(store: StateStore) -> ReportData:
                 view.since = f"since run {was['run_id']}: {text}"
         krs[kr_id] = view
 
-    for edit in _edits(store, run.id):
+    edits = _edits(store, run.id)
+    for edit in edits:
         if edit.owner in krs:
             krs[edit.owner].edits.append(edit)
     objectives, roots, orphans = _tree(summary, krs)
@@ -298,6 +301,7 @@ def gather(store: StateStore) -> ReportData:
         run=run, previous_run=previous_run, later_failure=later, krs=krs,
         objectives=objectives, roots=roots, orphans=orphans, writes=writes,
         source_errors=dict(summary.get("source_errors") or {}), write_failures=failures,
+        edits=edits,
     )  # fmt: skip
 
 

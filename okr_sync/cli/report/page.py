@@ -122,8 +122,8 @@ def _bar(progress: float | None, expected: float | None, status: Status | None) 
     )
 
 
-def _edit(e: Edit, owner: bool = False) -> str:
-    who = f'<a href="#kr-{_e(e.owner)}">{_e(e.owner)}</a>: ' if owner else ""
+def _edit(e: Edit, anchor: str = "") -> str:
+    who = f'<a href="#{anchor}-{_e(e.owner)}">{_e(e.owner)}</a>: ' if anchor else ""
     return (
         f'<li class="edit">{who}{_e(e.target)} {_e(e.record)} <b>{_e(e.field)}</b>: a human made it '
         f"{_e(_show(e.human))} (okr-sync had written {_e(_show(e.written))}) → {_e(e.action)}</li>"
@@ -274,7 +274,7 @@ def _counts(data: ReportData, labels: Mapping[Status, str]) -> str:
 
 def render_page(data: ReportData, labels: Mapping[Status, str], generated: dt.datetime) -> str:
     """The whole report page."""
-    edits = [e for k in data.krs.values() for e in k.edits]
+    edits = "".join(_edit(e, "kr" if e.owner in data.krs else "obj") for e in data.edits)
     seen: set[str] = set()
     roots = sorted(data.roots, key=natural_key)
     tree = [_objective(data.objectives[r], data, labels, seen) for r in roots]
@@ -305,7 +305,7 @@ def render_page(data: ReportData, labels: Mapping[Status, str], generated: dt.da
             '<h2 id="changes">Changes since the previous run</h2>',
             _changes(data),
             '<h2 id="edits">Human edits met</h2>',
-            '<ul class="plain">' + "".join(_edit(e, owner=True) for e in edits) + "</ul>"
+            f'<ul class="plain">{edits}</ul>'
             if edits
             else "<p>None: no target held a value a human typed over okr-sync's.</p>",
             '<h2 id="tree">Objectives and key results</h2>',
