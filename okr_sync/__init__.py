@@ -12,7 +12,8 @@ The package, part by part (the README's Architecture section has the rules)::
     okr_sync/schedule/  cron expressions and the scheduler loop
     okr_sync/engine/    one run: engine, pull, apply, runner, preflight; backfill
     okr_sync/cli/       the command line (okr_sync/cli/demo/: the demo;
-                        okr_sync/cli/templates/: the starter configs)
+                        okr_sync/cli/templates/: the starter configs;
+                        okr_sync/cli/report/: the HTML report)
 
 The public API: :func:`okr_sync.config.load_config`, :class:`okr_sync.engine.Engine`
 and :func:`okr_sync.engine.build_connectors`. Importing this package does no I/O.

@@ -348,6 +348,10 @@ class KrResult(Frozen):
     #: Why nothing more is written: the KR's period has ended (its numbers are the final ones).
     closed: str | None = None
     provenance: Provenance = Provenance()
+    #: The KR's period (its own, its objective's or the cycle's), kept with the run so
+    #: that ``okr-sync report`` can draw the expected pace without the OKR source.
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
 
     @property
     def writable(self) -> bool:

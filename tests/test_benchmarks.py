@@ -24,3 +24,11 @@ def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "run 2" in out and "epics holding their KRs' current state: 40/40" in out
     assert "(no pull)" not in out  # the pulls were seen: searches are set against a floor
+
+
+def test_report_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_report.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "60 KRs × 20 runs (1,200 snapshots" in out
+    assert "report: 60 KRs, " in out and "MiB, generated in" in out

@@ -36,6 +36,7 @@ from okr_sync.cli.demo.command import demo
 from okr_sync.cli.explain import explain, row_note
 from okr_sync.cli.init import init
 from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text, stopped_text
+from okr_sync.cli.report import report
 from okr_sync.cli.sandbox import sandbox
 from okr_sync.cli.schedule import schedule
 from okr_sync.cli.state_cmd import state_group
@@ -275,3 +276,4 @@ main.add_command(schedule)
 main.add_command(status)
 main.add_command(accept)
 main.add_command(state_group)
+main.add_command(report)

@@ -102,7 +102,9 @@ class StateQueries:
             for r in rows
         }
 
-    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
+    def history(
+        self, kind: str = "kr", ident: str | None = None, *, provenance: bool = True
+    ) -> list[dict[str, Any]]:
         """Snapshots over time (oldest first), for one id or all of a kind.
 
         Each row has ``origin``: ``synced`` (a run's snapshot) or ``backfilled``
@@ -113,13 +115,18 @@ class StateQueries:
         (a target changed mid-period shows from that run on; earlier rows keep
         theirs), its ``period_start``/``period_end`` (ISO dates), and ``closed``
         (its period had ended: the numbers are the final ones) with ``closed_reason``.
+
+        ``provenance=False`` leaves each synced row's ``provenance`` None: most of a
+        snapshot's size, not needed to draw a trend (``okr-sync report``).
         """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json, "
-            "s.start, s.target, s.period_start, s.period_end, s.closed "
-            "FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, "
+            + ("p.json, " if provenance else "NULL, ")
+            + "s.start, s.target, s.period_start, s.period_end, s.closed "
+            + "FROM snapshots s JOIN runs r ON r.id = s.run_id "
+            + ("LEFT JOIN provenances p ON p.key = s.provenance " if provenance else "")
+            + "WHERE s.kind = ?"
         )
         args: list[Any] = [kind]
         if ident is not None:
@@ -166,6 +173,15 @@ class StateQueries:
         # Stable: synced rows keep their run order within one moment.
         merged.sort(key=lambda r: dt.datetime.fromisoformat(r["at"]).astimezone(dt.UTC))
         return merged
+
+    def snapshot_provenances(self, run_id: int, kind: str = "kr") -> dict[str, str]:
+        """The provenance (JSON text) of every snapshot of one run, by KR or objective id."""
+        rows = self._db.execute(
+            "SELECT s.id, p.json FROM snapshots s JOIN provenances p ON p.key = s.provenance "
+            "WHERE s.run_id = ? AND s.kind = ?",
+            (run_id, kind),
+        )
+        return {r[0]: r[1] for r in rows}
 
     # --- changes and written values -------------------------------------------
     def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:

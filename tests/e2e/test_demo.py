@@ -137,3 +137,12 @@ def test_the_command_runs_twice_in_the_same_folder(tmp_path: Path) -> None:
     (foreign / "okr-sync.yaml").write_text("version: 1\n")
     result = runner.invoke(main, ["demo", "--fast", "--dir", str(foreign)])
     assert result.exit_code == 2 and "not written by" in result.output
+
+
+def test_the_demo_ends_with_the_report_of_its_two_syncs(demo: tuple[DemoResult, str]) -> None:
+    result, text = demo
+    assert text.splitlines()[-1].endswith(f"opens offline): {result.report}")
+    page = result.report.read_text(encoding="utf-8")
+    assert all(f'data-kr="KR-{n}"' in page for n in range(1, 8))
+    assert f"Run {result.second.run_id} at" in page and "Human edits met" in page
+    assert page.count('<polyline class="synced"') == 7  # both syncs, one line per KR

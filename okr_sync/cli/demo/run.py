@@ -6,7 +6,8 @@
 4. play one week of human work (issues close, an initiative finishes, a manager
    types over a computed value, the manual KR moves), sync again and show what
    changed, the conflict and the KR history;
-5. say how to point the same config at a real Jira and Notion.
+5. say how to point the same config at a real Jira and Notion, and write the
+   HTML report (``okr-report.html`` in the demo folder).
 
 The demo keeps to the public pieces a real run uses (config loader, connectors
 over HTTP with the real clients, engine, state store); only the clock is the
@@ -37,6 +38,7 @@ from okr_sync.cli.demo.org import (
     simulate_week,
 )
 from okr_sync.cli.demo.past import play_past
+from okr_sync.cli.report import write_report
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.engine.backfill import Backfiller
 from okr_sync.engine.engine import Engine, build_connectors
@@ -59,6 +61,7 @@ class DemoResult:
     first: RunSummary
     second: RunSummary
     week: WeekOfWork
+    report: Path
 
 
 def prepare_folder(folder: Path) -> Path:
@@ -158,10 +161,13 @@ class _Demo:
             commented = [k for k, page in org.kr_pages.items() if org.notion.comments(page)]
             out(f"\nCheck-in comments on the KR pages whose status changed: {', '.join(commented)}")
             self._history(state)
+            report = self.folder / "okr-report.html"
+            write_report(state, loaded.config.status.label_map(), report, self.clock.now)
         finally:
             state.close()
         self._next_steps(config)
-        return DemoResult(org, config, planned, first, second, week)
+        out(f"\nThe report (OKR tree, burn-up charts, changes, conflicts; opens offline): {report}")
+        return DemoResult(org, config, planned, first, second, week, report)
 
     def _backfill(self, loaded: LoadedConfig, state: StateStore) -> None:
         """The quarter so far, rebuilt from Jira's change history before the first sync."""
