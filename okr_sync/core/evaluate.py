@@ -18,6 +18,7 @@ from typing import Any
 
 from mappings import LinkResult
 from mappings.rules import Rule
+from okr_sync.core.forecast import ForecastThresholds, Observation, with_forecast
 from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
 from okr_sync.core.rollup import roll_up
 from okr_sync.models import (
@@ -72,6 +73,9 @@ class Settings:
     measure_for: Callable[[str, str | None], str]
     thresholds: Thresholds
     cycle: Period = (None, None)
+    #: ``status.basis``: ``pace`` (elapsed time) or ``forecast`` (README "Forecast").
+    status_basis: str = "pace"
+    forecast_thresholds: ForecastThresholds = ForecastThresholds()
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ def evaluate(
     accept_empty: frozenset[str] = frozenset(),
     counts: Mapping[str, int] | None = None,
     failed_selectors: Mapping[str, str] | None = None,
+    history: Mapping[str, Sequence[Observation]] | None = None,
 ) -> Evaluation:
     """Compute every KR and roll the results up (see the module docstring).
 
@@ -149,6 +154,8 @@ def evaluate(
             a count-only query (a ``count`` KR linked by one query) with a count.
         failed_selectors: rule id → why the source could not run that rule's query;
             the rule's KRs fail with that reason, the others are computed as usual.
+        history: each KR's earlier observations, for its forecast
+            (:func:`okr_sync.core.forecast.observations_from_history`).
     """
     counts = counts or {}
     previous = previous or {}
@@ -200,6 +207,11 @@ def evaluate(
                     "provenance": Provenance(selectors=result.provenance.selectors),
                 }
             )  # fmt: skip
+        result = with_forecast(
+            result, kr, inputs.period, now, (history or {}).get(kr.id, ()),
+            basis=settings.status_basis, thresholds=settings.forecast_thresholds,
+            not_started_until=settings.thresholds.not_started_until,
+        )  # fmt: skip
         results[kr.id] = result
         counted = result.provenance.counted
         sources = frozenset(c.source for c in counted)

@@ -96,13 +96,23 @@ class StateQueries:
             for r in rows
         }
 
-    def history(self, kind: str = "kr", ident: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots over time (oldest first), for one id or all of a kind."""
+    def history(
+        self, kind: str = "kr", ident: str | None = None, *, provenance: bool = True
+    ) -> list[dict[str, Any]]:
+        """Snapshots over time (oldest first), for one id or all of a kind.
+
+        ``provenance=False`` leaves each row's provenance out (None): the forecast
+        reads every KR's history on every run and needs only the numbers.
+        Each row's ``forecast`` is ``[p10, p50, p90]`` as recorded, or None.
+        """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, "
+            + ("p.json" if provenance else "NULL")
+            + ", s.forecast_p10, s.forecast_p50, s.forecast_p90 "
             "FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "LEFT JOIN provenances p ON p.key = s.provenance WHERE s.kind = ?"
+            + ("LEFT JOIN provenances p ON p.key = s.provenance " if provenance else "")
+            + "WHERE s.kind = ?"
         )
         args: list[Any] = [kind]
         if ident is not None:
@@ -124,8 +134,13 @@ class StateQueries:
             "measure",
             "provenance",
         )
-        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in self._db.execute(sql + " ORDER BY s.run_id, s.id", args):
+            entry = dict(zip(keys, row[: len(keys)], strict=True))
+            p10, p50, p90 = row[len(keys) :]
+            entry["forecast"] = None if p50 is None else [p10, p50, p90]
+            out.append(entry)
+        return out
 
     # --- changes and written values -------------------------------------------
     def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:

@@ -121,6 +121,13 @@ def _m0005_store_identity(db: Database) -> None:
     )
 
 
+def _m0009_forecasts(db: Database) -> None:
+    # Each run's forecast of a KR (P10/P50/P90 of its progress at period end), so that
+    # `history` shows how the forecast moved; NULL where there was none.
+    for column in ("forecast_p10", "forecast_p50", "forecast_p90"):
+        db.execute(db.ddl(f"ALTER TABLE snapshots ADD COLUMN {column} {{real}}"))
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -128,4 +135,5 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0003_shared_provenance", _m0003_shared_provenance),
     ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
     ("0005_store_identity", _m0005_store_identity),
+    ("0009_forecasts", _m0009_forecasts),
 ]

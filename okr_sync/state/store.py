@@ -32,6 +32,7 @@ from okr_sync.models import (
     WORK_ITEM,
     FieldChange,
     FieldValue,
+    KrResult,
     ObjectiveResult,
     RecordRef,
     RunSummary,
@@ -48,6 +49,11 @@ def _dump(value: FieldValue) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _forecast_columns(result: KrResult) -> tuple[float | None, float | None, float | None]:
+    made = result.forecast
+    return (None, None, None) if made is None else (made.p10, made.p50, made.p90)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -57,6 +63,7 @@ _WRITTEN_COLUMNS = (*_FIELD_KEY, "value", "run_id", "written_at")
 _KR_COLUMNS = (
     "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
     "total", "status", "stale", "error", "item_count", "fingerprint", "sources", "provenance",
+    "forecast_p10", "forecast_p50", "forecast_p90",
 )  # fmt: skip
 _OBJECTIVE_COLUMNS = (
     "run_id", "kind", "id", "title", "progress", "expected", "status", "stale", "error",
@@ -263,6 +270,7 @@ class StateStore(StateQueries, RunRecords):
                         s.fingerprint,
                         ",".join(sorted(s.sources)),
                         provenance_key(texts[s.result.kr_id]),
+                        *_forecast_columns(s.result),
                     )
                     for s in snapshots
                 ],

@@ -45,7 +45,8 @@ SQLITE_SCHEMA = {
     "snapshots": "CREATE TABLE snapshots ( run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT "
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
-    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, PRIMARY KEY (run_id, kind, id))",
+    "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, forecast_p10 REAL, forecast_p50 "
+    "REAL, forecast_p90 REAL, PRIMARY KEY (run_id, kind, id))",
     "store_identity": "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL)",
     "written": "CREATE TABLE written ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
