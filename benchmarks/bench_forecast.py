@@ -38,8 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okr_sync.core.forecast import Observation, Scale, forecast  # noqa: E402
-from okr_sync.models import Forecast  # noqa: E402
+from okr_sync.core.forecast import Observation, Scale, forecast
+from okr_sync.models import Forecast
 
 KINDS = ("steady", "accelerating", "stalled", "scope-creeping")
 DAYS = 91
@@ -128,7 +128,9 @@ def run(per_kind: int, seed: int) -> list[list[str]]:
         for share in AT:
             rows.append(row(f"{kind} @ {share * 100:.0f} %", cells[(kind, share)]))
     for share in AT:
-        rows.append(row(f"all @ {share * 100:.0f} %", [p for k in KINDS for p in cells[(k, share)]]))
+        rows.append(
+            row(f"all @ {share * 100:.0f} %", [p for k in KINDS for p in cells[(k, share)]])
+        )
     rows.append(row("all", [p for pairs in cells.values() for p in pairs]))
     return rows
 
@@ -153,10 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run(per_kind, args.seed)
     took = time.perf_counter() - began
     print(f"forecast backtest: {per_kind} quarters per kind, seed {args.seed}")
-    print(
-        table(["quarters @ forecast made", "n", "P10–P90 holds actual", "median |P50 − actual|",
-               "median P10–P90 width"], rows)  # fmt: skip
-    )
+    headers = ["quarters @ forecast made", "n", "P10–P90 holds actual", "median |P50 − actual|",
+               "median P10–P90 width"]  # fmt: skip
+    print(table(headers, rows))
     forecasts = per_kind * len(KINDS) * len(AT)
     print(f"{forecasts} forecasts in {took:.1f} s ({took / forecasts * 1000:.1f} ms each)")
     print("target: P10–P90 holds the actual end value 75–85 % of the time")

@@ -265,6 +265,8 @@ class JiraConnector:
                 pending_parents -= gone
 
     # --- WriteTarget ------------------------------------------------------------------------
+    write_problem = staticmethod(EpicWriter.write_problem)
+
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
         """One record per epic of this site linked to writable KRs (see the writer)."""
         return self.writer.desired(outcome, spec)

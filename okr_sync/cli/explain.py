@@ -90,6 +90,20 @@ def _numbers(last: Row, labels: dict[str, str], current: bool) -> list[str]:
     return [line + f"status {status}"]
 
 
+def _forecast(state: StateStore, last: Row) -> list[str]:
+    """The forecast at period end the run made (or why it made none)."""
+    if last["progress"] is None:
+        return []  # stale, failed or left alone: said above, no forecast
+    recorded = _recorded(state, last["run_id"], "key_results", last["id"])
+    made, note = recorded.get("forecast"), recorded.get("forecast_note")
+    if made:
+        return [
+            f"  forecast at period end: {render.pct(made['p50'])} (P10–P90 {made['range_text']}), "
+            f"from {made['history_days']} days of history, {made['horizon_days']} days left"
+        ]
+    return [f"  no forecast: {note}"] if note else []
+
+
 def _human_edits(changes: list[Row]) -> list[str]:
     conflicts = [c for c in changes if c["conflict"]]
     if not conflicts:
@@ -186,6 +200,7 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _numbers(last, labels, current=True)
     if last["total"] is not None:
         out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
+    out += _forecast(state, last)
     out += _links(prov)
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)

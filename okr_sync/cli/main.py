@@ -42,6 +42,7 @@ from okr_sync.cli.status import status
 from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
+from okr_sync.core.forecast import range_text
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.engine.runner import run_sync
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, StateError
@@ -199,6 +200,9 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         row["note"] = row_note(row)
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
+        if row.get("forecast"):
+            p10, p50, p90 = row["forecast"]
+            row["forecast"] = {"p10": p10, "p50": p50, "p90": p90, "range": range_text(p10, p90)}
     if as_json:
         emit_json(rows)
         return
@@ -212,11 +216,16 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
                 render.pct(r["progress"]),
                 render.number(r["current"]),
                 r["status"] or "–",
+                (
+                    f"{render.pct(r['forecast']['p50'])} ({r['forecast']['range']})"
+                    if r.get("forecast")
+                    else "–"
+                ),
                 r["note"],
             ]
             for r in rows
         ]
-        echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "FORECAST", "NOTE"], table))
         echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return
     by_kr: dict[str, list[dict[str, Any]]] = {}

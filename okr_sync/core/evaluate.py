@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mappings import LinkResult
@@ -75,7 +75,7 @@ class Settings:
     cycle: Period = (None, None)
     #: ``status.basis``: ``pace`` (elapsed time) or ``forecast`` (README "Forecast").
     status_basis: str = "pace"
-    forecast_thresholds: ForecastThresholds = ForecastThresholds()
+    forecast_thresholds: ForecastThresholds = field(default_factory=ForecastThresholds)
 
 
 @dataclass(frozen=True)

@@ -213,9 +213,7 @@ def forecast(
     history = (points[-1].day - points[0].day).days
     days = [p.day for p in points]
     done = _rate(days, [p.value for p in points], today, horizon)
-    scope = (
-        _rate(days, [p.total or 0.0 for p in points], today, horizon) if scale.ratio else None
-    )
+    scope = _rate(days, [p.total or 0.0 for p in points], today, horizon) if scale.ratio else None
     drift = RATE_DRIFT * (horizon / (horizon + history)) ** DRIFT_POWER
     rng = random.Random(seed_for(kr_id))
     gauss = rng.gauss
