@@ -24,3 +24,12 @@ def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "run 2" in out and "epics holding their KRs' current state: 40/40" in out
     assert "(no pull)" not in out  # the pulls were seen: searches are set against a floor
+
+
+def test_forecast_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_forecast.py")))
+    assert module["main"](["--quick", "--per-kind", "5"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("steady", "accelerating", "stalled", "scope-creeping"):
+        assert f"| {kind} @ 25 %" in out and f"| {kind} @ 75 %" in out
+    assert "| all " in out and "P10–P90 holds actual" in out and "60 forecasts in" in out

@@ -191,8 +191,9 @@ class EpicWriter:
         """Why a ``write:`` list cannot be honoured (forecast keys without the property)."""
         extras = sorted(PROPERTY_EXTRAS & set(fields))
         if section == "items" and extras and "property" not in fields:
+            verb = "goes" if len(extras) == 1 else "go"
             return (
-                f"{', '.join(extras)} go into the entity property: name property too "
+                f"{', '.join(extras)} {verb} into the entity property: name property too "
                 f"(items: [property, {', '.join(extras)}])"
             )
         return None
