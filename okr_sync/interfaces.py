@@ -257,7 +257,9 @@ class Checkable(Protocol):
         ...
 
 
-OKR_FIELDS: frozenset[str] = frozenset({"progress", "current", "status", "last_synced"})
+OKR_FIELDS: frozenset[str] = frozenset(
+    {"progress", "current", "status", "last_synced", "forecast", "forecast_range"}
+)
 OBJECTIVE_FIELDS: frozenset[str] = frozenset({"progress", "status", "last_synced"})
 
 
@@ -266,6 +268,8 @@ def okr_records(outcome: Outcome, spec: WriteSpec) -> list[Record]:
 
     Stale or failed KRs yield no record: nothing computed from partial data is
     written. ``current`` is never written for ``manual`` KRs (humans own it).
+    ``forecast`` (P50, 0..1 like progress) and ``forecast_range`` ("62–81 %") are
+    empty for a KR without a forecast.
     Progress is a 0..1 fraction rounded to 4 places so reruns compare equal.
     """
     records: list[Record] = []
@@ -281,6 +285,9 @@ def okr_records(outcome: Outcome, spec: WriteSpec) -> list[Record]:
         }
         if kr.measure != "manual" and kr.current is not None:
             values["current"] = round(kr.current, 4)
+        # No forecast (too little history): the fields are cleared, never left at an old one.
+        values["forecast"] = kr.forecast.p50 if kr.forecast else None
+        values["forecast_range"] = kr.forecast.range_text if kr.forecast else ""
         fields = {f: values[f] for f in spec.key_results if f in values}
         records.append(
             Record(ref=RecordRef(kind="key_result", id=kr.kr_id), fields=fields, owner=kr.kr_id)

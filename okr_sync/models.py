@@ -317,6 +317,23 @@ class Provenance(Frozen):
     notes: tuple[str, ...] = ()
 
 
+class Forecast(Frozen):
+    """A KR's progress forecast at its period end (0..1, as written), with its range.
+
+    ``p10``/``p50``/``p90``: the 10th, 50th and 90th percentiles of the simulated
+    progress at period end (``okr_sync.core.forecast`` documents the method);
+    ``range_text`` is what is written as ``forecast_range`` ("62–81 %");
+    ``history_days`` the days of history it rests on, ``horizon_days`` the days left.
+    """
+
+    p10: float
+    p50: float
+    p90: float
+    range_text: str
+    history_days: int
+    horizon_days: int
+
+
 class KrResult(Frozen):
     """The computed state of one key result in one run.
 
@@ -352,6 +369,9 @@ class KrResult(Frozen):
     #: that ``okr-sync report`` can draw the expected pace without the OKR source.
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    #: The progress forecast at period end, or None; ``forecast_note`` then says why.
+    forecast: Forecast | None = None
+    forecast_note: str | None = None
 
     @property
     def writable(self) -> bool:

@@ -32,3 +32,12 @@ def test_report_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "60 KRs × 20 runs (1,200 snapshots" in out
     assert "report: 60 KRs, " in out and "MiB, generated in" in out
+
+
+def test_forecast_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_forecast.py")))
+    assert module["main"](["--quick", "--per-kind", "5"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("steady", "accelerating", "stalled", "scope-creeping"):
+        assert f"| {kind} @ 25 %" in out and f"| {kind} @ 75 %" in out
+    assert "| all " in out and "P10–P90 holds actual" in out and "60 forecasts in" in out

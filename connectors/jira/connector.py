@@ -280,6 +280,8 @@ class JiraConnector:
         return None
 
     # --- WriteTarget ------------------------------------------------------------------------
+    write_problem = staticmethod(EpicWriter.write_problem)
+
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
         """One record per epic of this site linked to writable KRs (see the writer)."""
         return self.writer.desired(outcome, spec)

@@ -111,6 +111,20 @@ def _numbers(last: Row, labels: dict[str, str], current: bool) -> list[str]:
     return [line + f"status {status}"]
 
 
+def _forecast(state: StateStore, last: Row) -> list[str]:
+    """The forecast at period end the run made (or why it made none)."""
+    if last["progress"] is None:
+        return []  # stale, failed or left alone: said above, no forecast
+    recorded = _recorded(state, last["run_id"], "key_results", last["id"])
+    made, note = recorded.get("forecast"), recorded.get("forecast_note")
+    if made:
+        return [
+            f"  forecast at period end: {render.pct(made['p50'])} (P10–P90 {made['range_text']}), "
+            f"from {made['history_days']} days of history, {made['horizon_days']} days left"
+        ]
+    return [f"  no forecast: {note}"] if note else []
+
+
 def _human_edits(changes: list[Row]) -> list[str]:
     conflicts = [c for c in changes if c["conflict"]]
     if not conflicts:
@@ -244,6 +258,7 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str], at: bool
     if last.get("closed") and earlier:  # closed: its items are those of its final run
         out.append(f"  items as run {earlier[-1]['run_id']} counted them:")
         prov = Provenance.model_validate_json(earlier[-1]["provenance"])
+    out += _forecast(state, last)
     out += _links(prov)
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)

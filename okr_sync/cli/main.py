@@ -44,6 +44,7 @@ from okr_sync.cli.status import status
 from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
+from okr_sync.core.forecast import range_text
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.engine.runner import run_sync
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, StateError
@@ -228,6 +229,9 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         row["note"] = row_note(row)
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
+        if row.get("forecast"):
+            p10, p50, p90 = row["forecast"]
+            row["forecast"] = {"p10": p10, "p50": p50, "p90": p90, "range": range_text(p10, p90)}
     if as_json:
         emit_json(rows)
         return
@@ -243,11 +247,17 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
                 render.number(r["current"]),
                 render.number(r["target"]),
                 r["status"] or "–",
+                (
+                    f"{render.pct(r['forecast']['p50'])} ({r['forecast']['range']})"
+                    if r.get("forecast")
+                    else "–"
+                ),
                 r["note"],
             ]
             for r in rows
         ]
-        headers = ["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "TARGET", "STATUS", "NOTE"]
+        headers = ["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "TARGET", "STATUS", "FORECAST",
+                   "NOTE"]  # fmt: skip
         echo(render.table(headers, table))
         echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return

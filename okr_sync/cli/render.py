@@ -34,6 +34,24 @@ def exact_pct(value: float | None) -> str:
     return f"{text} %"
 
 
+def forecast_cell(kr: KrResult) -> str:
+    """A KR's forecast at period end for tables: ``71 % (62–81 %)``, else ``–``."""
+    if kr.forecast is None:
+        return "–"
+    return f"{pct(kr.forecast.p50)} ({kr.forecast.range_text})"
+
+
+def forecast_json(kr: KrResult) -> dict[str, Any] | None:
+    """A KR's forecast for JSON output (``note``: why there is none), or None."""
+    made = kr.forecast
+    if made is None:
+        return {"note": kr.forecast_note} if kr.forecast_note else None
+    return {
+        "p10": made.p10, "p50": made.p50, "p90": made.p90, "range": made.range_text,
+        "history_days": made.history_days, "horizon_days": made.horizon_days,
+    }  # fmt: skip
+
+
 def bar(value: float | None, width: int = 12) -> str:
     """A text progress bar."""
     if value is None:
@@ -138,10 +156,13 @@ def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
                 pct(kr.progress),
                 f"{number(kr.current)}/{number(kr.target)}{unit}",
                 labels[kr.status] if kr.status else "–",
+                forecast_cell(kr),
                 _kr_note(kr, summary.source_errors),
             ]
         )
-    text = table(["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "NOTE"], rows)
+    text = table(
+        ["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "FORECAST", "NOTE"], rows
+    )
     if summary.objectives:
         orows = [
             [
@@ -202,6 +223,7 @@ def kr_json(kr: KrResult, labels: dict[Status, str]) -> dict[str, Any]:
         "error": kr.error,
         "skipped": kr.skipped,
         "closed": kr.closed,
+        "forecast": forecast_json(kr),
     }
 
 

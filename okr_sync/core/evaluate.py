@@ -13,11 +13,12 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mappings import LinkResult
 from mappings.rules import Rule
+from okr_sync.core.forecast import ForecastThresholds, Observation, with_forecast
 from okr_sync.core.periods import FinalValue, Period, closed_result, has_ended, kr_period
 from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
 from okr_sync.core.rollup import roll_up
@@ -74,6 +75,9 @@ class Settings:
     measure_for: Callable[[str, str | None], str]
     thresholds: Thresholds
     cycle: Period = (None, None)
+    #: ``status.basis``: ``pace`` (elapsed time) or ``forecast`` (README "Forecast").
+    status_basis: str = "pace"
+    forecast_thresholds: ForecastThresholds = field(default_factory=ForecastThresholds)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ def evaluate(
     failed_selectors: Mapping[str, str] | None = None,
     finals: Mapping[str, FinalValue] | None = None,
     reopen: frozenset[str] = frozenset(),
+    history: Mapping[str, Sequence[Observation]] | None = None,
 ) -> Evaluation:
     """Compute every KR and roll the results up (see the module docstring).
 
@@ -150,6 +155,8 @@ def evaluate(
             within it); a KR whose period has ended is *closed*: not computed, its
             final value kept and nothing written (:mod:`okr_sync.core.periods`).
         reopen: KRs computed (and written) as usual although their period has ended.
+        history: each KR's earlier observations, for its forecast
+            (:func:`okr_sync.core.forecast.observations_from_history`).
     """
     counts = counts or {}
     previous = previous or {}
@@ -211,6 +218,11 @@ def evaluate(
                     "provenance": Provenance(selectors=result.provenance.selectors),
                 }
             )  # fmt: skip
+        result = with_forecast(
+            result, kr, inputs.period, now, (history or {}).get(kr.id, ()),
+            basis=settings.status_basis, thresholds=settings.forecast_thresholds,
+            not_started_until=settings.thresholds.not_started_until,
+        )  # fmt: skip
         results[kr.id] = result
         counted = result.provenance.counted
         sources = frozenset(c.source for c in counted)

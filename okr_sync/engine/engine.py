@@ -21,6 +21,7 @@ from okr_sync.config import registry
 from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.evaluate import KrSnapshot, Settings, evaluate
+from okr_sync.core.forecast import observations_from_history
 from okr_sync.core.periods import PeriodEvents, ended_krs, period_events
 from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
@@ -154,6 +155,8 @@ class Engine:
             measure_for=self.loaded.measure_for,
             thresholds=self.cfg.status.thresholds,
             cycle=cycle,
+            status_basis=self.cfg.status.basis,
+            forecast_thresholds=self.cfg.status.forecast,
         )
         evaluation = evaluate(
             tree, items, linked, settings, started,
@@ -165,6 +168,7 @@ class Engine:
             failed_selectors=pulled.failed_selectors,
             finals=finals,
             reopen=self.reopen,
+            history=observations_from_history(self.state.history("kr", provenance=False)),
         )  # fmt: skip
         outcome = Outcome(
             tree=tree,

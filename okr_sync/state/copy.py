@@ -27,6 +27,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
         "total", "status", "stale", "error", "item_count", "fingerprint", "sources",
         "provenance", "start", "target", "period_start", "period_end", "closed",
+        "forecast_p10", "forecast_p50", "forecast_p90",
     )),
     ("changes", (
         "rowid", "run_id", "target", "kind", "record", "owner", "field", "before", "after",

@@ -118,12 +118,16 @@ class StateQueries:
 
         ``provenance=False`` leaves each synced row's ``provenance`` None: most of a
         snapshot's size, not needed to draw a trend (``okr-sync report``).
+
+        Each synced row's ``forecast`` is ``[p10, p50, p90]`` as recorded, or None (a
+        backfilled day has none).
         """
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
             "s.total, s.status, s.stale, s.error, s.run_id, s.measure, "
             + ("p.json, " if provenance else "NULL, ")
-            + "s.start, s.target, s.period_start, s.period_end, s.closed "
+            + "s.start, s.target, s.period_start, s.period_end, s.closed, "
+            + "s.forecast_p10, s.forecast_p50, s.forecast_p90 "
             + "FROM snapshots s JOIN runs r ON r.id = s.run_id "
             + ("LEFT JOIN provenances p ON p.key = s.provenance " if provenance else "")
             + "WHERE s.kind = ?"
@@ -153,10 +157,14 @@ class StateQueries:
             "period_end",
             "closed_reason",
         )
-        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        synced = [{**dict(zip(keys, row, strict=True)), "origin": "synced"} for row in rows]
-        for row in synced:  # a closed KR: its period ended, the numbers are its final ones
-            row["closed"] = row["closed_reason"] is not None
+        synced = []
+        for row in self._db.execute(sql + " ORDER BY s.run_id, s.id", args):
+            entry = {**dict(zip(keys, row[: len(keys)], strict=True)), "origin": "synced"}
+            p10, p50, p90 = row[len(keys) :]
+            entry["forecast"] = None if p50 is None else [p10, p50, p90]
+            # A closed KR: its period ended, the numbers are its final ones.
+            entry["closed"] = entry["closed_reason"] is not None
+            synced.append(entry)
         days = {(r["id"], _utc_day(r["at"])) for r in synced}
         backfilled = [
             r for r in backfilled_rows(self._db, kind, ident) if (r["id"], r["day"]) not in days
@@ -165,8 +173,9 @@ class StateQueries:
             return synced
         for r in backfilled:
             del r["day"]
-            # A backfilled day records no target of its own, nor a closure.
-            for key in ("start", "target", "period_start", "period_end", "closed_reason"):
+            # A backfilled day records no target of its own, nor a closure or forecast.
+            for key in ("start", "target", "period_start", "period_end", "closed_reason",
+                        "forecast"):  # fmt: skip
                 r.setdefault(key, None)
             r.setdefault("closed", False)
         merged = synced + backfilled

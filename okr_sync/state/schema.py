@@ -177,6 +177,13 @@ def _m0008_closed_krs_and_target_changes(db: Database) -> None:
     )
 
 
+def _m0009_forecasts(db: Database) -> None:
+    # Each run's forecast of a KR (P10/P50/P90 of its progress at period end), so that
+    # `history` shows how the forecast moved; NULL where there was none.
+    for column in ("forecast_p10", "forecast_p50", "forecast_p90"):
+        db.execute(db.ddl(f"ALTER TABLE snapshots ADD COLUMN {column} {{real}}"))
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -186,4 +193,5 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0005_store_identity", _m0005_store_identity),
     ("0007_backfilled_snapshots", _m0007_backfilled_snapshots),
     ("0008_closed_krs_and_target_changes", _m0008_closed_krs_and_target_changes),
+    ("0009_forecasts", _m0009_forecasts),
 ]

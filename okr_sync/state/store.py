@@ -33,6 +33,7 @@ from okr_sync.models import (
     WORK_ITEM,
     FieldChange,
     FieldValue,
+    KrResult,
     ObjectiveResult,
     RecordRef,
     RunSummary,
@@ -51,6 +52,11 @@ def _dump(value: FieldValue) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _forecast_columns(result: KrResult) -> tuple[float | None, float | None, float | None]:
+    made = result.forecast
+    return (None, None, None) if made is None else (made.p10, made.p50, made.p90)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -61,6 +67,7 @@ _KR_COLUMNS = (
     "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
     "total", "status", "stale", "error", "item_count", "fingerprint", "sources", "provenance",
     "start", "target", "period_start", "period_end", "closed",
+    "forecast_p10", "forecast_p50", "forecast_p90",
 )  # fmt: skip
 _OBJECTIVE_COLUMNS = (
     "run_id", "kind", "id", "title", "progress", "expected", "status", "stale", "error",
@@ -274,6 +281,7 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
                         s.period[0].isoformat() if s.period[0] else None,
                         s.period[1].isoformat() if s.period[1] else None,
                         self._text(s.result.closed),
+                        *_forecast_columns(s.result),
                     )
                     for s in snapshots
                 ],

@@ -143,7 +143,9 @@ def test_a_target_change_is_recorded_with_its_date_and_the_past_keeps_its_target
     )
     code, out, _ = run(monkeypatch, "2026-11-15", "history", "-c", c, "KR-3")
     lines = out.splitlines()
-    assert lines[0].split() == ["RUN", "ORIGIN", "PROGRESS", "CURRENT", "TARGET", "STATUS", "NOTE"]
+    assert lines[0].split() == [
+        "RUN", "ORIGIN", "PROGRESS", "CURRENT", "TARGET", "STATUS", "FORECAST", "NOTE",
+    ]  # fmt: skip
     assert lines[1].split()[5:7] == ["650", "400"] and lines[2].split()[5:7] == ["650", "500"]
 
 

@@ -48,7 +48,8 @@ SQLITE_SCHEMA = {
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
     "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, start REAL, target REAL, "
-    "period_start TEXT, period_end TEXT, closed TEXT, PRIMARY KEY (run_id, kind, id))",
+    "period_start TEXT, period_end TEXT, closed TEXT, forecast_p10 REAL, forecast_p50 REAL, "
+    "forecast_p90 REAL, PRIMARY KEY (run_id, kind, id))",
     # 0007_backfilled_snapshots: values rebuilt for past days (okr-sync backfill).
     "backfilled": "CREATE TABLE backfilled ( kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT "
     "NULL, at TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, "
