@@ -228,6 +228,12 @@ def open_namespace(
                 return None
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         db.execute(f'SET search_path TO "{schema}"')
+        # A run waits at most a minute for a lock someone else holds on a table (then
+        # fails, naming it) rather than holding its own run lock indefinitely; and the
+        # server notices a client that died while a statement waited (PostgreSQL 14+).
+        db.execute("SET lock_timeout = '60s'")
+        if connection.info.server_version >= 140000:
+            db.execute("SET client_connection_check_interval = '10s'")
         if readonly:
             db.execute("SET default_transaction_read_only = on")
     except StateError:
