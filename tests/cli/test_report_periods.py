@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from okr_sync.cli.main import main
 from okr_sync.cli.report.data import gather
-from okr_sync.state.store import StateStore
 from tests.backends import Backend
 
 
