@@ -216,12 +216,15 @@ def _moves(parts: list[str], s: _Scale, moves: Sequence[TargetMove]) -> list[str
     for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         goal = ordered[i].before if i < len(ordered) else ordered[-1].after
         field = ordered[i].field if i < len(ordered) else ordered[-1].field
+        named = f"{field} {render.number(goal)}"
         if b - a > 2:  # a small gap at each move, so the segments read as separate goals
             parts.append(
-                f'<line class="goal" x1="{a + (1 if i else 0)}" y1="{s.y(1)}" '
-                f'x2="{b - (1 if b < right else 0)}" y2="{s.y(1)}"><title>100 % = '
-                f"{escape(field)} {escape(render.number(goal))}</title></line>"
+                f'<line class="goal" x1="{a + (2 if i else 0)}" y1="{s.y(1)}" '
+                f'x2="{b - (2 if b < right else 0)}" y2="{s.y(1)}"><title>100 % = '
+                f"{escape(named)}</title></line>"
             )
+        if b - a > _width(named) + 6:  # each segment names its goal where it fits
+            parts.append(f'<text class="ax mv" x="{a + 3}" y="{s.y(1) + 9}">{escape(named)}</text>')
     for i, (m, x) in enumerate(zip(ordered, xs, strict=True)):
         if m.previous_at is not None:
             xp = min(max(s.x(m.previous_at), left), x)
@@ -231,10 +234,21 @@ def _moves(parts: list[str], s: _Scale, moves: Sequence[TargetMove]) -> list[str
                     f'height="{H - TOP - BOTTOM}"/>'
                 )
         parts.append(f'<line class="move" x1="{x}" y1="{TOP}" x2="{x}" y2="{H - BOTTOM}"/>')
-        y = TOP + 18 + 10 * i
-        anchor, tx = ("end", x - 3) if x > (left + right) / 2 else ("start", x + 3)
+        y = TOP + 20 + 10 * i
+        w = _width(m.text())
+        if x + 3 + w <= right:
+            anchor, tx = "start", x + 3
+        elif x - 3 - w >= left:
+            anchor, tx = "end", x - 3
+        else:  # too long for either side: centred, kept inside the chart
+            anchor, tx = "middle", min(max(x, left + w / 2), right - w / 2)
         parts.append(
             f'<text class="ax mv" x="{round(tx, 1)}" y="{y}" text-anchor="{anchor}">'
             f"{escape(m.text())}</text>"
         )
     return [m.sentence() + " (vertical line; the line is not joined across it)" for m in ordered]
+
+
+def _width(text: str) -> float:
+    """Roughly how wide ``text`` is at the charts' 9 px label size (for placing labels)."""
+    return len(text) * 5.0
