@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,9 @@ def test_the_demo_ends_with_the_report_of_its_two_syncs(demo: tuple[DemoResult, 
     assert all(f'data-kr="KR-{n}"' in page for n in range(1, 8))
     assert f"Run {result.second.run_id} at" in page and "Human edits met" in page
     assert page.count('<polyline class="synced"') == 7  # both syncs, one line per KR
+    # KR-1's quarter before the first sync, backfilled from Jira's history: drawn dotted.
+    kr1 = re.search(r'<article class="kr" id="kr-KR-1".*?</article>', page, re.S)
+    assert kr1 is not None
+    (dotted,) = re.findall(r'<polyline class="backfilled" points="([^"]+)"', kr1.group(0))
+    assert len(dotted.split()) == 50  # 49 backfilled days and the join into the first sync
+    assert "2 synced runs (solid line), 49 backfilled days (dotted line)" in kr1.group(0)

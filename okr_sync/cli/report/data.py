@@ -14,10 +14,11 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from okr_sync.cli import render
 from okr_sync.core.provenance import describe_change, scope_change
 from okr_sync.errors import StateError
 from okr_sync.models import Provenance, Status
@@ -33,6 +34,40 @@ class Point:
     at: dt.datetime
     progress: float | None
     origin: str = SYNCED
+    #: The start and target the point was computed against (None: not recorded, as on a
+    #: backfilled day); the line is not joined across points computed against different ones.
+    start: float | None = None
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetMove:
+    """A start or target that moved mid-period: seen at ``seen_at``, changed after ``previous_at``.
+
+    Past points keep the value they were computed against; the chart marks the move.
+    """
+
+    field: str
+    before: float | None
+    after: float | None
+    previous_at: dt.datetime | None
+    seen_at: dt.datetime
+
+    def text(self) -> str:
+        """E.g. ``target 400 → 500 (seen 2026-11-15)``."""
+        return (
+            f"{self.field} {render.number(self.before)} → {render.number(self.after)} "
+            f"(seen {self.seen_at:%Y-%m-%d})"
+        )
+
+    def sentence(self) -> str:
+        """The move in words, with what the earlier points were computed against."""
+        after = f"changed after {self.previous_at:%Y-%m-%d}, " if self.previous_at else ""
+        return (
+            f"{self.field} moved {render.number(self.before)} → {render.number(self.after)}: "
+            f"{after}seen {self.seen_at:%Y-%m-%d}; points before were computed against "
+            f"{render.number(self.before)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +118,10 @@ class KrView:
     since: str | None = None
     edits: list[Edit] = field(default_factory=list)
     closed: bool = False
+    #: Why the KR is closed (its period ended; the final value and where it comes from).
+    closed_reason: str | None = None
+    #: Starts and targets that moved mid-period, oldest first.
+    moves: list[TargetMove] = field(default_factory=list)
 
 
 @dataclass
@@ -183,6 +222,9 @@ def read_forecast(entry: Mapping[str, Any]) -> Forecast | None:
 
 
 def _note(entry: Mapping[str, Any]) -> str:
+    closed = entry.get("closed")
+    if closed and entry.get("progress") is None:  # closed without a final value: say why
+        return f"Closed: {closed if isinstance(closed, str) else 'no final value recorded'}"
     if entry.get("stale"):
         return f"Stale: {entry.get('error') or 'no reason recorded'}"
     if entry.get("error"):
@@ -199,6 +241,21 @@ def _status(value: Any) -> Status | None:
         return Status(value) if value else None
     except ValueError:
         return None
+
+
+def _period(
+    entry: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> tuple[dt.date | None, dt.date | None]:
+    """The KR's period as its run recorded it, else as its latest snapshot did.
+
+    A closed KR's run result carries no period; its snapshots do.
+    """
+    period = (_date(entry.get("period_start")), _date(entry.get("period_end")))
+    if period[1] is None:
+        for row in reversed(rows):
+            if row.get("period_end"):
+                return _date(row.get("period_start")), _date(row["period_end"])
+    return period
 
 
 def _trusted(row: Mapping[str, Any]) -> bool:
@@ -239,6 +296,14 @@ def gather(store: StateStore) -> ReportData:
         if row["id"] in entries:
             history.setdefault(row["id"], []).append(row)
     provenances = store.snapshot_provenances(run.id)
+    closures = store.closures()
+    moves: dict[str, list[TargetMove]] = {}
+    for c in store.target_changes():
+        if c["kr_id"] in entries:
+            moves.setdefault(c["kr_id"], []).append(
+                TargetMove(c["field"], c["before"], c["after"],
+                           _at(c["previous_at"]) if c["previous_at"] else None, _at(c["seen_at"]))
+            )  # fmt: skip
     # The last trusted synced snapshot before this run, per KR: what "since" compares with.
     before: dict[str, dict[str, Any]] = {}
     for kr_id, rows in history.items():
@@ -256,7 +321,13 @@ def gather(store: StateStore) -> ReportData:
         prov = Provenance.model_validate_json(prov_text) if prov_text else None
         points = sorted(
             (
-                Point(_at(r["at"]), r["progress"], r.get("origin") or SYNCED)
+                Point(
+                    _at(r["at"]),
+                    r["progress"],
+                    r.get("origin") or SYNCED,
+                    r.get("start"),
+                    r.get("target"),
+                )
                 for r in history.get(kr_id, ())
             ),
             key=lambda p: p.at,
@@ -266,12 +337,20 @@ def gather(store: StateStore) -> ReportData:
             progress=e.get("progress"), expected=e.get("expected"), current=e.get("current"),
             start=e.get("start"), target=e.get("target"), unit=e.get("unit"), done=e.get("done"),
             total=e.get("total"), status=_status(e.get("status")), note=_note(e),
-            period=(_date(e.get("period_start")), _date(e.get("period_end"))), points=points,
+            period=_period(e, history.get(kr_id, ())), points=points,
             forecast=read_forecast(e), provenance=prov,
             closed=bool(e.get("closed") or e.get("final")),
+            closed_reason=e["closed"] if isinstance(e.get("closed"), str) else None,
+            moves=moves.get(kr_id, []),
         )  # fmt: skip
+        closure = closures.get(kr_id)
+        if view.closed and closure and closure.get("final_run"):
+            # A closed KR's run counts nothing: its items are those its final run counted.
+            final = store.snapshot_provenances(closure["final_run"]).get(kr_id)
+            view.provenance = Provenance.model_validate_json(final) if final else prov
         was = before.get(kr_id)
-        if was is not None and view.progress is not None and prov is not None:
+        # A closed KR is not compared: its run counted no items, which is no change of scope.
+        if was is not None and view.progress is not None and prov is not None and not view.closed:
             old_text = earlier.get(was["run_id"], {}).get(kr_id)
             old = Provenance.model_validate_json(old_text) if old_text else None
             change = scope_change(old, prov)

@@ -65,6 +65,11 @@ svg.burnup{width:100%;height:auto;display:block}
 .burnup .dot{fill:#0072B2}.burnup .hollow{fill:#fff;stroke:#E69F00;stroke-width:1.5}
 .burnup .band{fill:url(#okr-hatch);stroke:#CC79A7;stroke-width:.8}
 .burnup .p50{stroke:#CC79A7;stroke-width:1.5;stroke-dasharray:6 3}
+.burnup .goal{stroke:#009E73;stroke-width:1.5}
+.burnup .move{stroke:#009E73;stroke-width:1.5;stroke-dasharray:2 2}
+.burnup .moved{fill:#009E73;opacity:.12}.burnup .mv{fill:#00593f}
+.burnup .end{stroke:#555;stroke-width:1}.burnup .final{fill:#555}
+.closed,.targets{font-size:.85em;overflow-wrap:anywhere}
 details{font-size:.85em;margin-top:.3em}summary{cursor:pointer;color:#0072B2}
 details ul{padding-left:1.2em;margin:.3em 0}
 ul.plain{padding-left:1.2em}ul.plain li{overflow-wrap:anywhere}
@@ -84,7 +89,9 @@ _LEGEND = (
     '<svg width="28" height="8"><line x1="0" y1="4" x2="28" y2="4" stroke="#000" '
     'stroke-dasharray="5 4"/></svg> expected pace (dashed) '
     '<svg width="28" height="10"><rect width="28" height="10" fill="url(#okr-hatch)"/></svg> '
-    "forecast range to period end (hatched) · ▮ on a bar: the expected progress today</p>"
+    "forecast range to period end (hatched) · a vertical line: a start or target moved "
+    "(points before it keep the old one) · ■ the final value of a closed KR "
+    "· ▮ on a bar: the expected progress today</p>"
 )
 
 
@@ -179,7 +186,10 @@ def kr_card(kr: KrView, labels: Mapping[Status, str]) -> str:
     value = f"{_num(kr.current)} / {_num(kr.target)}{unit}" if kr.target is not None else ""
     progress = "" if kr.progress is None else f"{kr.progress:.4f}"
     closed = ' <span class="badge" style="--c:#555"><b>■</b>closed</span>' if kr.closed else ""
-    svg, caption = burnup_svg(f"{kr.id}: {kr.title}", kr.points, kr.period, kr.forecast)
+    svg, caption = burnup_svg(
+        f"{kr.id}: {kr.title}", kr.points, kr.period, kr.forecast, kr.moves,
+        final=kr.progress if kr.closed else None, closed=kr.closed,
+    )  # fmt: skip
     out = [
         f'<article class="kr" id="kr-{_e(kr.id)}" data-kr="{_e(kr.id)}" '
         f'data-progress="{progress}">',
@@ -193,6 +203,15 @@ def kr_card(kr: KrView, labels: Mapping[Status, str]) -> str:
     ]
     if kr.note:
         out.append(f'<p class="note">{_e(kr.note)}</p>')
+    elif kr.closed:
+        reason = kr.closed_reason or "its period ended; the numbers are the final ones"
+        out.append(f'<p class="closed">Closed: {_e(reason)}</p>')
+    if kr.moves:
+        out.append(
+            '<p class="targets">Target line: '
+            + "; ".join(_e(m.sentence()) for m in sorted(kr.moves, key=lambda m: m.seen_at))
+            + ".</p>"
+        )
     out.append(f'<figure>{svg}<figcaption class="cap">{_e(caption)}</figcaption></figure>')
     if kr.since:
         out.append(f'<p class="since">{_e(kr.since)}</p>')
