@@ -104,6 +104,7 @@ def closed_result(
         return KrResult(
             kr_id=kr.id, title=kr.title, measure=measure, start=kr.start, target=kr.target,
             unit=kr.unit, closed=reason, provenance=Provenance(notes=(reason,)),
+            period_start=period[0], period_end=end,
         )  # fmt: skip
     reason = (
         f"period ended {end.isoformat()}: final value {_pct(final.progress)} as of "
@@ -122,6 +123,8 @@ def closed_result(
         status=Status(final.status) if final.status else None,
         closed=reason,
         provenance=Provenance(notes=(reason,)),
+        period_start=period[0],
+        period_end=end,
     )
 
 
