@@ -25,7 +25,8 @@ test: $(BIN)/okr-sync
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	scripts/ensure-postgresql
-	OKR_SYNC_REQUIRE_POSTGRES=1 $(BIN)/pytest
+	scripts/ensure-chromium
+	OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 $(BIN)/pytest
 
 # Opt-in: 300 scheduled runs against the sandboxes with faults (a few minutes).
 soak: $(BIN)/okr-sync

@@ -19,6 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from okr_sync.errors import AuthError
 from okr_sync.models import (
     FieldValue,
+    HistoryRequest,
+    HistoryResult,
     OkrTree,
     Outcome,
     PullRequest,
@@ -146,6 +148,21 @@ class ItemSource(Protocol):
 
 
 @runtime_checkable
+class HistorySource(Protocol):
+    """An item source that can say what its items looked like before (for ``backfill``)."""
+
+    name: str
+
+    def pull_history(self, request: HistoryRequest) -> HistoryResult:
+        """Histories of the items and of former members (see :class:`HistoryRequest`)."""
+        ...
+
+    def history_problem(self) -> str | None:
+        """Why this source's items cannot be replayed at all (None: they can)."""
+        ...
+
+
+@runtime_checkable
 class WriteTarget(Protocol):
     """Holds pages or issues that okr-sync writes computed values to."""
 
@@ -240,7 +257,9 @@ class Checkable(Protocol):
         ...
 
 
-OKR_FIELDS: frozenset[str] = frozenset({"progress", "current", "status", "last_synced"})
+OKR_FIELDS: frozenset[str] = frozenset(
+    {"progress", "current", "status", "last_synced", "forecast", "forecast_range"}
+)
 OBJECTIVE_FIELDS: frozenset[str] = frozenset({"progress", "status", "last_synced"})
 
 
@@ -249,6 +268,8 @@ def okr_records(outcome: Outcome, spec: WriteSpec) -> list[Record]:
 
     Stale or failed KRs yield no record: nothing computed from partial data is
     written. ``current`` is never written for ``manual`` KRs (humans own it).
+    ``forecast`` (P50, 0..1 like progress) and ``forecast_range`` ("62–81 %") are
+    empty for a KR without a forecast.
     Progress is a 0..1 fraction rounded to 4 places so reruns compare equal.
     """
     records: list[Record] = []
@@ -264,6 +285,9 @@ def okr_records(outcome: Outcome, spec: WriteSpec) -> list[Record]:
         }
         if kr.measure != "manual" and kr.current is not None:
             values["current"] = round(kr.current, 4)
+        # No forecast (too little history): the fields are cleared, never left at an old one.
+        values["forecast"] = kr.forecast.p50 if kr.forecast else None
+        values["forecast_range"] = kr.forecast.range_text if kr.forecast else ""
         fields = {f: values[f] for f in spec.key_results if f in values}
         records.append(
             Record(ref=RecordRef(kind="key_result", id=kr.kr_id), fields=fields, owner=kr.kr_id)

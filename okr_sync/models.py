@@ -317,6 +317,23 @@ class Provenance(Frozen):
     notes: tuple[str, ...] = ()
 
 
+class Forecast(Frozen):
+    """A KR's progress forecast at its period end (0..1, as written), with its range.
+
+    ``p10``/``p50``/``p90``: the 10th, 50th and 90th percentiles of the simulated
+    progress at period end (``okr_sync.core.forecast`` documents the method);
+    ``range_text`` is what is written as ``forecast_range`` ("62–81 %");
+    ``history_days`` the days of history it rests on, ``horizon_days`` the days left.
+    """
+
+    p10: float
+    p50: float
+    p90: float
+    range_text: str
+    history_days: int
+    horizon_days: int
+
+
 class KrResult(Frozen):
     """The computed state of one key result in one run.
 
@@ -326,7 +343,8 @@ class KrResult(Frozen):
     (rounded to 4 places). A stale or failed KR carries no numbers that may be
     written; ``error`` says why. ``skipped`` says why nothing was computed
     although nothing failed (nothing linked yet, no Current entered for a manual
-    KR): nothing is written for such a KR either.
+    KR): nothing is written for such a KR either. ``closed`` says its period has
+    ended: its numbers are the final ones recorded, and nothing more is written.
     """
 
     kr_id: str
@@ -344,12 +362,26 @@ class KrResult(Frozen):
     stale: bool = False
     error: str | None = None
     skipped: str | None = None
+    #: Why nothing more is written: the KR's period has ended (its numbers are the final ones).
+    closed: str | None = None
     provenance: Provenance = Provenance()
+    #: The KR's period (its own, its objective's or the cycle's), kept with the run so
+    #: that ``okr-sync report`` can draw the expected pace without the OKR source.
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    #: The progress forecast at period end, or None; ``forecast_note`` then says why.
+    forecast: Forecast | None = None
+    forecast_note: str | None = None
 
     @property
     def writable(self) -> bool:
         """True when the numbers may be written back."""
-        return not self.stale and self.error is None and self.progress is not None
+        return (
+            not self.stale
+            and self.error is None
+            and self.progress is not None
+            and self.closed is None
+        )
 
 
 class ObjectivePart(Frozen):
@@ -499,3 +531,62 @@ class RunSummary(Frozen):
         ids += [o.objective_id for o in self.objectives if o.error]
         ids += [f.owner for f in self.failures]
         return tuple(dict.fromkeys(ids))
+
+
+# --- change history (``okr-sync backfill``) ------------------------------------------
+
+#: The item fields whose history can be replayed, by what ``ItemChange.field`` calls them.
+REPLAYED_FIELDS = ("status_category", "parent_key", "story_points", "labels")
+
+
+class ItemChange(Frozen):
+    """One field of one item changing at ``at``: ``before`` → ``after``.
+
+    ``field`` is one of :data:`REPLAYED_FIELDS`; values are what a :class:`WorkItem`
+    holds there (a status category, a parent key or None, points or None, a
+    tuple of labels).
+    """
+
+    at: dt.datetime
+    field: Literal["status_category", "parent_key", "story_points", "labels"]
+    before: Any = None
+    after: Any = None
+
+
+class ItemHistory(Frozen):
+    """An item's creation time and its changes to the replayed fields, oldest first."""
+
+    source: str
+    key: str
+    created: dt.datetime | None = None
+    changes: tuple[ItemChange, ...] = ()
+
+
+class HistoryRequest(Frozen):
+    """What a backfill asks a history-capable item source for.
+
+    ``items`` are the source's items as the normal pull found them now; ``since``
+    is the first moment to replay. The source adds the items that were linked
+    earlier and left since (moved out of a linked epic, a linked label removed):
+    ``epics`` are the linked epic keys, ``labels`` the labels that link.
+    """
+
+    items: tuple[WorkItem, ...] = ()
+    since: dt.datetime
+    epics: frozenset[str] = frozenset()
+    labels: frozenset[str] = frozenset()
+    label_prefix: str = "okr:"
+
+
+class HistoryResult(Frozen):
+    """Histories of the items asked about and of former members, with their items now.
+
+    ``former`` are items no longer selected today that were linked since ``since``;
+    ``histories`` covers every item of ``request.items`` and ``former``.
+    ``requests`` counts the changelog requests made (for the figures).
+    """
+
+    former: tuple[WorkItem, ...] = ()
+    histories: tuple[ItemHistory, ...] = ()
+    notes: tuple[str, ...] = ()
+    requests: int = 0

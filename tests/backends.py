@@ -46,10 +46,7 @@ class Backend:
 
 def pg_state_yaml(url: str, namespace: str) -> str:
     """A ``state:`` section for a PostgreSQL store."""
-    return (
-        f'state:\n  url: "{url}"\n  namespace: {namespace}\n'
-        f'  password: "${{{PASSWORD_VAR}}}"\n'
-    )
+    return f'state:\n  url: "{url}"\n  namespace: {namespace}\n  password: "${{{PASSWORD_VAR}}}"\n'
 
 
 def with_state(text: str, section: str) -> str:
@@ -61,9 +58,12 @@ def with_state(text: str, section: str) -> str:
 
 
 def sqlite_backend(folder: Path) -> Backend:
-    """A SQLite file in ``folder`` (the default place: ``.okr-sync/state.db``)."""
+    """A SQLite file in ``folder`` (``.okr-sync/state.db``), named by its absolute path.
+
+    Absolute, so that any config using it finds the same file wherever the config is.
+    """
     path = folder / ".okr-sync" / "state.db"
-    return Backend("sqlite", SqliteLocation(path), "state:\n  path: .okr-sync/state.db\n")
+    return Backend("sqlite", SqliteLocation(path), f'state:\n  path: "{path}"\n')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

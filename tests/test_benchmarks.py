@@ -42,10 +42,27 @@ def test_state_benchmark_runs_in_quick_mode_on_both_backends(
     assert "100 KRs, 10 objectives, 2,000 cached items, 10 KRs changed (11 record writes)" in out
     assert "runs 2-4 (a new store; each phase's median of 3 runs):" in out
     assert "runs 31-33 (after 30 runs; median of 3):" in out
-    for phase in ("reads", "start_run", "writes", "adopt", "finish_run", "total"):
+    for phase in ("reads", "history", "start_run", "writes", "adopt", "finish_run", "total"):
         # a time and a statement count for each backend, and the ratio
         assert re.search(rf"^{phase} +[\d.]+ +[\d,]+ +[\d.]+ +[\d,]+ +[\d.]+x$", out, re.M), phase
     for query in ("runs(10)", "run_summary(latest)", "previous()", 'history("kr", KR-0051)'):
         assert re.search(rf"^{re.escape(query)} +[\d.]+ +[\d.]+ +[\d.]+x$", out, re.M), query
     assert "SQLite: filled 26 runs" in out and "PostgreSQL: filled 26 runs" in out
     assert out.count("33 runs, 3,630 snapshots") == 2  # the same rows on both
+
+
+def test_report_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_report.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "60 KRs × 20 runs (1,200 snapshots" in out
+    assert "report: 60 KRs, " in out and "MiB, generated in" in out
+
+
+def test_forecast_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_forecast.py")))
+    assert module["main"](["--quick", "--per-kind", "5"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("steady", "accelerating", "stalled", "scope-creeping"):
+        assert f"| {kind} @ 25 %" in out and f"| {kind} @ 75 %" in out
+    assert "| all " in out and "P10–P90 holds actual" in out and "60 forecasts in" in out

@@ -49,6 +49,8 @@ from okr_sync.interfaces import (
 )
 from okr_sync.models import (
     FieldValue,
+    HistoryRequest,
+    HistoryResult,
     Outcome,
     PullRequest,
     PullResult,
@@ -264,7 +266,22 @@ class JiraConnector:
                 pending -= gone
                 pending_parents -= gone
 
+    # --- HistorySource ---------------------------------------------------------------------
+    def pull_history(self, request: HistoryRequest) -> HistoryResult:
+        """Histories for ``okr-sync backfill`` (see :mod:`connectors.jira.history`)."""
+        from connectors.jira.history import pull_history
+
+        return pull_history(self, request)
+
+    def history_problem(self) -> str | None:
+        """A KR field (``kr_field``) links items through a field whose history is not replayed."""
+        if self.config.kr_field:
+            return f"links through the KR field {self.config.kr_field!r} have no replayed history"
+        return None
+
     # --- WriteTarget ------------------------------------------------------------------------
+    write_problem = staticmethod(EpicWriter.write_problem)
+
     def desired_records(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
         """One record per epic of this site linked to writable KRs (see the writer)."""
         return self.writer.desired(outcome, spec)

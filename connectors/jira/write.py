@@ -3,7 +3,10 @@
 Logical fields of an epic record (``write: {jira: {items: [...]}}``):
 
 - ``property``: the issue entity property (key ``okr-sync``) with, for each KR the
-  epic serves, its id, title, progress, status and URL, plus the sync date;
+  epic serves, its id, title, progress, status and URL, plus the sync date; with
+  ``forecast`` and ``forecast_range`` named too, each KR's forecast at period end
+  (P50, 0..1; None without one) and its range ("62–81 %"; empty without one) — they
+  are keys of the property, not fields of their own, so they need ``property``;
 - ``label``: the labels ``okr:<KR id>`` (added, never removed);
 - ``remote_link``: a remote link to each KR page, upserted by ``globalId``
   ``okr-sync:<KR id>`` (idempotent);
@@ -51,7 +54,9 @@ from okr_sync.models import FieldValue, ItemKind, KrResult, Outcome, Record, Rec
 if TYPE_CHECKING:
     from connectors.jira.config import JiraAccess
 
-ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"})
+#: Keys each KR's entry in the property gains when named too (``items: [property, forecast]``).
+PROPERTY_EXTRAS = frozenset({"forecast", "forecast_range"})
+ITEM_FIELDS = frozenset({"property", "label", "remote_link", "comment"}) | PROPERTY_EXTRAS
 #: Bookkeeping kept in the property (only when the property itself is named).
 _RECEIPTS = ("remote_links",)
 #: Keys earlier versions kept in the property; dropped when it is next written.
@@ -142,7 +147,11 @@ class EpicWriter:
         records = []
         for epic, krs in sorted(by_epic.items()):
             krs = sorted({k.kr_id: k for k in krs}.values(), key=lambda k: k.kr_id)
-            if not all(k.writable for k in krs):
+            # A closed KR (its period ended) keeps its final values in the property; an epic
+            # whose KRs are all closed gets no write at all.
+            if all(k.closed for k in krs) or not all(
+                k.writable or (k.closed and k.progress is not None) for k in krs
+            ):
                 continue
             status = {k.kr_id: labels[k.status] if k.status else "" for k in krs}
             fields: dict[str, FieldValue] = {}
@@ -150,7 +159,7 @@ class EpicWriter:
                 fields["property"] = {
                     "key_results": [
                         {"id": k.kr_id, "title": k.title, "progress": round(k.progress or 0.0, 4),
-                         "status": status[k.kr_id], "url": urls.get(k.kr_id)}
+                         "status": status[k.kr_id], "url": urls.get(k.kr_id), **self._extras(k)}
                         for k in krs
                     ],
                 }  # fmt: skip
@@ -171,6 +180,27 @@ class EpicWriter:
             self._desired[ref] = fields
             records.append(Record(ref=ref, fields=fields, owner=",".join(k.kr_id for k in krs)))
         return records
+
+    def _extras(self, kr: KrResult) -> dict[str, FieldValue]:
+        """The forecast keys named under ``write:`` for one KR's entry in the property."""
+        made = kr.forecast
+        values = {
+            "forecast": made.p50 if made else None,
+            "forecast_range": made.range_text if made else "",
+        }
+        return {k: v for k, v in values.items() if k in self._named}
+
+    @staticmethod
+    def write_problem(section: str, fields: Sequence[str]) -> str | None:
+        """Why a ``write:`` list cannot be honoured (forecast keys without the property)."""
+        extras = sorted(PROPERTY_EXTRAS & set(fields))
+        if section == "items" and extras and "property" not in fields:
+            verb = "goes" if len(extras) == 1 else "go"
+            return (
+                f"{', '.join(extras)} {verb} into the entity property: name property too "
+                f"(items: [property, {', '.join(extras)}])"
+            )
+        return None
 
     # --- read ----------------------------------------------------------------------
     def read(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:

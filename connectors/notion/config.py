@@ -51,6 +51,9 @@ class KeyResultProperties(_Names):
     status: str | None = "Status"
     period: str | None = "Due"
     last_synced: str | None = "Last synced"
+    #: The forecast at period end (P50, a number: a percent format shows it) and its range.
+    forecast: str | None = "Forecast"
+    forecast_range: str | None = "Forecast range"
     epics: str | None = "Jira epics"
     initiatives: str | None = "Initiatives"
     measure: str | None = None

@@ -72,7 +72,17 @@ class NotionConnector:
     config_model: ClassVar[type[ConnectorConfig]] = NotionConfig
     offline: ClassVar[bool] = False
     writable_fields: ClassVar[Mapping[str, frozenset[str]]] = {
-        "key_result": frozenset({"progress", "current", "status", "last_synced", "comment"}),
+        "key_result": frozenset(
+            {
+                "progress",
+                "current",
+                "status",
+                "last_synced",
+                "forecast",
+                "forecast_range",
+                "comment",
+            }
+        ),
         "objective": frozenset({"progress", "status", "last_synced"}),
     }
 

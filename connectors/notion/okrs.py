@@ -54,6 +54,8 @@ KR_TYPES: dict[str, frozenset[str]] = {
     "status": frozenset({"status", "select"}),
     "period": frozenset({"date", "formula", "rollup"}),
     "last_synced": frozenset({"date"}),
+    "forecast": frozenset({"number"}),
+    "forecast_range": frozenset({"rich_text"}),
     "epics": frozenset({"rich_text", "title", "multi_select"}),
     "initiatives": frozenset({"relation"}),
     "measure": frozenset({"select", "rich_text", "status"}),

@@ -3,7 +3,8 @@
 Logical fields map to the configured properties: ``progress`` (a number, written
 as a 0..1 fraction so a percent format shows it right), ``current``,
 ``status`` (a status or select property, by option name), ``last_synced`` (a
-date) and, for KRs, ``comment``: a check-in comment when the KR's status
+date) and, for KRs, ``forecast`` (a number, 0..1 like progress), ``forecast_range``
+(text, "62–81 %") and ``comment``: a check-in comment when the KR's status
 changes, with the figures behind it. Comments are not idempotent (DOCS
 ``create-a-comment``; notion-client retries a refused POST): each carries a marker
 naming the change (``[okr-sync:KR-1:On track→At risk]``), and before posting, the
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from connectors.notion.okrs import Schema
 
 FIELD_TO_LOGICAL = {"progress": "progress", "current": "current", "status": "status",
-                    "last_synced": "last_synced"}  # fmt: skip
+                    "last_synced": "last_synced", "forecast": "forecast",
+                    "forecast_range": "forecast_range"}  # fmt: skip
 READ_ONLY = frozenset({"formula", "rollup"})
 
 
@@ -138,7 +140,7 @@ class PageWriter:
                 if not name:
                     continue
                 prop = page["properties"].get(name) or {}
-                if logical in ("progress", "current"):
+                if logical in ("progress", "current", "forecast"):
                     values[field] = number(prop)
                 elif logical == "last_synced":
                     raw = plain(prop)

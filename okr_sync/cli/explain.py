@@ -8,6 +8,7 @@ line in :func:`kr_text` or :func:`objective_text`.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ Row = dict[str, Any]
 
 
 def row_note(row: Row) -> str:
-    """Why a snapshot has no number: stale or failed with the recorded reason, or left alone."""
+    """Why nothing was written for a snapshot: closed, stale, failed (with the reason), left alone."""
+    if row.get("closed_reason"):
+        return f"CLOSED: {row['closed_reason']}"
     if row["stale"]:
         return f"STALE: {row['error']}"
     if row["error"]:
@@ -44,7 +47,11 @@ def row_note(row: Row) -> str:
 
 def _trusted(rows: list[Row]) -> list[Row]:
     """The runs whose numbers were written: what a later run is compared with."""
-    return [r for r in rows if not r["stale"] and not r["error"] and r["progress"] is not None]
+    return [
+        r
+        for r in rows
+        if not r["stale"] and not r["error"] and r["progress"] is not None and not r.get("closed")
+    ]
 
 
 def _recorded(state: StateStore, run_id: int, key: str, ident: str) -> Row:
@@ -58,7 +65,21 @@ def _recorded(state: StateStore, run_id: int, key: str, ident: str) -> Row:
 
 
 def _header(ident: str, last: Row, what: str) -> list[str]:
+    if last.get("origin") == "backfilled":
+        where = f"backfilled for {last['at'][:10]}: replayed from the items' change history"
+        return [f"{ident}  {last['title']}", f"  {what}   {where}"]
     return [f"{ident}  {last['title']}", f"  {what}   run {last['run_id']} at {last['at']}"]
+
+
+def _name(row: Row) -> str:
+    """A snapshot as the text names it: its run, or the day it was backfilled for."""
+    return f"run {row['run_id']}" if row["run_id"] is not None else f"{row['at'][:10]} (backfilled)"
+
+
+def on_day(rows: list[Row], day: str) -> list[Row]:
+    """The snapshots up to ``day`` (YYYY-MM-DD), ending with that day's last one; [] if none."""
+    upto = [r for r in rows if r["at"][:10] <= day]
+    return upto if upto and upto[-1]["at"][:10] == day else []
 
 
 def _unwritten(last: Row, earlier: list[Row], current: bool) -> list[str]:
@@ -88,6 +109,20 @@ def _numbers(last: Row, labels: dict[str, str], current: bool) -> list[str]:
     if current:
         line += f"current {render.number(last['current'])}, "
     return [line + f"status {status}"]
+
+
+def _forecast(state: StateStore, last: Row) -> list[str]:
+    """The forecast at period end the run made (or why it made none)."""
+    if last["progress"] is None:
+        return []  # stale, failed or left alone: said above, no forecast
+    recorded = _recorded(state, last["run_id"], "key_results", last["id"])
+    made, note = recorded.get("forecast"), recorded.get("forecast_note")
+    if made:
+        return [
+            f"  forecast at period end: {render.pct(made['p50'])} (P10–P90 {made['range_text']}), "
+            f"from {made['history_days']} days of history, {made['horizon_days']} days left"
+        ]
+    return [f"  no forecast: {note}"] if note else []
 
 
 def _human_edits(changes: list[Row]) -> list[str]:
@@ -146,13 +181,15 @@ def _excluded(prov: Provenance, last: Row) -> list[str]:
     if prov.shared:
         out.append(f"  also counted for other KRs: {'; '.join(prov.shared)}")
     shown_note = row_note(last)  # a left-alone KR's reason is its last note, shown above
-    out += [f"  note: {n}" for n in prov.notes if shown_note != f"LEFT ALONE: {n}"]
+    out += [
+        f"  note: {n}" for n in prov.notes if shown_note not in (f"LEFT ALONE: {n}", f"CLOSED: {n}")
+    ]
     return out
 
 
 def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance) -> list[str]:
     """What moved since the last run whose numbers were trustworthy."""
-    if not earlier or last["progress"] is None:
+    if not earlier or last["progress"] is None or last.get("closed"):
         return []
     before = earlier[-1]
     change = scope_change(Provenance.model_validate_json(before["provenance"]), prov)
@@ -173,10 +210,42 @@ def _kr_since(state: StateStore, last: Row, earlier: list[Row], prov: Provenance
         current=(before["current"], last["current"]),
         inputs=inputs,
     )
-    return [f"  since run {before['run_id']}: {text}"]
+    return [f"  since {_name(before)}: {text}"]
 
 
-def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
+def target_line(rows: list[Row], changes: list[Row]) -> list[str]:
+    """The target each run computed against, and when a start or target moved.
+
+    Shown only once one moved: every snapshot keeps the target of its own run.
+    """
+    if not changes:
+        return []
+    out = ["  target line (each run computed against the target of its day):"]
+    segments: list[tuple[Any, Any, Row, Row]] = []
+    for row in rows:
+        if segments and (segments[-1][0], segments[-1][1]) == (row["start"], row["target"]):
+            segments[-1] = (*segments[-1][:3], row)
+        else:
+            segments.append((row["start"], row["target"], row, row))
+    for start, target, first, last in segments:
+        runs = (
+            f"run {first['run_id']}"
+            if first is last
+            else (f"runs {first['run_id']}–{last['run_id']}")
+        )
+        span = first["at"][:10] if first is last else f"{first['at'][:10]}..{last['at'][:10]}"
+        out.append(f"    {runs} ({span}): start {render.number(start)}, "
+                   f"target {render.number(target)}")  # fmt: skip
+    out += [
+        f"    {c['field']} moved {render.number(c['before'])} → {render.number(c['after'])}: "
+        f"changed after {c['previous_at'][:10]} (run {c['previous_run']}), "
+        f"seen {c['seen_at'][:10]} (run {c['run_id']})"
+        for c in changes
+    ]
+    return out
+
+
+def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str], at: bool = False) -> str:
     """The explanation of a KR from its snapshots (oldest first, each with provenance)."""
     last = rows[-1]
     prov = Provenance.model_validate_json(last["provenance"])
@@ -186,12 +255,18 @@ def kr_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
     out += _numbers(last, labels, current=True)
     if last["total"] is not None:
         out.append(f"  done {render.number(last['done'])} of {render.number(last['total'])}")
+    if last.get("closed") and earlier:  # closed: its items are those of its final run
+        out.append(f"  items as run {earlier[-1]['run_id']} counted them:")
+        prov = Provenance.model_validate_json(earlier[-1]["provenance"])
+    out += _forecast(state, last)
     out += _links(prov)
     out += _counted(prov, last["measure"])
     out += _excluded(prov, last)
     out += _kr_since(state, last, earlier, prov)
-    out += _human_edits(state.changes_for(last["id"], limit=10))
-    out += _accepted(state.acceptances(last["id"]))
+    if last is rows[-1] and not at:
+        out += target_line(rows, state.target_changes(last["id"]))
+        out += _human_edits(state.changes_for(last["id"], limit=10))
+        out += _accepted(state.acceptances(last["id"]))
     return "\n".join(out)
 
 
@@ -233,7 +308,7 @@ def _objective_since(
         text = describe_rollup(before["progress"], last["progress"], old, parts)
     else:  # a run recorded before okr-sync kept the roll-up's parts
         text = f"{pct(before['progress'])} → {pct(last['progress'])} (no breakdown to compare)"
-    return [f"  since run {before['run_id']}: {text}"]
+    return [f"  since {_name(before)}: {text}"]
 
 
 def objective_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -> str:
@@ -254,16 +329,22 @@ def objective_text(state: StateStore, rows: list[Row], labels: dict[str, str]) -
 @click.command()
 @common_options
 @click.argument("ident", metavar="ID")
-def explain(path: Path, quiet: bool, ident: str) -> None:
+@click.option(
+    "--at", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="DATE",
+    help="A KR as it stood on DATE (a synced or backfilled day): the items counted and why.",
+)  # fmt: skip
+def explain(path: Path, quiet: bool, ident: str, day: dt.datetime | None) -> None:
     """Why a KR or objective has its number: what it was computed from, what moved since."""
     loaded, state = read_state(path)
     labels = {k.value: v for k, v in loaded.config.status.label_map().items()}
     try:
         rows = [r for r in state.history("kr", ident) if r["provenance"]]
-        if rows:
+        if day is not None:
+            text = _kr_on(state, rows, ident, day.date().isoformat(), labels)
+        elif rows := [r for r in rows if r["origin"] == "synced"]:
             text = kr_text(state, rows, labels)
         else:
-            rows = state.history("objective", ident)
+            rows = [r for r in state.history("objective", ident) if r["origin"] == "synced"]
             if not rows:
                 raise StateError(
                     f"no recorded run has computed {ident!r} (a key result or objective id)"
@@ -272,3 +353,14 @@ def explain(path: Path, quiet: bool, ident: str) -> None:
     finally:
         state.close()
     echo(text)
+
+
+def _kr_on(state: StateStore, rows: list[Row], ident: str, day: str, labels: dict[str, str]) -> str:
+    """``explain KR --at DAY``: that day's synced snapshot, else its backfilled one."""
+    upto = on_day(rows, day)
+    if not upto:
+        raise StateError(
+            f"no synced or backfilled value of {ident!r} on {day}; "
+            f"'okr-sync backfill --since {day} {ident}' rebuilds it from the change history"
+        )
+    return kr_text(state, upto, labels, at=True)

@@ -19,6 +19,7 @@ import click
 from okr_sync import __version__
 from okr_sync.cli import render
 from okr_sync.cli.accept import accept
+from okr_sync.cli.backfill import backfill
 from okr_sync.cli.check import check
 from okr_sync.cli.common import (
     Group,
@@ -35,6 +36,7 @@ from okr_sync.cli.demo.command import demo
 from okr_sync.cli.explain import explain, row_note
 from okr_sync.cli.init import init
 from okr_sync.cli.interrupt import EXIT_INTERRUPTED, SyncInterrupt, aborted_text, stopped_text
+from okr_sync.cli.report import report
 from okr_sync.cli.sandbox import sandbox
 from okr_sync.cli.schedule import schedule
 from okr_sync.cli.state_cmd import state_group
@@ -42,6 +44,7 @@ from okr_sync.cli.status import status
 from okr_sync.config import readiness
 from okr_sync.config.loading import LoadedConfig, load_config
 from okr_sync.config.okr_checks import check_local_okrs
+from okr_sync.core.forecast import range_text
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.engine.runner import run_sync
 from okr_sync.errors import EXIT_FAILED, EXIT_OK, StateError
@@ -65,6 +68,7 @@ def validate(path: Path, quiet: bool) -> None:
     warnings = readiness.placeholders(loaded)
     if tree is not None:
         warnings += readiness.urls_missing(loaded, tree)
+        warnings += readiness.periods_outside(loaded, tree)
     if not quiet:
         count = len(warnings)
         echo(f"{path}: OK ({checked} valid)" if not warnings else
@@ -74,7 +78,11 @@ def validate(path: Path, quiet: bool) -> None:
 
 
 def _engine(
-    loaded: LoadedConfig, state: StateStore, accept_empty: tuple[str, ...] = (), full: bool = False
+    loaded: LoadedConfig,
+    state: StateStore,
+    accept_empty: tuple[str, ...] = (),
+    full: bool = False,
+    reopen: tuple[str, ...] = (),
 ) -> Engine:
     return Engine(
         loaded,
@@ -83,12 +91,18 @@ def _engine(
         now=clock(),
         accept_empty=frozenset(accept_empty),
         full=full,
+        reopen=frozenset(reopen),
     )
 
 
 accept_empty_option = click.option(
     "--accept-empty", multiple=True, metavar="KR",
     help="Accept that this KR's linked items dropped to none (repeatable).",
+)  # fmt: skip
+reopen_option = click.option(
+    "--reopen", multiple=True, metavar="KR",
+    help="Compute and write this KR although its period has ended; its value becomes "
+    "the final one (repeatable).",
 )  # fmt: skip
 full_option = click.option(
     "--full", is_flag=True,
@@ -101,12 +115,20 @@ full_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @accept_empty_option
 @full_option
-def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
+@reopen_option
+def plan(
+    path: Path,
+    quiet: bool,
+    as_json: bool,
+    accept_empty: tuple[str, ...],
+    full: bool,
+    reopen: tuple[str, ...],
+) -> None:
     """Show what a sync would write. Writes nothing, not even the state store."""
     loaded = load_config(path)
     state = location_of(loaded).open_readonly()
     try:
-        summary = _engine(loaded, state, accept_empty, full).run(apply=False)
+        summary = _engine(loaded, state, accept_empty, full, reopen).run(apply=False)
     finally:
         state.close()
     _report(summary, loaded, quiet, as_json)
@@ -117,7 +139,15 @@ def plan(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @accept_empty_option
 @full_option
-def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], full: bool) -> None:
+@reopen_option
+def sync(
+    path: Path,
+    quiet: bool,
+    as_json: bool,
+    accept_empty: tuple[str, ...],
+    full: bool,
+    reopen: tuple[str, ...],
+) -> None:
     """Compute progress and write the changed values to the targets."""
     loaded = load_config(path)
     check_local_okrs(loaded)  # before the lock and the state store: a bad OKR file touches nothing
@@ -136,7 +166,7 @@ def sync(path: Path, quiet: bool, as_json: bool, accept_empty: tuple[str, ...], 
         with interrupt.installed():
             summary = run_sync(
                 loaded, now=clock(), accept_empty=accept_empty, on_write=on_write, full=full,
-                should_stop=interrupt.should_stop,
+                should_stop=interrupt.should_stop, reopen=reopen,
             )  # fmt: skip
     except KeyboardInterrupt:  # before any write, or a second Ctrl-C: at once
         if "bar" in bar_ctx:
@@ -199,6 +229,9 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
         row["note"] = row_note(row)
         row.pop("provenance", None)
         row["status"] = labels.get(row["status"], row["status"])
+        if row.get("forecast"):
+            p10, p50, p90 = row["forecast"]
+            row["forecast"] = {"p10": p10, "p50": p50, "p90": p90, "range": range_text(p10, p90)}
     if as_json:
         emit_json(rows)
         return
@@ -207,16 +240,25 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             raise StateError(f"no history for {kr!r}")
         table = [
             [
-                r["at"][:16],
+                r["at"][:16] if r["origin"] == "synced" else r["at"][:10],
+                "backfilled" if r["origin"] == "backfilled" else "synced",
                 render.bar(r["progress"]),
                 render.pct(r["progress"]),
                 render.number(r["current"]),
+                render.number(r["target"]),
                 r["status"] or "–",
+                (
+                    f"{render.pct(r['forecast']['p50'])} ({r['forecast']['range']})"
+                    if r.get("forecast")
+                    else "–"
+                ),
                 r["note"],
             ]
             for r in rows
         ]
-        echo(render.table(["RUN", "PROGRESS", "", "CURRENT", "STATUS", "NOTE"], table))
+        headers = ["RUN", "ORIGIN", "PROGRESS", "", "CURRENT", "TARGET", "STATUS", "FORECAST",
+                   "NOTE"]  # fmt: skip
+        echo(render.table(headers, table))
         echo(f"\n{kr}: {render.sparkline([r['progress'] for r in rows])}")
         return
     by_kr: dict[str, list[dict[str, Any]]] = {}
@@ -227,7 +269,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
             k,
             v[-1]["title"][:40],
             render.sparkline([r["progress"] for r in v]),
-            render.pct(v[-1]["progress"]),
+            render.pct(v[-1]["progress"]) + (" closed" if v[-1]["closed"] else ""),
         ]
         for k, v in sorted(by_kr.items())
     ]
@@ -235,6 +277,7 @@ def history(path: Path, quiet: bool, kr: str | None, as_json: bool) -> None:
 
 
 main.add_command(explain)
+main.add_command(backfill)
 main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(init)
@@ -243,3 +286,4 @@ main.add_command(schedule)
 main.add_command(status)
 main.add_command(accept)
 main.add_command(state_group)
+main.add_command(report)

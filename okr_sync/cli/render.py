@@ -34,6 +34,24 @@ def exact_pct(value: float | None) -> str:
     return f"{text} %"
 
 
+def forecast_cell(kr: KrResult) -> str:
+    """A KR's forecast at period end for tables: ``71 % (62–81 %)``, else ``–``."""
+    if kr.forecast is None:
+        return "–"
+    return f"{pct(kr.forecast.p50)} ({kr.forecast.range_text})"
+
+
+def forecast_json(kr: KrResult) -> dict[str, Any] | None:
+    """A KR's forecast for JSON output (``note``: why there is none), or None."""
+    made = kr.forecast
+    if made is None:
+        return {"note": kr.forecast_note} if kr.forecast_note else None
+    return {
+        "p10": made.p10, "p50": made.p50, "p90": made.p90, "range": made.range_text,
+        "history_days": made.history_days, "horizon_days": made.horizon_days,
+    }  # fmt: skip
+
+
 def bar(value: float | None, width: int = 12) -> str:
     """A text progress bar."""
     if value is None:
@@ -118,6 +136,8 @@ def _kr_note(kr: KrResult, causes: Mapping[str, str] | None = None) -> str:
         return f"FAILED: {shorten(kr.error, causes or {})}"
     if kr.skipped:
         return f"LEFT ALONE: {kr.skipped}"
+    if kr.closed:
+        return f"CLOSED: {kr.closed}"
     if kr.done is not None and kr.total is not None:
         return f"{number(kr.done)}/{number(kr.total)} {kr.measure}"
     return kr.measure
@@ -136,10 +156,13 @@ def results_text(summary: RunSummary, labels: dict[Status, str]) -> str:
                 pct(kr.progress),
                 f"{number(kr.current)}/{number(kr.target)}{unit}",
                 labels[kr.status] if kr.status else "–",
+                forecast_cell(kr),
                 _kr_note(kr, summary.source_errors),
             ]
         )
-    text = table(["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "NOTE"], rows)
+    text = table(
+        ["KR", "TITLE", "PROGRESS", "", "CURRENT/TARGET", "STATUS", "FORECAST", "NOTE"], rows
+    )
     if summary.objectives:
         orows = [
             [
@@ -170,6 +193,8 @@ def footer_text(summary: RunSummary) -> str:
     for kr in summary.key_results:
         if kr.skipped and not kr.error:
             lines.append(f"left alone (nothing written): {kr.kr_id}: {kr.skipped}")
+        if kr.closed:
+            lines.append(f"closed (nothing written): {kr.kr_id}: {kr.closed}")
     for _source, error in sorted(summary.source_errors.items()):
         lines.append(f"source failed: {error}")
     for failure in summary.failures:
@@ -197,6 +222,8 @@ def kr_json(kr: KrResult, labels: dict[Status, str]) -> dict[str, Any]:
         "stale": kr.stale,
         "error": kr.error,
         "skipped": kr.skipped,
+        "closed": kr.closed,
+        "forecast": forecast_json(kr),
     }
 
 

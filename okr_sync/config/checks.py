@@ -64,6 +64,14 @@ def cross_check(doc: YamlDocument, conns: dict[str, ConnectorConfig]) -> list[Pr
         if cls is None:
             continue
         for kind, section in sections:
+            named = _as_list(_as_dict(spec).get(section))
+            # A connector may refuse a combination of fields (Jira: forecast without property).
+            refusal = getattr(cls, "write_problem", None)
+            problem = (
+                refusal(section, [f for f in named if isinstance(f, str)]) if refusal else None
+            )
+            if problem:
+                problems.append(doc.problem(("write", name, section), problem))
             allowed = cls.writable_fields.get(kind, frozenset())
             for i, field in enumerate(_as_list(_as_dict(spec).get(section))):
                 if isinstance(field, str) and field not in allowed:

@@ -39,6 +39,7 @@ from mappings.rules import Rule
 from okr_sync.config import registry
 from okr_sync.config.checks import cross_check
 from okr_sync.config.secrets import one_per_secret, secret_problems, without_secrets
+from okr_sync.core.forecast import ForecastThresholds
 from okr_sync.core.progress import Thresholds, check_measure
 from okr_sync.errors import ConfigError, Problem
 from okr_sync.interfaces import ConnectorConfig, SecretRef, WriteSpec
@@ -72,6 +73,10 @@ class StatusConfig(_Section):
 
     thresholds: Thresholds = Thresholds()
     labels: dict[Status, str] = Field(default_factory=dict)
+    #: ``pace``: progress against elapsed time; ``forecast``: the forecast against the
+    #: target (README "Forecast"), by ``forecast``'s thresholds.
+    basis: Literal["pace", "forecast"] = "pace"
+    forecast: ForecastThresholds = ForecastThresholds()
 
     def label_map(self) -> dict[Status, str]:
         """Labels for every status, defaults filled in."""

@@ -5,7 +5,9 @@ A config can be valid and still not do what its author wants:
 - values still holding the ``CHANGE-ME`` placeholder ``okr-sync init`` writes
   where only the user knows the value (in the config, and in a local OKR file);
 - a ``remote_link`` to write while key results have no URL: the link points at
-  the KR's page, so a KR without one silently gets no link.
+  the KR's page, so a KR without one silently gets no link;
+- a key result whose own period lies outside its objective's (or the cycle's):
+  it is counted in its objective's roll-up, so it is said, never silent.
 
 Neither stops a run, so they are warnings, each naming the file and line.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 from okr_sync.config import registry
 from okr_sync.config.loading import LoadedConfig
+from okr_sync.core.periods import period_problems
 from okr_sync.errors import Problem
 from okr_sync.models import OkrTree
 from okr_sync.yamlpos import Path_, YamlDocument, dotted, load_yaml
@@ -101,3 +104,34 @@ def urls_missing(loaded: LoadedConfig, tree: OkrTree) -> list[Problem]:
         for index, field in enumerate(spec.items)
         if field in URL_FIELDS
     ]
+
+
+def periods_outside(loaded: LoadedConfig, tree: OkrTree) -> list[Problem]:
+    """Key results whose own period lies outside their objective's (or the cycle's).
+
+    Each names the KR and both periods; in a local YAML OKR file, with the KR's line.
+    """
+    cycle = (loaded.config.cycle.start, loaded.config.cycle.end) if loaded.config.cycle else (
+        None, None)  # fmt: skip
+    found = period_problems(tree, cycle)
+    if not found:
+        return []
+    okr_file = _local_okr_file(loaded)
+    doc = None
+    if okr_file is not None and okr_file.suffix in (".yaml", ".yml"):
+        try:
+            doc, _ = load_yaml(okr_file.read_bytes(), str(okr_file))
+        except OSError:  # reported by the OKR source's own checks
+            doc = None
+    index = {kr.id: i for i, kr in enumerate(tree.key_results)}
+    hint = (
+        "move the key result's dates inside, or give it to an objective whose period holds it; "
+        "until then it counts in this objective's roll-up as it stands"
+    )
+    out = []
+    for problem in found:
+        if doc is not None:
+            out.append(doc.problem(("key_results", index[problem.kr_id]), str(problem), hint))
+        else:
+            out.append(Problem(loaded.config.okrs, None, problem.kr_id, str(problem), hint))
+    return out

@@ -48,8 +48,11 @@ def _scan_strings(
 
 _LITERAL_SECRET = "a literal secret is not allowed in the config file"
 _URL_CREDENTIALS = "a user name or password inside a URL is not allowed in the config file"
+#: A PostgreSQL URL (the state store's) may name its user: only the password is refused.
+_PG_URL_PASSWORD = "a password inside a PostgreSQL URL is not allowed in the config file"
+_PG_URL = re.compile(r"(?i)^\s*postgres(?:ql)?://")
 #: The messages that report a secret; a model's complaint about the same value repeats them.
-_SECRET_MESSAGES = (_LITERAL_SECRET, _URL_CREDENTIALS)
+_SECRET_MESSAGES = (_LITERAL_SECRET, _URL_CREDENTIALS, _PG_URL_PASSWORD)
 
 
 def _looks_secret(path: tuple[str | int, ...], value: str) -> bool:
@@ -92,7 +95,17 @@ def secret_problems(doc: YamlDocument, check_env: bool) -> list[Problem]:
                     )
                 )
             continue
-        if _URL_USERINFO.search(value):
+        if _URL_USERINFO.search(value) and _PG_URL.match(value):
+            problems.append(
+                doc.problem(
+                    path,
+                    _PG_URL_PASSWORD,
+                    "remove ':password' from the URL; name an environment variable instead "
+                    '(state: password: "${OKR_STATE_PASSWORD}"), or let libpq read '
+                    "PGPASSWORD or ~/.pgpass",
+                )
+            )
+        elif _URL_USERINFO.search(value):
             problems.append(
                 doc.problem(
                     path,

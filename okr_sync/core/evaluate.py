@@ -13,24 +13,25 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mappings import LinkResult
 from mappings.rules import Rule
+from okr_sync.core.forecast import ForecastThresholds, Observation, with_forecast
+from okr_sync.core.periods import FinalValue, Period, closed_result, has_ended, kr_period
 from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
 from okr_sync.core.rollup import roll_up
 from okr_sync.models import (
     KeyResult,
     KrResult,
-    Objective,
     ObjectiveResult,
     OkrTree,
     Provenance,
     WorkItem,
 )
 
-Period = tuple[dt.date | None, dt.date | None]
+__all__ = ["Evaluation", "KrSnapshot", "Period", "Settings", "evaluate", "fingerprint", "kr_period"]
 
 
 def _stable(value: Any) -> Any:
@@ -61,6 +62,8 @@ class KrSnapshot:
     item_count: int
     fingerprint: str
     sources: frozenset[str]
+    #: The KR's period as this run saw it (its own dates, else its objective's, else the cycle).
+    period: Period = (None, None)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class Settings:
     measure_for: Callable[[str, str | None], str]
     thresholds: Thresholds
     cycle: Period = (None, None)
+    #: ``status.basis``: ``pace`` (elapsed time) or ``forecast`` (README "Forecast").
+    status_basis: str = "pace"
+    forecast_thresholds: ForecastThresholds = field(default_factory=ForecastThresholds)
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,6 @@ def rules_by_kr(rules: Sequence[Rule]) -> dict[str, list[Rule]]:
     for rule in rules:
         out.setdefault(rule.kr, []).append(rule)
     return out
-
-
-def kr_period(kr: KeyResult, objective: Objective | None, cycle: Period) -> Period:
-    """A KR's period: its own dates, else its objective's, else the cycle's."""
-    start = kr.period_start or (objective.period_start if objective else None) or cycle[0]
-    end = kr.period_end or (objective.period_end if objective else None) or cycle[1]
-    return start, end
 
 
 def dependencies(kr: KeyResult, rules: Sequence[Rule], item_sources: Sequence[str]) -> set[str]:
@@ -132,6 +131,9 @@ def evaluate(
     accept_empty: frozenset[str] = frozenset(),
     counts: Mapping[str, int] | None = None,
     failed_selectors: Mapping[str, str] | None = None,
+    finals: Mapping[str, FinalValue] | None = None,
+    reopen: frozenset[str] = frozenset(),
+    history: Mapping[str, Sequence[Observation]] | None = None,
 ) -> Evaluation:
     """Compute every KR and roll the results up (see the module docstring).
 
@@ -149,6 +151,12 @@ def evaluate(
             a count-only query (a ``count`` KR linked by one query) with a count.
         failed_selectors: rule id → why the source could not run that rule's query;
             the rule's KRs fail with that reason, the others are computed as usual.
+        finals: the final value of KRs whose period has ended (the last recorded
+            within it); a KR whose period has ended is *closed*: not computed, its
+            final value kept and nothing written (:mod:`okr_sync.core.periods`).
+        reopen: KRs computed (and written) as usual although their period has ended.
+        history: each KR's earlier observations, for its forecast
+            (:func:`okr_sync.core.forecast.observations_from_history`).
     """
     counts = counts or {}
     previous = previous or {}
@@ -159,7 +167,17 @@ def evaluate(
     rules_of = rules_by_kr(settings.rules)
     results: dict[str, KrResult] = {}
     snapshots: list[KrSnapshot] = []
+    closed_progress: dict[str, float] = {}
     for kr in tree.key_results:
+        period = kr_period(kr, objectives.get(kr.objective_id or ""), settings.cycle)
+        if has_ended(period[1], now) and kr.id not in reopen:
+            final = (finals or {}).get(kr.id)
+            measure = settings.measure_for(kr.id, kr.measure)
+            results[kr.id] = closed = closed_result(kr, measure, period, final)
+            if closed.progress is not None:  # the objectives above keep the final value
+                closed_progress[kr.id] = closed.progress
+            snapshots.append(KrSnapshot(closed, 0, "", frozenset(), period))
+            continue
         kr_rules = rules_of.get(kr.id, [])
         links = linked.by_kr.get(kr.id, ())
         selectors = linked.selectors.get(kr.id, ())
@@ -176,7 +194,7 @@ def evaluate(
             measure=settings.measure_for(kr.id, kr.measure),
             declared=bool(kr_rules) or bool(kr.links),
             linked=[index[(lk.source, lk.item_key)] for lk in links],
-            period=kr_period(kr, objectives.get(kr.objective_id or ""), settings.cycle),
+            period=period,
             fingerprint=fingerprint(
                 [[r.model_dump(mode="json") for r in kr_rules], [ref.key for ref in kr.links]]
             ),
@@ -200,11 +218,17 @@ def evaluate(
                     "provenance": Provenance(selectors=result.provenance.selectors),
                 }
             )  # fmt: skip
+        result = with_forecast(
+            result, kr, inputs.period, now, (history or {}).get(kr.id, ()),
+            basis=settings.status_basis, thresholds=settings.forecast_thresholds,
+            not_started_until=settings.thresholds.not_started_until,
+        )  # fmt: skip
         results[kr.id] = result
         counted = result.provenance.counted
         sources = frozenset(c.source for c in counted)
-        snapshots.append(KrSnapshot(result, len(counted), inputs.fingerprint, sources))
+        snapshots.append(KrSnapshot(result, len(counted), inputs.fingerprint, sources, period))
     prev_progress = {k: p.progress for k, p in previous.items() if p.progress is not None}
+    prev_progress |= closed_progress
     objective_results = roll_up(
         tree, results, prev_progress, now, settings.thresholds, settings.cycle
     )

@@ -237,6 +237,8 @@ def compute_kr(
         "target": kr.target,
         "unit": kr.unit,
         "expected": rounded_expected(expected_progress(*inputs.period, now)),
+        "period_start": inputs.period[0],
+        "period_end": inputs.period[1],
     }
     problems = [*inputs.problems, *input_problems(kr, measure)]
     if problems:

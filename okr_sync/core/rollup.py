@@ -128,6 +128,13 @@ def roll_up(
                 shown.append(part.model_copy(update={"progress": res.progress}))
                 continue
             reason = _why_no_progress(res)
+            if res.closed and kr.id in previous_progress:  # its period ended: a final value
+                last = previous_progress[kr.id]
+                parts.append((kr.weight, last))
+                notes.append(f"{kr.id}: closed (its period ended), its final progress "
+                             f"({last * 100:g} %) counts")  # fmt: skip
+                shown.append(part.model_copy(update={"progress": last, "note": "closed: final"}))
+                continue
             if kr.id in previous_progress:
                 last = previous_progress[kr.id]
                 parts.append((kr.weight, last))
@@ -182,6 +189,8 @@ def roll_up(
 
 def _why_no_progress(result: KrResult) -> str:
     """The reason a KR has no number this run, as recorded on its result."""
+    if result.closed:
+        return f"closed: {result.closed}"
     if result.stale:
         return f"stale: {result.error}"
     if result.error:

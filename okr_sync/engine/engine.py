@@ -21,6 +21,8 @@ from okr_sync.config import registry
 from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.evaluate import KrSnapshot, Settings, evaluate
+from okr_sync.core.forecast import observations_from_history
+from okr_sync.core.periods import PeriodEvents, ended_krs, period_events
 from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
 from okr_sync.engine import report
@@ -66,6 +68,7 @@ class Computed:
     target_plans: dict[str, TargetPlan] = field(default_factory=dict)
     target_errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    periods: PeriodEvents = field(default_factory=PeriodEvents)
 
 
 class Engine:
@@ -81,8 +84,11 @@ class Engine:
         accept_empty: frozenset[str] = frozenset(),
         refresh_seconds: float = 20.0,
         full: bool = False,
+        reopen: frozenset[str] = frozenset(),
     ) -> None:
         self.loaded = loaded
+        #: KRs computed and written although their period has ended (``--reopen``).
+        self.reopen = reopen
         self.puller = Puller(loaded, connectors, state, full=full)
         #: How often, while writing, targets are asked what humans changed since the read.
         self.refresh_seconds = refresh_seconds
@@ -115,6 +121,10 @@ class Engine:
             Problem("--accept-empty", None, "", f"unknown key result {kr_id!r}", "name a KR id")
             for kr_id in sorted(self.accept_empty - known)
         ]
+        problems += [
+            Problem("--reopen", None, "", f"unknown key result {kr_id!r}", "name a KR id")
+            for kr_id in sorted(self.reopen - known)
+        ]
         if problems:
             raise ConfigError(problems)
         return tree
@@ -137,12 +147,16 @@ class Engine:
         for unknown in linked.unknown_in_items:
             log.warning("%s names unknown key result %s", unknown.where, unknown.kr_id)
         cycle = (self.cfg.cycle.start, self.cfg.cycle.end) if self.cfg.cycle else (None, None)
+        ended = ended_krs(tree, cycle, started)
+        finals = self.state.final_values({k: v for k, v in ended.items() if k not in self.reopen})
         settings = Settings(
             rules=self.cfg.mapping.rules,
             item_sources=self.cfg.items,
             measure_for=self.loaded.measure_for,
             thresholds=self.cfg.status.thresholds,
             cycle=cycle,
+            status_basis=self.cfg.status.basis,
+            forecast_thresholds=self.cfg.status.forecast,
         )
         evaluation = evaluate(
             tree, items, linked, settings, started,
@@ -152,6 +166,9 @@ class Engine:
             counts=pulled.counts,
             accept_empty=self.accept_empty,
             failed_selectors=pulled.failed_selectors,
+            finals=finals,
+            reopen=self.reopen,
+            history=observations_from_history(self.state.history("kr", provenance=False)),
         )  # fmt: skip
         outcome = Outcome(
             tree=tree,
@@ -161,6 +178,11 @@ class Engine:
             status_labels=self.cfg.status.label_map(),
             synced_on=started.date(),
         )
+        # Closed and reopened KRs, moved targets, periods that do not nest: noted and kept.
+        events, notes = period_events(
+            tree, {r.kr_id: r for r in outcome.key_results}, ended, finals,
+            self.state.closures(), self.state.last_inputs(), self.reopen, cycle, started,
+        )  # fmt: skip
         return Computed(
             outcome,
             evaluation.snapshots,
@@ -168,6 +190,8 @@ class Engine:
             pulled.cursors,
             pulled.caches,
             dict(linked.shared),
+            notes=notes,
+            periods=events,
         )
 
     # --- plan ----------------------------------------------------------------------
@@ -368,6 +392,7 @@ class Engine:
             computed.outcome.objectives,
             computed.cursors,
             computed.caches,
+            periods=computed.periods,
         )
         report.log_summary(
             outcome=outcome, reason=None, dry_run=False, run_id=run_id, writes=writes,
@@ -380,10 +405,13 @@ class Engine:
         for name, tplan in computed.target_plans.items():
             last = self.state.last_written(name)
             ended = self._accepted_in_sync.get(name, frozenset())
+            # A value still pending (its write landed, its record did not) is adopted too,
+            # which settles it; otherwise the pending row would stay until the next write.
+            pending = self.state.pending_fields(name)
             adopt = [
                 (ref, f, v)
                 for ref, f, v in tplan.in_sync
-                if last.get((ref, f)) != (v,) or (ref, f) in ended
+                if last.get((ref, f)) != (v,) or (ref, f) in ended or (ref, f) in pending
             ]
             if adopt:
                 self.state.adopt(name, run_id, adopt)

@@ -21,8 +21,16 @@ from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.rollup import check_tree
 from okr_sync.errors import DataError, OkrSyncError, Problem
-from okr_sync.interfaces import Checkable, CheckContext, CheckResult, OkrSource, QueryCheck
+from okr_sync.interfaces import (
+    Checkable,
+    CheckContext,
+    CheckLevel,
+    CheckResult,
+    OkrSource,
+    QueryCheck,
+)
 from okr_sync.models import OkrTree
+from okr_sync.state.location import state_location
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +213,36 @@ def run_preflight(
     if tree is not None:
         results += _as_results(check_kr_ids(loaded, tree), "fail")
         results += _as_results(readiness.urls_missing(loaded, tree), "warn")
+        results += _as_results(readiness.periods_outside(loaded, tree), "warn")
+    results += state_results(loaded)
     return PreflightReport(config=loaded.path, results=tuple(results))
+
+
+def state_results(loaded: LoadedConfig) -> list[CheckResult]:
+    """The state store: reachable, up to date, and keeping this config's OKR source."""
+    location = state_location(loaded.config.state, loaded.base_dir)
+
+    def result(level: CheckLevel, message: str, hint: str = "") -> list[CheckResult]:
+        return [CheckResult(connection="state", subject=str(location), level=level,
+                            message=message, hint=hint)]  # fmt: skip
+
+    try:
+        if not location.exists():
+            return result("ok", "no runs recorded yet: the first sync creates the store")
+        store = location.open_readonly()
+        try:
+            store.check_source(loaded.connections[loaded.config.okrs].source_identity(),
+                               claim=False)  # fmt: skip
+            runs = store.runs(1)
+        finally:
+            store.close()
+        holder = location.holder("run")
+    except OkrSyncError as exc:
+        return result("fail", str(exc))
+    last = f"; the latest run ({runs[0]['started_at']}) {runs[0]['outcome']}" if runs else ""
+    exact = location.backend == "postgresql"  # a lock file may name a run that died
+    busy = f"; a run holds the lock now (pid {holder.get('pid')})" if holder and exact else ""
+    return result("ok", f"reachable{last}{busy}")
 
 
 def _tree_results(name: str, connector: Any, tree: OkrTree | None, problems: list[CheckResult],

@@ -24,12 +24,14 @@ def run_sync(
     should_stop: Callable[[], bool] | None = None,
     connectors: Mapping[str, Any] | None = None,
     full: bool = False,
+    reopen: Iterable[str] = (),
 ) -> RunSummary:
     """Take the run lock, open the state store and run one sync that writes.
 
     ``connectors`` defaults to those the config builds; ``should_stop`` is
     passed to :meth:`Engine.run` (asked before each write); ``full`` pulls every
-    source in full, whatever its cache.
+    source in full, whatever its cache; ``reopen`` names KRs computed and written
+    although their period has ended.
 
     Raises:
         LockHeld: another run holds the lock of this state store.
@@ -53,6 +55,7 @@ def run_sync(
                 now=now,
                 accept_empty=frozenset(accept_empty),
                 full=full,
+                reopen=frozenset(reopen),
             )
             return engine.run(apply=True, on_write=on_write, should_stop=should_stop)
         finally:

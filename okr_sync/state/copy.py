@@ -30,7 +30,8 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("snapshots", (
         "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
         "total", "status", "stale", "error", "item_count", "fingerprint", "sources",
-        "provenance",
+        "provenance", "start", "target", "period_start", "period_end", "closed",
+        "forecast_p10", "forecast_p50", "forecast_p90",
     )),
     ("changes", (
         "rowid", "run_id", "target", "kind", "record", "owner", "field", "before", "after",
@@ -44,6 +45,17 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cursors", ("source", "cursor", "fingerprint", "full_at", "updated_at")),
     ("items", ("source", "key", "data")),
     ("store_identity", ("name", "value", "recorded_at")),
+    ("closed_krs", (
+        "id", "period_end", "final_run", "final_at", "progress", "current", "status", "expected",
+        "start", "target", "closed_run", "closed_at",
+    )),
+    ("target_changes", (
+        "kr_id", "field", "before", "after", "previous_run", "previous_at", "run_id", "seen_at",
+    )),
+    ("backfilled", (
+        "kind", "id", "day", "at", "title", "measure", "progress", "expected", "current", "done",
+        "total", "status", "stale", "error", "provenance", "computed_at",
+    )),
 )  # fmt: skip
 _BATCH = 2000
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -67,7 +79,8 @@ def _order(table: str, columns: tuple[str, ...]) -> str:
     if table == "runs":
         return "id"
     return ", ".join(c for c in columns if c in ("run_id", "kind", "id", "key", "source",
-                                                  "target", "record", "field", "name"))  # fmt: skip
+                                                  "target", "record", "field", "name",
+                                                  "day", "kr_id"))  # fmt: skip
 
 
 def copy_store(source: StateStore, destination: StateStore) -> CopyResult:

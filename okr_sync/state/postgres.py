@@ -58,10 +58,21 @@ def _psycopg() -> Any:
     return psycopg
 
 
+#: libpq's own advice, which :func:`_hint` words for okr-sync instead.
+_LIBPQ_ADVICE = ("Is the server running", "This probably means the server terminated")
+
+
 def _reason(exc: Exception) -> str:
-    """A driver error on one line (libpq's messages span several)."""
-    text = " ".join(str(exc).split())
-    return text.replace("connection failed: ", "", 1) or type(exc).__name__
+    """A driver error on one line (libpq's messages span several), without its severity."""
+    kept: list[str] = []
+    advice = False
+    for line in str(exc).splitlines():
+        # libpq's advice, and the indented lines that continue it, give way to ours.
+        advice = line.strip().startswith(_LIBPQ_ADVICE) or (advice and line[:1].isspace())
+        if not advice and line.strip():
+            kept.append(" ".join(line.split()))
+    text = "; ".join(kept).replace("connection failed: ", "", 1)
+    return text.replace("FATAL: ", "") or type(exc).__name__
 
 
 def _hint(reason: str) -> str:
@@ -73,7 +84,8 @@ def _hint(reason: str) -> str:
         )
     if "does not exist" in low and "database" in low:
         return "; create the database (createdb) or correct the URL's database name"
-    if "connection refused" in low or "timeout" in low or "could not translate" in low:
+    unreachable = ("connection refused", "timeout", "could not translate", "resolve host")
+    if any(words in low for words in unreachable):
         return "; is the server running and reachable from here?"
     return ""
 
@@ -222,6 +234,12 @@ def open_namespace(
                     f"made for it (CREATE SCHEMA {schema} AUTHORIZATION <role>)"
                 ) from None
         db.execute(f'SET search_path TO "{schema}"')
+        # A run waits at most a minute for a lock someone else holds on a table (then
+        # fails, naming it) rather than holding its own run lock indefinitely; and the
+        # server notices a client that died while a statement waited (PostgreSQL 14+).
+        db.execute("SET lock_timeout = '60s'")
+        if connection.info.server_version >= 140000:
+            db.execute("SET client_connection_check_interval = '10s'")
         if readonly:
             db.execute("SET default_transaction_read_only = on")
     except StateError:

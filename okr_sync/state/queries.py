@@ -9,6 +9,7 @@ writing stay in :mod:`okr_sync.state.store`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from okr_sync.core.progress import Previous
 from okr_sync.models import WORK_ITEM, FieldValue, RecordRef, WorkItem
+from okr_sync.state.backfilled import backfilled_rows
 from okr_sync.state.database import Database
 
 
@@ -40,6 +42,10 @@ class CacheUpdate:
     items: Iterable[WorkItem]
     replace: bool
     removed: frozenset[str] = frozenset()
+
+
+def _utc_day(at: str) -> str:
+    return dt.datetime.fromisoformat(at).astimezone(dt.UTC).date().isoformat()
 
 
 def _load(text: str | None) -> FieldValue:
@@ -110,16 +116,31 @@ class StateQueries:
     ) -> list[dict[str, Any]]:
         """Snapshots over time (oldest first), for one id or all of a kind.
 
-        ``provenance=False`` gives the provenance only of snapshots left without a
-        number although nothing failed (its notes say why); the others get ``None``.
-        Over every KR of a long history, provenance is most of what would be read.
+        Each row has ``origin``: ``synced`` (a run's snapshot) or ``backfilled``
+        (rebuilt from history, ``run_id`` None); a backfilled day that also has a
+        synced snapshot of the same id is left out: the synced one stands.
+
+        A KR's rows also carry the ``start`` and ``target`` it was computed against
+        (a target changed mid-period shows from that run on; earlier rows keep
+        theirs), its ``period_start``/``period_end`` (ISO dates), and ``closed``
+        (its period had ended: the numbers are the final ones) with ``closed_reason``.
+
+        ``provenance=False`` leaves ``provenance`` None on each synced row with a
+        number: most of a snapshot's size, not needed to draw a trend (``okr-sync
+        report``, the forecast) nor for ``okr-sync history``. A row left without a
+        number although nothing failed keeps it: its notes say why.
+
+        Each synced row's ``forecast`` is ``[p10, p50, p90]`` as recorded, or None (a
+        backfilled day has none).
         """
         unnumbered = (
             "" if provenance else " AND s.progress IS NULL AND s.stale = 0 AND s.error IS NULL"
         )
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json "
+            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json, "
+            "s.start, s.target, s.period_start, s.period_end, s.closed, "
+            "s.forecast_p10, s.forecast_p50, s.forecast_p90 "
             "FROM snapshots s JOIN runs r ON r.id = s.run_id "
             f"LEFT JOIN provenances p ON p.key = s.provenance{unnumbered} WHERE s.kind = ?"
         )
@@ -142,9 +163,46 @@ class StateQueries:
             "run_id",
             "measure",
             "provenance",
+            "start",
+            "target",
+            "period_start",
+            "period_end",
+            "closed_reason",
         )
-        rows = self._db.execute(sql + " ORDER BY s.run_id, s.id", args)
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        synced = []
+        for row in self._db.execute(sql + " ORDER BY s.run_id, s.id", args):
+            entry = {**dict(zip(keys, row[: len(keys)], strict=True)), "origin": "synced"}
+            p10, p50, p90 = row[len(keys) :]
+            entry["forecast"] = None if p50 is None else [p10, p50, p90]
+            # A closed KR: its period ended, the numbers are its final ones.
+            entry["closed"] = entry["closed_reason"] is not None
+            synced.append(entry)
+        days = {(r["id"], _utc_day(r["at"])) for r in synced}
+        backfilled = [
+            r for r in backfilled_rows(self._db, kind, ident) if (r["id"], r["day"]) not in days
+        ]
+        if not backfilled:
+            return synced
+        for r in backfilled:
+            del r["day"]
+            # A backfilled day records no target of its own, nor a closure or forecast.
+            for key in ("start", "target", "period_start", "period_end", "closed_reason",
+                        "forecast"):  # fmt: skip
+                r.setdefault(key, None)
+            r.setdefault("closed", False)
+        merged = synced + backfilled
+        # Stable: synced rows keep their run order within one moment.
+        merged.sort(key=lambda r: dt.datetime.fromisoformat(r["at"]).astimezone(dt.UTC))
+        return merged
+
+    def snapshot_provenances(self, run_id: int, kind: str = "kr") -> dict[str, str]:
+        """The provenance (JSON text) of every snapshot of one run, by KR or objective id."""
+        rows = self._db.execute(
+            "SELECT s.id, p.json FROM snapshots s JOIN provenances p ON p.key = s.provenance "
+            "WHERE s.run_id = ? AND s.kind = ?",
+            (run_id, kind),
+        )
+        return {r[0]: r[1] for r in rows}
 
     # --- changes and written values -------------------------------------------
     def last_written(self, target: str) -> dict[tuple[RecordRef, str], tuple[FieldValue, ...]]:
@@ -162,6 +220,13 @@ class StateQueries:
                 key = (RecordRef(kind=k, id=rec), f)
                 out[key] = (*out.get(key, ()), _load(v))
         return out
+
+    def pending_fields(self, target: str) -> set[tuple[RecordRef, str]]:
+        """Fields of a target whose write was started but never confirmed (a crash)."""
+        rows = self._db.execute(
+            "SELECT kind, record, field FROM pending WHERE target = ?", (target,)
+        )
+        return {(RecordRef(kind=k, id=rec), f) for k, rec, f in rows}
 
     def changes_for(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
         """Logged changes of one KR or objective, newest first (human values included)."""

@@ -14,6 +14,7 @@ types that differ are written ``{id}``, ``{real}`` and ``{rowid}`` and filled in
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 
 from okr_sync.state.database import Database
@@ -133,6 +134,68 @@ def _m0006_history_indexes(db: Database) -> None:
         db.execute("CREATE INDEX changes_by_rowid ON changes(rowid)")
 
 
+def _m0007_backfilled_snapshots(db: Database) -> None:
+    # Values rebuilt for past days from the items' change history (okr-sync backfill):
+    # apart from synced snapshots, one row per KR or objective and UTC day, never replaced.
+    db.execute(
+        db.ddl(
+            """CREATE TABLE backfilled (
+            kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL,
+            title TEXT, measure TEXT, progress {real}, expected {real}, current {real},
+            done {real}, total {real}, status TEXT, stale INTEGER NOT NULL, error TEXT,
+            provenance TEXT, computed_at TEXT NOT NULL, PRIMARY KEY (kind, id, day))"""
+        )
+    )
+
+
+def _m0008_closed_krs_and_target_changes(db: Database) -> None:
+    # Each snapshot keeps the start and target it was computed against, the KR's period,
+    # and why it was closed (its period ended): a target changed mid-period moves the
+    # target line from that run on instead of rewriting the past.
+    for column, kind in (
+        ("start", "{real}"), ("target", "{real}"), ("period_start", "TEXT"),
+        ("period_end", "TEXT"), ("closed", "TEXT"),
+    ):  # fmt: skip
+        db.execute(db.ddl(f"ALTER TABLE snapshots ADD COLUMN {column} {kind}"))
+    # Runs recorded before kept each KR's start and target in their summary only.
+    runs = db.execute("SELECT id, summary FROM runs WHERE summary IS NOT NULL").fetchall()
+    for run_id, text in runs:
+        try:
+            krs = json.loads(text).get("key_results") or []
+        except (ValueError, AttributeError):  # a summary okr-sync cannot read: left unknown
+            continue
+        db.executemany(
+            "UPDATE snapshots SET start = ?, target = ? WHERE run_id = ? AND kind = 'kr' AND id = ?",
+            [(k.get("start"), k.get("target"), run_id, k.get("kr_id")) for k in krs],
+        )
+    # A closed KR: its period's end and its final value (the last recorded within the
+    # period, or the value a --reopen run wrote), so every later run keeps that value.
+    db.execute(
+        db.ddl(
+            """CREATE TABLE closed_krs (
+            id TEXT PRIMARY KEY, period_end TEXT NOT NULL, final_run INTEGER, final_at TEXT,
+            progress {real}, current {real}, status TEXT, expected {real}, start {real},
+            target {real}, closed_run INTEGER, closed_at TEXT NOT NULL)"""
+        )
+    )
+    # A start or target changed between two runs: after previous_at, seen by seen_at.
+    db.execute(
+        db.ddl(
+            """CREATE TABLE target_changes (
+            kr_id TEXT NOT NULL, field TEXT NOT NULL, before {real}, after {real},
+            previous_run INTEGER, previous_at TEXT NOT NULL, run_id INTEGER NOT NULL,
+            seen_at TEXT NOT NULL, PRIMARY KEY (kr_id, field, run_id))"""
+        )
+    )
+
+
+def _m0009_forecasts(db: Database) -> None:
+    # Each run's forecast of a KR (P10/P50/P90 of its progress at period end), so that
+    # `history` shows how the forecast moved; NULL where there was none.
+    for column in ("forecast_p10", "forecast_p50", "forecast_p90"):
+        db.execute(db.ddl(f"ALTER TABLE snapshots ADD COLUMN {column} {{real}}"))
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -141,4 +204,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0004_run_reasons_and_acceptances", _m0004_run_reasons_and_acceptances),
     ("0005_store_identity", _m0005_store_identity),
     ("0006_history_indexes", _m0006_history_indexes),
+    ("0007_backfilled_snapshots", _m0007_backfilled_snapshots),
+    ("0008_closed_krs_and_target_changes", _m0008_closed_krs_and_target_changes),
+    ("0009_forecasts", _m0009_forecasts),
 ]

@@ -27,16 +27,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from okr_sync.core.evaluate import KrSnapshot
+from okr_sync.core.periods import PeriodEvents
 from okr_sync.errors import StateError
 from okr_sync.models import (
     WORK_ITEM,
     FieldChange,
     FieldValue,
+    KrResult,
     ObjectiveResult,
     RecordRef,
     RunSummary,
 )
+from okr_sync.state.backfilled import BackfillRecords
 from okr_sync.state.database import Database, SqliteDatabase
+from okr_sync.state.periods import PeriodRecords
 from okr_sync.state.queries import CacheUpdate as CacheUpdate
 from okr_sync.state.queries import CursorState as CursorState
 from okr_sync.state.queries import StateQueries
@@ -48,6 +52,11 @@ def _dump(value: FieldValue) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _forecast_columns(result: KrResult) -> tuple[float | None, float | None, float | None]:
+    made = result.forecast
+    return (None, None, None) if made is None else (made.p10, made.p50, made.p90)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -57,6 +66,8 @@ _WRITTEN_COLUMNS = (*_FIELD_KEY, "value", "run_id", "written_at")
 _KR_COLUMNS = (
     "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
     "total", "status", "stale", "error", "item_count", "fingerprint", "sources", "provenance",
+    "start", "target", "period_start", "period_end", "closed",
+    "forecast_p10", "forecast_p50", "forecast_p90",
 )  # fmt: skip
 _OBJECTIVE_COLUMNS = (
     "run_id", "kind", "id", "title", "progress", "expected", "status", "stale", "error",
@@ -67,7 +78,7 @@ _CHANGE_COLUMNS = (
 )  # fmt: skip
 
 
-class StateStore(StateQueries, RunRecords):
+class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
     """Access to one state database. Use :meth:`open` or :meth:`open_readonly`."""
 
     def __init__(self, db: Database, readonly: bool) -> None:
@@ -158,8 +169,8 @@ class StateStore(StateQueries, RunRecords):
         unknown = applied - known
         if unknown:
             raise StateError(
-                f"the state store was written by a newer okr-sync (migrations {sorted(unknown)}); "
-                "upgrade okr-sync"
+                f"the state store {self._db.where} was written by a newer okr-sync (migrations "
+                f"{', '.join(sorted(unknown))} are unknown to this one); upgrade okr-sync"
             )
         return [name for name, _ in MIGRATIONS if name not in applied]
 
@@ -212,12 +223,14 @@ class StateStore(StateQueries, RunRecords):
         objectives: Iterable[ObjectiveResult],
         cursors: Mapping[str, CursorState],
         caches: Mapping[str, CacheUpdate] | None = None,
+        periods: PeriodEvents | None = None,
     ) -> None:
         """Commit a run: summary, snapshots, cursors and item caches together, or none.
 
         ``caches`` maps a source to its :class:`CacheUpdate`: the items pulled,
         whether they replace that source's cache (a full pull) or merge into it,
-        and the cached items that left the source's selection.
+        and the cached items that left the source's selection. ``periods``: the
+        KRs this run closed or reopened and the starts and targets that moved.
         """
         assert summary.run_id is not None
         snapshots = list(snapshots)
@@ -263,6 +276,12 @@ class StateStore(StateQueries, RunRecords):
                         s.fingerprint,
                         ",".join(sorted(s.sources)),
                         provenance_key(texts[s.result.kr_id]),
+                        s.result.start,
+                        s.result.target,
+                        s.period[0].isoformat() if s.period[0] else None,
+                        s.period[1].isoformat() if s.period[1] else None,
+                        self._text(s.result.closed),
+                        *_forecast_columns(s.result),
                     )
                     for s in snapshots
                 ],
@@ -292,6 +311,8 @@ class StateStore(StateQueries, RunRecords):
                 ),
                 [(src, c.cursor, c.fingerprint, c.full_at, finished) for src, c in cursors.items()],
             )
+            if periods is not None:
+                self._record_periods(db, summary.run_id, summary.started_at.isoformat(), periods)
             for source, update in (caches or {}).items():
                 if update.replace:
                     db.execute("DELETE FROM items WHERE source = ?", (source,))

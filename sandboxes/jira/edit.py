@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandboxes.jira.catalog import EPIC_LINK
+from sandboxes.jira.changelog_record import record_history, tracked
 from sandboxes.jira.http import ApiError
 from sandboxes.jira.model import StoredIssue
 from sandboxes.jira.store import JiraStore
@@ -64,9 +65,11 @@ class EditPlan:
         return lambda: self.issue.properties.__setitem__(key, value)
 
     def apply(self) -> None:
-        """Run the collected changes (call only when ``errors`` is empty)."""
+        """Run the collected changes (call only when ``errors`` is empty), and log them."""
+        before = tracked(self.store, self.issue)
         for change in self.changes:
             change()
+        record_history(self.store, self.issue, before, self.store.now())
 
     # -- one field ------------------------------------------------------------
 

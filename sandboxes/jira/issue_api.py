@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sandboxes.jira.changelog import embedded
 from sandboxes.jira.context import ApiContext
 from sandboxes.jira.edit import EditPlan, is_adf_doc
 from sandboxes.jira.http import (
@@ -38,9 +39,10 @@ def get_issue(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     issue = find_issue(ctx, req)
     selection = select_fields(ctx.store, req.multi("fields"), "*all")
     render = ctx.renderer(req)
-    return ApiResponse(
-        body=render.issue(issue, selection, req.multi("properties"), req.multi("expand"))
-    )
+    body = render.issue(issue, selection, req.multi("properties"), req.multi("expand"))
+    if "changelog" in req.multi("expand"):
+        body["changelog"] = embedded(ctx, req, issue)
+    return ApiResponse(body=body)
 
 
 def edit_issue(ctx: ApiContext, req: ApiRequest) -> ApiResponse:

@@ -45,6 +45,15 @@ class Comment:
 
 
 @dataclass
+class History:
+    """One changelog entry: when, and the field changes made together (Jira's ``items``)."""
+
+    id: int
+    created: datetime
+    items: list[dict[str, Any]]
+
+
+@dataclass
 class RemoteLink:
     """A remote issue link: ``data`` holds globalId, application, relationship, object."""
 
@@ -75,6 +84,7 @@ class StoredIssue:
     comments: list[Comment] = field(default_factory=list)
     remote_links: list[RemoteLink] = field(default_factory=list)
     old_keys: list[str] = field(default_factory=list)
+    history: list[History] = field(default_factory=list)
 
     @property
     def number(self) -> int:

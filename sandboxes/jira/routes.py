@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from sandboxes.jira import boards, issue_api, search
+from sandboxes.jira import boards, changelog, issue_api, search
 from sandboxes.jira import meta_api as meta
 from sandboxes.jira.catalog import Mode
 from sandboxes.jira.context import Handler
@@ -65,7 +65,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/rest/api/{v}/search/approximate-count", {"POST": search.approximate_count}, True),
     Route("/rest/api/{v}/search", {"GET": search.search_legacy, "POST": search.search_legacy}),
     Route("/rest/api/{v}/issue/bulkfetch", {"POST": search.bulk_fetch}, True),
+    Route("/rest/api/{v}/changelog/bulkfetch", {"POST": changelog.bulk_changelog}, True),
+    Route("/rest/api/{v}/status", {"GET": changelog.statuses}),
     Route(_ISSUE, {"GET": issue_api.get_issue, "PUT": issue_api.edit_issue}),
+    Route(f"{_ISSUE}/changelog", {"GET": changelog.issue_changelog}, True),
     Route(f"{_ISSUE}/properties", {"GET": issue_api.list_properties}),
     Route(
         f"{_ISSUE}/properties/{{prop}}",

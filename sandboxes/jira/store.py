@@ -28,6 +28,7 @@ from sandboxes.jira.catalog import (
     Mode,
     field_definitions,
 )
+from sandboxes.jira.changelog_record import record_history, tracked
 from sandboxes.jira.model import (
     PROJECT_KEY,
     Board,
@@ -65,6 +66,7 @@ class JiraStore:
         self._next_issue_id = 10001
         self._next_comment_id = 10100
         self._next_link_id = 10000
+        self.next_history_id = 10000
 
     # -- time --------------------------------------------------------------
 
@@ -211,6 +213,7 @@ class JiraStore:
                 f"update_issue got unknown changes {sorted(unknown)}; known: {sorted(known)}"
             )
         stamp = _aware(changes["updated"]) if changes.get("updated") else self.now()
+        before = tracked(self, issue)
         if "issuetype" in changes:
             if changes["issuetype"] not in ISSUE_TYPES:
                 raise ValueError(f"unknown issue type {changes['issuetype']!r}")
@@ -230,6 +233,7 @@ class JiraStore:
             self.set_status(issue, changes["status"], stamp)
         self._apply_fields(issue, changes.get("fields") or {}, stamp)
         issue.updated = stamp
+        record_history(self, issue, before, stamp)
 
     def set_status(self, issue: StoredIssue, status: str, stamp: datetime) -> None:
         """Change status, keeping category-change time and resolution consistent."""

@@ -94,8 +94,10 @@ def test_the_configs_own_store_is_refused_however_it_is_spelled(
         args: tuple[str, ...] = (url, "--namespace", BACKEND_NAMESPACE,
                                   "--password-env", PASSWORD_VAR)  # fmt: skip
     else:
-        monkeypatch.chdir(example.parent / ".okr-sync")
-        args = ("../.okr-sync/./state.db",)
+        assert isinstance(backend.location, SqliteLocation)
+        folder = backend.location.path.parent
+        monkeypatch.chdir(folder)
+        args = (f"../{folder.name}/./{backend.location.path.name}",)
     code, out, err = copy(config, *args)
     assert code == 2 and out == "", err
     assert "the destination is the config's own state store" in err

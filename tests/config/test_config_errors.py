@@ -277,7 +277,7 @@ CASES = [
         "write.report.key_results[0]",
         "key_results: [bogus]",
         "'bogus' cannot be written",
-        "writable: current, last_synced, progress, status",
+        "writable: current, forecast, forecast_range, last_synced, progress, status",
     ),
     (
         "unknown-connection-type",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -76,14 +77,24 @@ def test_the_human_edit_is_a_conflict_kept_in_history(demo: tuple[DemoResult, st
     state = StateStore.open_readonly(result.config_path.parent / ".okr-sync" / "state.db")
     try:
         assert any(c["before"] == 80.0 and c["conflict"] for c in state.changes_for("KR-1"))
-        assert [r["progress"] for r in state.history("kr", "KR-1")] == [
+        rows = state.history("kr", "KR-1")
+        assert [r["progress"] for r in rows if r["origin"] == "synced"] == [
             pytest.approx(0.4571, abs=0.0001),
             pytest.approx(0.7143, abs=0.0001),
         ]
+        # The period before the first sync, backfilled from Jira's history: it starts at
+        # nothing done and climbs, a day at a time, to the first sync's value (the day
+        # before it: the work seeded up to then).
+        backfilled = [r["progress"] for r in rows if r["origin"] == "backfilled"]
+        assert len(backfilled) == 49 and backfilled[0] == 0.0
+        assert backfilled == sorted(backfilled) and backfilled[-1] == pytest.approx(
+            0.4571, abs=0.0001
+        )
     finally:
         state.close()
     assert "Conflict: notion KR-1.current was 45.71" in text
-    assert "KR-1  ▄▆  46 % → 71 %" in text
+    assert "49 backfilled day(s), then syncs: 46 % → 71 %" in text
+    assert "not replayed     a manual KR: its Current has no history" in text
 
 
 def test_the_story_is_told_and_no_token_is_shown(demo: tuple[DemoResult, str]) -> None:
@@ -127,3 +138,18 @@ def test_the_command_runs_twice_in_the_same_folder(tmp_path: Path) -> None:
     (foreign / "okr-sync.yaml").write_text("version: 1\n")
     result = runner.invoke(main, ["demo", "--fast", "--dir", str(foreign)])
     assert result.exit_code == 2 and "not written by" in result.output
+
+
+def test_the_demo_ends_with_the_report_of_its_two_syncs(demo: tuple[DemoResult, str]) -> None:
+    result, text = demo
+    assert text.splitlines()[-1].endswith(f"opens offline): {result.report}")
+    page = result.report.read_text(encoding="utf-8")
+    assert all(f'data-kr="KR-{n}"' in page for n in range(1, 8))
+    assert f"Run {result.second.run_id} at" in page and "Human edits met" in page
+    assert page.count('<polyline class="synced"') == 7  # both syncs, one line per KR
+    # KR-1's quarter before the first sync, backfilled from Jira's history: drawn dotted.
+    kr1 = re.search(r'<article class="kr" id="kr-KR-1".*?</article>', page, re.S)
+    assert kr1 is not None
+    (dotted,) = re.findall(r'<polyline class="backfilled" points="([^"]+)"', kr1.group(0))
+    assert len(dotted.split()) == 50  # 49 backfilled days and the join into the first sync
+    assert "2 synced runs (solid line), 49 backfilled days (dotted line)" in kr1.group(0)

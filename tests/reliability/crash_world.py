@@ -3,6 +3,10 @@
 Used by the crash tests: each sync is a separate OS process that can be killed
 with SIGKILL at a chosen point (after N requests reached the sandboxes, plus a
 few milliseconds), exactly as a power cut or an OOM kill would stop it.
+
+The state store is the given backend's (``tests/backends.py``): a SQLite file in the
+world's folder, or a PostgreSQL namespace. The world reads it back only through
+okr-sync's own :class:`~okr_sync.state.location.StateLocation`, as a command would.
 """
 
 from __future__ import annotations
@@ -10,16 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from okr_sync.cli.common import location_of
 from okr_sync.cli.demo.config import demo_config
 from okr_sync.cli.demo.org import DemoClock, DemoOrg, seed, simulate_week
+from okr_sync.config.loading import load_config
+from okr_sync.state.location import SqliteLocation, StateLocation
 from sandboxes import JiraSandbox, NotionSandbox
+from tests.backends import Backend, sqlite_backend
 from tests.reliability.sandbox_hooks import around_request
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
@@ -31,12 +39,15 @@ class CrashWorld:
     def __init__(
         self,
         folder: Path,
+        backend: Backend | None = None,
         *,
         latency: float = 0.004,
         jira_token: str = "sandbox-api-token",
         notion_token: str = "ntn_sandbox_token_000000000000000000000000000",
     ) -> None:
         self.folder = folder
+        #: Where the state store lives (SQLite in ``folder`` unless told otherwise).
+        self.backend = backend or sqlite_backend(folder)
         self.clock = DemoClock(START)
         self.jira = JiraSandbox("cloud", clock=self.clock, latency=latency, api_token=jira_token)
         self.notion = NotionSandbox(
@@ -57,9 +68,15 @@ class CrashWorld:
         # The sandbox does not rate-limit; a local base_url may be driven faster than 3/s.
         text = text.replace("base_url:", "requests_per_second: 500\n    base_url:", 1)
         self.config = folder / "okr-sync.yaml"
-        self.config.write_text(text)
+        self.config.write_text(self.backend.config(text))
+        #: The store as okr-sync itself finds it from the config.
+        self.location: StateLocation = location_of(load_config(self.config, check_env=False))
+        assert self.location.backend == self.backend.name, self.location
+        #: The SQLite file (meaningful on the SQLite backend only).
         self.state = folder / ".okr-sync" / "state.db"
         self.kills = 0
+        #: The pid of the last sync process started.
+        self.pid: int | None = None
 
     def close(self) -> None:
         """Stop both sandboxes."""
@@ -74,15 +91,18 @@ class CrashWorld:
             NOTION_TOKEN=self.notion.token,
             OKR_SYNC_NOW=self.clock.now.isoformat(),
         )
+        env.update(self.backend.env)  # the PostgreSQL password the config names
         return env
 
     def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         command = args or ("sync", "-q")
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "okr_sync", *command, "-c", str(self.config)],
             env={**self._env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
+        self.pid = proc.pid
+        return proc
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Any okr-sync command on this world's config; returns (exit code, stdout, stderr)."""
@@ -94,9 +114,9 @@ class CrashWorld:
         """Requests both sandboxes have received so far."""
         return sum(self.jira.requests.values()) + sum(self.notion.requests.values())
 
-    def sync(self) -> tuple[int, str]:
-        """One uninterrupted sync; returns (exit code, stdout + stderr)."""
-        proc = self._spawn()
+    def sync(self, *args: str) -> tuple[int, str]:
+        """One uninterrupted sync (``sync -q`` unless told); returns (exit code, stdout + stderr)."""
+        proc = self._spawn(*args)
         out, err = proc.communicate(timeout=120)
         return proc.returncode, out + err
 
@@ -118,6 +138,26 @@ class CrashWorld:
                 self.kills += 1
                 return True
             time.sleep(0.0005)
+        proc.communicate(timeout=120)
+        return False
+
+    def sync_killed_when(self, condition: Callable[[], bool], timeout: float = 60) -> bool:
+        """A sync killed by SIGKILL as soon as ``condition()`` holds (polled every 5 ms).
+
+        Returns False when the run finished first, or when the condition never came
+        within ``timeout`` seconds (the run is killed then too).
+        """
+        proc = self._spawn()
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            if condition():
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+                self.kills += 1
+                return True
+            time.sleep(0.005)
+        if proc.poll() is None:
+            proc.kill()
         proc.communicate(timeout=120)
         return False
 
@@ -172,24 +212,38 @@ class CrashWorld:
 
     def human_values_in_history(self, kr: str, field: str) -> list[Any]:
         """The values humans had typed that the state store remembers (before okr-sync's)."""
-        db = sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)
+        store = self.location.open_readonly()
         try:
-            rows = db.execute(
-                "SELECT before FROM changes WHERE owner = ? AND field = ? AND conflict = 1",
-                (kr, field),
-            ).fetchall()
+            changes = store.changes_for(kr, limit=1_000_000)
         finally:
-            db.close()
-        return [row[0] for row in rows]
+            store.close()
+        return [c["before"] for c in changes if c["field"] == field and c["conflict"]]
+
+    def pending(self) -> int:
+        """Writes the store still holds as started but never confirmed."""
+        store = self.location.open_readonly()
+        try:
+            return int(store.database.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+        finally:
+            store.close()
 
     def integrity(self) -> tuple[str, list[str]]:
-        """SQLite's integrity check and the outcome of every recorded run."""
-        db = sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)
+        """The store's own check, and the outcome of every recorded run (oldest first).
+
+        SQLite: ``PRAGMA integrity_check``. PostgreSQL keeps its own pages whole, so
+        the check is okr-sync's: the namespace opens read-only, no migration is
+        pending (``open_readonly`` refuses a store that needs one) and the runs read.
+        Either way "ok" means the store is fit for the next command.
+        """
+        store = self.location.open_readonly()
         try:
-            check = db.execute("PRAGMA integrity_check").fetchone()[0]
-            outcomes = [r[0] for r in db.execute("SELECT outcome FROM runs ORDER BY id")]
+            if isinstance(self.location, SqliteLocation):
+                check = str(store.database.execute("PRAGMA integrity_check").fetchone()[0])
+            else:
+                check = "ok" if not store.pending_migrations() else "pending migrations"
+            outcomes = [run["outcome"] for run in reversed(store.runs(limit=1_000_000))]
         finally:
-            db.close()
+            store.close()
         return check, outcomes
 
 

@@ -13,6 +13,8 @@ the real clients. A manager types Current = 80 on KR-1 (okr-sync computes
 
 In every case the policy is honoured (overwrite: okr-sync's value ends up on the
 page; skip: the human's stays), and the human's 80 is in the state store's history.
+Every order and policy runs on both state-store backends (``backend``: a SQLite
+file, a PostgreSQL namespace), the store opened through its location as a run does.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import Any
 
 import pytest
 
+from okr_sync.cli.common import location_of
 from okr_sync.cli.demo.config import demo_config
 from okr_sync.cli.demo.org import DemoOrg, seed, simulate_week
 from okr_sync.config.loading import load_config
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.models import RunSummary
-from okr_sync.state.store import StateStore
 from sandboxes import JiraSandbox, NotionSandbox
+from tests.backends import Backend
 from tests.reliability.sandbox_hooks import around_request
 
 COMPUTED = 71.43  # KR-1's Current after the week of work: 0.7143 (as written) of 0..100
@@ -38,7 +41,9 @@ NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 
 
 class World:
-    def __init__(self, folder: Path, policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, folder: Path, policy: str, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         self.jira = JiraSandbox("cloud")
         self.notion = NotionSandbox(rate_limit=None)
         self.jira.start()
@@ -50,11 +55,13 @@ class World:
             databases=self.org.databases,
             cycle=(dt.date(2026, 9, 28), dt.date(2026, 12, 28)),
         ).replace("conflicts: overwrite", f"conflicts: {policy}")  # fmt: skip
-        (folder / "okr-sync.yaml").write_text(text)
+        (folder / "okr-sync.yaml").write_text(backend.config(text))
         monkeypatch.setenv("JIRA_API_TOKEN", self.jira.api_token)
         monkeypatch.setenv("NOTION_TOKEN", self.notion.token)
         self.loaded = load_config(folder / "okr-sync.yaml")
-        self.state = StateStore.open(self.loaded.state_path)
+        location = location_of(self.loaded)
+        assert location.backend == backend.name, location
+        self.state = location.open()
         self.ann = self.org.people["Ann"]
 
     def close(self) -> None:
@@ -86,8 +93,11 @@ class World:
 
 
 @pytest.fixture(params=["overwrite", "skip"])
-def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:  # fmt: skip
-    w = World(tmp_path, request.param, monkeypatch)
+def world(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: Backend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:  # fmt: skip
+    w = World(tmp_path, request.param, backend, monkeypatch)
     assert not w.run().failed  # okr-sync has written KR-1 once
     simulate_week_without_the_edit(w.org)
     yield w
@@ -152,8 +162,8 @@ def test_a_policy_of_skip_keeps_reporting_without_writing(world: World) -> None:
 
 
 @pytest.fixture
-def synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    w = World(tmp_path, "overwrite", monkeypatch)
+def synced(tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    w = World(tmp_path, "overwrite", backend, monkeypatch)
     assert not w.run().failed
     yield w
     w.close()

@@ -1,10 +1,16 @@
-"""The state store: private files, named migrations, read-only access, atomic commits."""
+"""The state store: private files, named migrations, read-only access, atomic commits.
+
+Everything about the store's behaviour holds on both backends (the ``backend``
+fixture: a SQLite file, a PostgreSQL namespace); what is about SQLite files
+(modes, side files, ``mode=ro``) is tested on SQLite alone, with a PostgreSQL
+counterpart where one makes sense.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +37,11 @@ from okr_sync.models import (
     StatusCategory,
     WorkItem,
 )
+from okr_sync.state.database import Database
+from okr_sync.state.location import PostgresLocation, SqliteLocation, state_location
 from okr_sync.state.store import MIGRATIONS, CacheUpdate, CursorState, KrSnapshot, StateStore
+from tests.backends import Backend
+from tests.state.raw import contents, migrations_of, namespace_exists, raw, tables_of
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 KR1 = RecordRef(kind="key_result", id="KR-1")
@@ -80,32 +90,25 @@ def run(
     return run_id
 
 
-def migrations_of(path: Path) -> list[tuple[str, str]]:
-    db = sqlite3.connect(path)
-    try:
-        return list(db.execute("SELECT name, applied_at FROM schema_migrations ORDER BY rowid"))
-    finally:
-        db.close()
-
-
-def tables_of(path: Path) -> set[str]:
-    db = sqlite3.connect(path)
-    try:
-        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        db.close()
-
-
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """A SQLite file, for what is about SQLite files."""
     return tmp_path / "home" / ".okr-sync" / "state.db"
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[StateStore]:
-    s = StateStore.open(db_path)
+def store(backend: Backend) -> Iterator[StateStore]:
+    """A fresh writable store on each backend."""
+    s = backend.location.open()
     yield s
     s.close()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 # --- files and permissions ---------------------------------------------------------------
@@ -127,6 +130,33 @@ def test_open_creates_private_file_in_private_folder(db_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_open_creates_the_namespace_schema_and_names_the_store_without_password(
+    backend: Backend,
+) -> None:
+    # The PostgreSQL counterpart: the namespace is a schema of its own, owned by the
+    # role of the URL, and the store is named by its URL (never with a password).
+    location = backend.location
+    assert isinstance(location, PostgresLocation)
+    assert not namespace_exists(backend)
+    store = location.open()
+    try:
+        store.start_run(T0)
+        assert store.database.where == f"{location.url} (namespace team_a)"
+        assert backend.env["OKR_STATE_PASSWORD"] not in store.database.where
+        assert not store.readonly
+    finally:
+        store.close()
+    with raw(backend) as db:
+        owner = db.execute(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = ?",
+            ("okr_sync_team_a",),
+        ).fetchone()
+        assert db.execute("SELECT current_schema()").fetchone()[0] == "okr_sync_team_a"
+    assert owner == ("okr",)
+    assert location.exists()
+
+
 def test_open_tightens_a_too_open_existing_file(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     db_path.touch()
@@ -142,128 +172,138 @@ def test_open_on_an_unusable_path_raises_state_error(tmp_path: Path) -> None:
         StateStore.open(blocker / "state.db")
 
 
+def test_open_on_an_unreachable_server_raises_state_error() -> None:
+    # The PostgreSQL counterpart: nothing listens where the URL points.
+    port = closed_port()
+    location = PostgresLocation(f"postgresql://okr@127.0.0.1:{port}/okr", "team_a")
+    for opening in (location.open, location.open_readonly, location.exists):
+        with pytest.raises(StateError) as info:
+            opening()
+        assert str(info.value).startswith(
+            f"cannot connect to the state store postgresql://okr@127.0.0.1:{port}/okr "
+            "(namespace team_a): "
+        )
+        assert "Connection refused" in str(info.value)
+
+
 # --- migrations ----------------------------------------------------------------------------
 
 
-def test_migrations_are_recorded_by_name_and_applied_once(db_path: Path) -> None:
-    StateStore.open(db_path).close()
-    applied = migrations_of(db_path)
+def test_migrations_are_recorded_by_name_and_applied_once(backend: Backend) -> None:
+    backend.location.open().close()
+    applied = migrations_of(backend)
     assert [name for name, _ in applied] == [name for name, _ in MIGRATIONS]
-    assert {"runs", "snapshots", "changes", "written", "cursors", "items"} <= tables_of(db_path)
+    assert {"runs", "snapshots", "changes", "written", "cursors", "items"} <= tables_of(backend)
 
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     try:
         assert store.pending_migrations() == []
         assert store.migrate() == []
     finally:
         store.close()
-    assert migrations_of(db_path) == applied  # same rows, same applied_at
+    assert migrations_of(backend) == applied  # same rows, same applied_at
 
 
 def test_new_migration_runs_once_on_an_existing_store(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    StateStore.open(db_path).close()
+    backend.location.open().close()
     calls: list[str] = []
 
-    def m0002(db: sqlite3.Connection) -> None:
+    def m0002(db: Database) -> None:
         calls.append("0002")
         db.execute("CREATE TABLE extra (x TEXT)")
 
     monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_extra", m0002)])
-    StateStore.open(db_path).close()
-    StateStore.open(db_path).close()
+    backend.location.open().close()
+    backend.location.open().close()
     assert calls == ["0002"]
-    assert [name for name, _ in migrations_of(db_path)] == [
+    assert [name for name, _ in migrations_of(backend)] == [
         *(n for n, _ in MIGRATIONS),
         "0099_extra",
     ]
-    assert "extra" in tables_of(db_path)
+    assert "extra" in tables_of(backend)
 
 
 def test_provenance_is_kept_once_and_old_stores_are_converted(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A store written before 0003 holds the provenance text in every snapshot.
     monkeypatch.setattr(state_module, "MIGRATIONS", MIGRATIONS[:2])
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     run_id = store.start_run(T0)
     store.close()
     old = snapshot("KR-1", 0.5).result.provenance.model_dump_json()
-    db = sqlite3.connect(db_path)
-    db.execute(
-        "INSERT INTO snapshots (run_id, kind, id, title, stale, provenance) "
-        "VALUES (?, 'kr', 'KR-1', 'KR one', 0, ?)",
-        (run_id, old),
-    )
-    db.commit()
-    db.close()
+    with raw(backend) as db:
+        db.execute(
+            "INSERT INTO snapshots (run_id, kind, id, title, stale, provenance) "
+            "VALUES (?, 'kr', 'KR-1', 'KR one', 0, ?)",
+            (run_id, old),
+        )
     monkeypatch.setattr(state_module, "MIGRATIONS", MIGRATIONS)
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     run(store, T0 + dt.timedelta(hours=1), snapshots=[snapshot("KR-1", 0.6)])
     history = store.history("kr", "KR-1")
     store.close()
     assert [h["provenance"] for h in history] == [old, old]  # the same text, read back
-    db = sqlite3.connect(db_path)
-    assert db.execute("SELECT count(*) FROM provenances").fetchone()[0] == 1  # kept once
-    assert {r[0] for r in db.execute("SELECT provenance FROM snapshots WHERE kind = 'kr'")} == {
-        state_module.provenance_key(old)
-    }
-    db.close()
+    with raw(backend) as db:
+        assert db.execute("SELECT count(*) FROM provenances").fetchone()[0] == 1  # kept once
+        keys = {r[0] for r in db.execute("SELECT provenance FROM snapshots WHERE kind = 'kr'")}
+    assert keys == {state_module.provenance_key(old)}
 
 
 def test_readonly_open_refuses_a_store_needing_migrations(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    StateStore.open(db_path).close()
+    backend.location.open().close()
     monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_extra", lambda db: None)])
     with pytest.raises(StateError, match=r"needs migrations \(0099_extra\)"):
-        StateStore.open_readonly(db_path)
+        backend.location.open_readonly()
 
 
-def _mark_as_newer(path: Path) -> None:
-    db = sqlite3.connect(path)
-    db.execute("INSERT INTO schema_migrations VALUES ('9999_from_the_future', '2030-01-01')")
-    db.commit()
-    db.close()
+def _mark_as_newer(backend: Backend) -> None:
+    with raw(backend) as db:
+        db.execute("INSERT INTO schema_migrations VALUES ('9999_from_the_future', '2030-01-01')")
 
 
-def test_readonly_open_refuses_a_store_from_a_newer_version(db_path: Path) -> None:
-    StateStore.open(db_path).close()
-    _mark_as_newer(db_path)
+def test_readonly_open_refuses_a_store_from_a_newer_version(backend: Backend) -> None:
+    backend.location.open().close()
+    _mark_as_newer(backend)
     with pytest.raises(StateError, match="newer okr-sync") as info:
-        StateStore.open_readonly(db_path)
+        backend.location.open_readonly()
     assert "9999_from_the_future" in str(info.value)
+    assert str(backend.location) in str(info.value)  # which store
 
 
-def test_open_refuses_a_store_from_a_newer_version(db_path: Path) -> None:
-    StateStore.open(db_path).close()
-    _mark_as_newer(db_path)
-    before = migrations_of(db_path)
+def test_open_refuses_a_store_from_a_newer_version(backend: Backend) -> None:
+    backend.location.open().close()
+    _mark_as_newer(backend)
+    before = migrations_of(backend)
     with pytest.raises(StateError, match="newer okr-sync") as info:
-        StateStore.open(db_path).close()
+        backend.location.open().close()
     assert "upgrade okr-sync" in str(info.value)
-    assert migrations_of(db_path) == before
+    assert "9999_from_the_future" in str(info.value)
+    assert migrations_of(backend) == before
 
 
 def test_failing_migration_leaves_no_half_applied_schema(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(db: sqlite3.Connection) -> None:
+    def broken(db: Database) -> None:
         db.execute("CREATE TABLE half_done (x TEXT)")
         db.execute("INSERT INTO half_done VALUES ('partial')")
         raise RuntimeError("migration exploded")
 
     monkeypatch.setattr(state_module, "MIGRATIONS", [*MIGRATIONS, ("0099_broken", broken)])
     with pytest.raises((RuntimeError, StateError)):
-        StateStore.open(db_path)
+        backend.location.open()
 
-    assert "half_done" not in tables_of(db_path)
-    assert [name for name, _ in migrations_of(db_path)] == [n for n, _ in MIGRATIONS]
+    assert "half_done" not in tables_of(backend)
+    assert [name for name, _ in migrations_of(backend)] == [n for n, _ in MIGRATIONS]
 
     # Once the migration is fixed, the store opens and is up to date.
     monkeypatch.setattr(state_module, "MIGRATIONS", list(MIGRATIONS))
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     try:
         assert store.pending_migrations() == []
     finally:
@@ -289,8 +329,23 @@ def test_open_readonly_on_a_missing_file_is_empty_and_creates_nothing(tmp_path: 
     assert not path.parent.exists()
 
 
-def test_open_readonly_never_writes(db_path: Path) -> None:
-    store = StateStore.open(db_path)
+def test_open_readonly_on_a_namespace_never_written_is_empty_and_creates_nothing(
+    backend: Backend,
+) -> None:
+    store = backend.location.open_readonly()
+    try:
+        assert store.runs() == []
+        assert store.previous() == {}
+        assert store.last_written("report") == {}
+        assert store.source_identity() is None
+    finally:
+        store.close()
+    assert not backend.location.exists()
+    assert not namespace_exists(backend)  # no schema (PostgreSQL), no file (SQLite)
+
+
+def test_open_readonly_never_writes(backend: Backend) -> None:
+    store = backend.location.open()
     run_id = run(
         store,
         T0,
@@ -300,9 +355,12 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
     )
     store.record_changes(run_id, [change(0.4)], "applied")
     store.close()
-    before = (db_path.read_bytes(), db_path.stat().st_mtime_ns)
+    before = contents(backend)
+    location = backend.location
+    if isinstance(location, SqliteLocation):  # not a byte of the file changes
+        file_before = (location.path.read_bytes(), location.path.stat().st_mtime_ns)
 
-    ro = StateStore.open_readonly(db_path)
+    ro = location.open_readonly()
     try:
         assert ro.readonly
         assert [r["id"] for r in ro.runs()] == [run_id]
@@ -320,11 +378,17 @@ def test_open_readonly_never_writes(db_path: Path) -> None:
             ro.start_run(T0)
         with pytest.raises(StateError, match="read-only"):
             ro.record_changes(run_id, [change(0.9)], "applied")
+        # Its very connection refuses writes too (query_only; a read-only PostgreSQL session).
+        for sql in ("DELETE FROM written", "UPDATE runs SET outcome = 'x'"):
+            with pytest.raises(StateError, match=r"read-?only"):
+                ro.database.execute(sql)
     finally:
         ro.close()
 
-    assert (db_path.read_bytes(), db_path.stat().st_mtime_ns) == before
-    store = StateStore.open(db_path)
+    assert contents(backend) == before
+    if isinstance(location, SqliteLocation):
+        assert (location.path.read_bytes(), location.path.stat().st_mtime_ns) == file_before
+    store = location.open()
     try:
         assert store.last_written("report") == {(KR1, "progress"): (0.4,)}
     finally:
@@ -353,14 +417,14 @@ def test_only_applied_changes_become_last_written(store: StateStore) -> None:
     assert logged[-1]["before"] == 0.1  # the replaced value stays recoverable
 
 
-def test_a_write_begun_but_never_confirmed_keeps_the_human_value(db_path: Path) -> None:
-    store = StateStore.open(db_path)
+def test_a_write_begun_but_never_confirmed_keeps_the_human_value(backend: Backend) -> None:
+    store = backend.location.open()
     run_id = store.start_run(T0)
     human = FieldChange(target="report", ref=KR1, owner="KR-1", field="progress",
                         before=0.8, after=0.5, last_written=0.4, conflict=True)  # fmt: skip
     store.record_intent(run_id, [human])
     store.close()  # the process dies here: the write may or may not have landed
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     (logged,) = store.changes_for("KR-1")
     assert (logged["before"], logged["result"], logged["conflict"]) == (0.8, "started", 1)
     assert store.last_written("report") == {(KR1, "progress"): (0.5,)}  # pending: ours
@@ -385,8 +449,8 @@ def test_adopt_remembers_values_as_last_written(store: StateStore) -> None:
 # --- cursors and the item cache are committed with the run --------------------------------------
 
 
-def test_cursor_and_cache_change_only_when_the_run_is_committed(db_path: Path) -> None:
-    store = StateStore.open(db_path)
+def test_cursor_and_cache_change_only_when_the_run_is_committed(backend: Backend) -> None:
+    store = backend.location.open()
     cursor1 = CursorState(cursor="c1", fingerprint="f", full_at=T0.isoformat())
     run(
         store,
@@ -401,7 +465,7 @@ def test_cursor_and_cache_change_only_when_the_run_is_committed(db_path: Path) -
     store.record_changes(run_id, [change(0.9)], "applied")
     store.close()
 
-    store = StateStore.open(db_path)
+    store = backend.location.open()
     try:
         assert store.cursor("work") == cursor1
         assert sorted(i.key for i in store.cached_items("work")) == ["A-1", "A-2"]
@@ -495,11 +559,15 @@ write:
 """
 
 
-def test_engine_interrupted_before_commit_keeps_cursor_and_cache(tmp_path: Path) -> None:
+def test_engine_interrupted_before_commit_keeps_cursor_and_cache(
+    backend: Backend, tmp_path: Path
+) -> None:
     """Engine-level: a run that dies while writing never commits its cursor or cache."""
     config = tmp_path / "okr-sync.yaml"
-    config.write_text(ENGINE_CONFIG, encoding="utf-8")
+    config.write_text(backend.config(ENGINE_CONFIG), encoding="utf-8")
     loaded = load_config(config)
+    location = state_location(loaded.config.state, loaded.base_dir)
+    assert location.backend == backend.name
     at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     tree = OkrTree(
         objectives=(Objective(id="O-1", title="o"),),
@@ -513,7 +581,7 @@ def test_engine_interrupted_before_commit_keeps_cursor_and_cache(tmp_path: Path)
         kind = ItemKind.EPIC if parent is None else ItemKind.ISSUE
         mem.put(WorkItem(source="mem", key=key, kind=kind, parent_key=parent, updated=at))
 
-    store = StateStore.open(loaded.state_path)
+    store = location.open()
     now = dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
     first = Engine(loaded, {"mem": mem}, store, now=lambda: now).run(apply=True)
     assert first.writes == 2
@@ -538,7 +606,7 @@ def test_engine_interrupted_before_commit_keeps_cursor_and_cache(tmp_path: Path)
         Engine(loaded, {"mem": mem}, store, now=lambda: now).run(apply=True)
     store.close()
 
-    ro = StateStore.open_readonly(loaded.state_path)
+    ro = location.open_readonly()
     try:
         assert ro.cursor("mem") == cursor
         assert {i.key: i.status_category for i in ro.cached_items("mem")} == cache

@@ -54,7 +54,7 @@ mapping:
 
 write:
   notion:
-    key_results: [progress, current, status, last_synced, comment]
+    key_results: [progress, current, status, last_synced, forecast, forecast_range, comment]
     objectives: [progress, status, last_synced]
   jira:
     items: [property, remote_link]   # on linked epics: an entity property and a link to the KR

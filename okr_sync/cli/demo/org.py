@@ -113,6 +113,7 @@ def okr_layout(box: NotionSandbox) -> tuple[dict[str, str], dict[str, str]]:
         "Start": {"number": {}}, "Target": {"number": {}}, "Current": {"number": {}},
         "Progress": {"number": {"format": "percent"}}, "Status": status, "Due": {"date": {}},
         "Last synced": {"date": {}}, "Jira epics": {"rich_text": {}},
+        "Forecast": {"number": {"format": "percent"}}, "Forecast range": {"rich_text": {}},
         "Initiatives": {"relation": {"data_source_id": ini_ds, "type": "single_property", "single_property": {}}},
         "Direction": {"select": {"options": [{"name": "Increase"}, {"name": "Decrease"}]}},
     })  # fmt: skip

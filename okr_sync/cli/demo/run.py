@@ -6,7 +6,8 @@
 4. play one week of human work (issues close, an initiative finishes, a manager
    types over a computed value, the manual KR moves), sync again and show what
    changed, the conflict and the KR history;
-5. say how to point the same config at a real Jira and Notion.
+5. say how to point the same config at a real Jira and Notion, and write the
+   HTML report (``okr-report.html`` in the demo folder).
 
 The demo keeps to the public pieces a real run uses (config loader, connectors
 over HTTP with the real clients, engine, state store); only the clock is the
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from okr_sync.cli import render
+from okr_sync.cli.backfill import report_text
 from okr_sync.cli.demo.config import MARKER, demo_config
 from okr_sync.cli.demo.org import (
     KEY_RESULTS,
@@ -35,7 +37,10 @@ from okr_sync.cli.demo.org import (
     seed,
     simulate_week,
 )
+from okr_sync.cli.demo.past import play_past
+from okr_sync.cli.report import write_report
 from okr_sync.config.loading import LoadedConfig, load_config
+from okr_sync.engine.backfill import Backfiller
 from okr_sync.engine.engine import Engine, build_connectors
 from okr_sync.errors import ConfigError, Problem
 from okr_sync.models import Plan, RunSummary
@@ -56,6 +61,7 @@ class DemoResult:
     first: RunSummary
     second: RunSummary
     week: WeekOfWork
+    report: Path
 
 
 def prepare_folder(folder: Path) -> Path:
@@ -116,6 +122,8 @@ class _Demo:
         out = self.out
         start = self.clock.now.date() - dt.timedelta(days=49)
         org = seed(self.jira, self.notion, self.clock.now - dt.timedelta(days=1))
+        period_start = dt.datetime.combine(start, dt.time(9), tzinfo=dt.UTC)
+        play_past(org, period_start, self.clock.now - dt.timedelta(days=1))
         text = demo_config(
             jira_url=self.jira.url, jira_email=self.jira.email, notion_url=self.notion.url,
             databases=org.databases, cycle=(start, start + dt.timedelta(days=91)),
@@ -129,6 +137,7 @@ class _Demo:
         loaded = load_config(config)
         state = state_location(loaded.config.state, loaded.base_dir).open()
         try:
+            self._backfill(loaded, state)
             engine = self.engine(loaded, state)
             out(f"── {self.clock.now:%a %d %b}: plan (a dry run: nothing is written) ──")
             planned = engine.run(apply=False)
@@ -152,10 +161,23 @@ class _Demo:
             commented = [k for k, page in org.kr_pages.items() if org.notion.comments(page)]
             out(f"\nCheck-in comments on the KR pages whose status changed: {', '.join(commented)}")
             self._history(state)
+            report = self.folder / "okr-report.html"
+            write_report(state, loaded.config.status.label_map(), report, self.clock.now)
         finally:
             state.close()
         self._next_steps(config)
-        return DemoResult(org, config, planned, first, second, week)
+        out(f"\nThe report (OKR tree, burn-up charts, changes, conflicts; opens offline): {report}")
+        return DemoResult(org, config, planned, first, second, week, report)
+
+    def _backfill(self, loaded: LoadedConfig, state: StateStore) -> None:
+        """The quarter so far, rebuilt from Jira's change history before the first sync."""
+        extra: dict[str, Any] = {"sleep": _no_sleep} if self.fast else {}
+        connectors = build_connectors(loaded, **extra)
+        state.check_source(loaded.connections[loaded.config.okrs].source_identity(), claim=True)
+        self.out(f"── {self.clock.now:%a %d %b}: backfill (the period so far, from Jira's "
+                 "change history) ──")  # fmt: skip
+        report = Backfiller(loaded, connectors, state, now=self.clock).run()
+        self.out(report_text(report) + "\n")
 
     def _week(self, org: DemoOrg) -> WeekOfWork:
         self.clock.advance(dt.timedelta(days=7))
@@ -184,13 +206,18 @@ class _Demo:
     def _history(self, state: StateStore) -> None:
         rows = state.history("kr", None)
         by_kr: dict[str, list[float | None]] = {}
+        synced: dict[str, list[float | None]] = {}
         for row in rows:
             by_kr.setdefault(row["id"], []).append(row["progress"])
-        self.out(f"\nKR history (one mark per sync; `okr-sync history -c {self.config} KR-1` "
-                 "shows the table):")  # fmt: skip
+            if row["origin"] == "synced":
+                synced.setdefault(row["id"], []).append(row["progress"])
+        self.out(f"\nKR history (backfilled days, then one mark per sync; "
+                 f"`okr-sync history -c {self.config} KR-1` shows the table):")  # fmt: skip
         for kid, values in sorted(by_kr.items(), key=lambda kv: render.natural_key(kv[0])):
-            trail = " → ".join(render.pct(v) for v in values)
-            self.out(f"  {kid:<5} {render.sparkline(values)}  {trail}")
+            trail = " → ".join(render.pct(v) for v in synced.get(kid, []))
+            days = len(values) - len(synced.get(kid, []))
+            before = f"{days} backfilled day(s), then " if days else ""
+            self.out(f"  {kid:<5} {render.sparkline(values[-40:])}  {before}syncs: {trail}")
 
     def _next_steps(self, config: Path) -> None:
         self.out(f"""
