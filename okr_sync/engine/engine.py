@@ -22,7 +22,7 @@ from okr_sync.config.loading import LoadedConfig
 from okr_sync.config.okr_checks import check_kr_ids
 from okr_sync.core.evaluate import KrSnapshot, Settings, evaluate
 from okr_sync.core.forecast import observations_from_history
-from okr_sync.core.periods import PeriodEvents, ended_krs, period_events
+from okr_sync.core.periods import Period, PeriodEvents, ended_krs, kr_period, period_events
 from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
 from okr_sync.engine import report
@@ -69,6 +69,17 @@ class Computed:
     target_errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     periods: PeriodEvents = field(default_factory=PeriodEvents)
+
+
+def _earliest_start(tree: OkrTree, cycle: Period) -> str | None:
+    """The first day of any KR's period (ISO), or None when one has no start."""
+    objectives = {o.id: o for o in tree.objectives}
+    starts = [
+        kr_period(kr, objectives.get(kr.objective_id or ""), cycle)[0] for kr in tree.key_results
+    ]
+    if not starts or any(start is None for start in starts):
+        return None
+    return min(s for s in starts if s is not None).isoformat()
 
 
 class Engine:
@@ -168,7 +179,9 @@ class Engine:
             failed_selectors=pulled.failed_selectors,
             finals=finals,
             reopen=self.reopen,
-            history=observations_from_history(self.state.history("kr", provenance=False)),
+            history=observations_from_history(
+                self.state.history("kr", provenance=False, since=_earliest_start(tree, cycle))
+            ),
         )  # fmt: skip
         outcome = Outcome(
             tree=tree,

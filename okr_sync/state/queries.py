@@ -112,7 +112,12 @@ class StateQueries:
         }
 
     def history(
-        self, kind: str = "kr", ident: str | None = None, *, provenance: bool = True
+        self,
+        kind: str = "kr",
+        ident: str | None = None,
+        *,
+        provenance: bool = True,
+        since: str | None = None,
     ) -> list[dict[str, Any]]:
         """Snapshots over time (oldest first), for one id or all of a kind.
 
@@ -124,6 +129,9 @@ class StateQueries:
         (a target changed mid-period shows from that run on; earlier rows keep
         theirs), its ``period_start``/``period_end`` (ISO dates), and ``closed``
         (its period had ended: the numbers are the final ones) with ``closed_reason``.
+
+        ``since`` (an ISO date) leaves out what was recorded before that day: the
+        forecast reads only the current periods, not the store's whole past.
 
         ``provenance=False`` leaves ``provenance`` None on each synced row with a
         number: most of a snapshot's size, not needed to draw a trend (``okr-sync
@@ -148,6 +156,9 @@ class StateQueries:
         if ident is not None:
             sql += " AND s.id = ?"
             args.append(ident)
+        if since is not None:  # ISO timestamps in UTC order as text
+            sql += " AND r.started_at >= ?"
+            args.append(since)
         keys = (
             "at",
             "id",
@@ -179,7 +190,9 @@ class StateQueries:
             synced.append(entry)
         days = {(r["id"], _utc_day(r["at"])) for r in synced}
         backfilled = [
-            r for r in backfilled_rows(self._db, kind, ident) if (r["id"], r["day"]) not in days
+            r
+            for r in backfilled_rows(self._db, kind, ident)
+            if (r["id"], r["day"]) not in days and (since is None or r["day"] >= since)
         ]
         if not backfilled:
             return synced

@@ -678,3 +678,13 @@ def test_state_dir_stays_private_with_a_permissive_umask(tmp_path: Path) -> None
         os.umask(old)
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
+
+
+def test_history_since_a_day_leaves_out_what_was_recorded_before(store: StateStore) -> None:
+    # The forecast reads only the current periods: a long past is not read every run.
+    run(store, T0, snapshots=[snapshot("KR-1", 0.1)])
+    r2 = run(store, T0 + dt.timedelta(days=1), snapshots=[snapshot("KR-1", 0.3)])
+    r3 = run(store, T0 + dt.timedelta(days=2), snapshots=[snapshot("KR-1", 0.4)])
+    since = (T0 + dt.timedelta(days=1)).date().isoformat()
+    assert [h["run_id"] for h in store.history("kr", since=since)] == [r2, r3]
+    assert len(store.history("kr")) == 3
