@@ -240,6 +240,10 @@ class LoadedConfig:
         p = Path(self.config.state.path or ".okr-sync/state.db").expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
+    def okr_source_identity(self) -> str:
+        """The identity of the OKR source, as a state store records it (never a secret)."""
+        return self.connections[self.config.okrs].source_identity()
+
     def measure_for(self, kr_id: str, own: str | None) -> str:
         """The measure of a KR: config per KR, else the KR's own, else the default."""
         return (

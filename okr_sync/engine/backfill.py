@@ -302,7 +302,7 @@ def run_backfill(
         state = location.open()
         try:
             conns = build_connectors(loaded) if connectors is None else connectors
-            identity = loaded.connections[loaded.config.okrs].source_identity()
+            identity = loaded.okr_source_identity()
             state.check_source(identity, claim=True)
             return Backfiller(loaded, conns, state, now=now).run(since, until, only, on_day)
         finally:

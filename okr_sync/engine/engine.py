@@ -117,10 +117,6 @@ class Engine:
         #: Per target: fields in sync whose acceptance ends when they are adopted.
         self._accepted_in_sync: dict[str, frozenset[tuple[RecordRef, str]]] = {}
 
-    def source_identity(self) -> str:
-        """The identity of this config's OKR source, as the state store records it."""
-        return self.loaded.connections[self.cfg.okrs].source_identity()
-
     # --- pull ------------------------------------------------------------------
     def _okr_tree(self) -> OkrTree:
         source: OkrSource = self.connectors[self.cfg.okrs]
@@ -305,7 +301,7 @@ class Engine:
         """
         # Before anything is recorded: a store that keeps another OKR source's history
         # is refused, and this run leaves no trace in it.
-        self.state.check_source(self.source_identity(), claim=apply)
+        self.state.check_source(self.loaded.okr_source_identity(), claim=apply)
         started = self.now()
         self._run_id = None
         log.info("run started", extra={"event": "run_start", "dry_run": not apply})

@@ -231,7 +231,7 @@ def state_results(loaded: LoadedConfig) -> list[CheckResult]:
             return result("ok", "no runs recorded yet: the first sync creates the store")
         store = location.open_readonly()
         try:
-            store.check_source(loaded.connections[loaded.config.okrs].source_identity(),
+            store.check_source(loaded.okr_source_identity(),
                                claim=False)  # fmt: skip
             runs = store.runs(1)
         finally:

@@ -173,7 +173,7 @@ class _Demo:
         """The quarter so far, rebuilt from Jira's change history before the first sync."""
         extra: dict[str, Any] = {"sleep": _no_sleep} if self.fast else {}
         connectors = build_connectors(loaded, **extra)
-        state.check_source(loaded.connections[loaded.config.okrs].source_identity(), claim=True)
+        state.check_source(loaded.okr_source_identity(), claim=True)
         self.out(f"── {self.clock.now:%a %d %b}: backfill (the period so far, from Jira's "
                  "change history) ──")  # fmt: skip
         report = Backfiller(loaded, connectors, state, now=self.clock).run()
