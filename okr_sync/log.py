@@ -18,10 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from okr_sync.interfaces import ENV_REF_TEXT
-
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-_ENV_REFS = re.compile(ENV_REF_TEXT)
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)?\s*[^\s'\",}]+")
 #: The userinfo of a URL: after "scheme://", up to "@", before any "/", "?" or "#" (RFC 3986).
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@'\"<>]+@")
@@ -33,10 +30,15 @@ def referenced_secrets(data: Any) -> list[str]:
     ``data`` is a config file's text, or any nesting of dicts, lists and strings
     (e.g. connection configs dumped to dicts); unset variables are skipped.
     """
+    # Imported here: the command line imports this module for every command, even
+    # for --help, and the domain contract brings pydantic with it.
+    from okr_sync.interfaces import ENV_REF_TEXT
+
+    refs = re.compile(ENV_REF_TEXT)
 
     def walk(value: Any) -> Iterator[str]:
         if isinstance(value, str):
-            yield from (os.environ[n] for n in _ENV_REFS.findall(value) if os.environ.get(n))
+            yield from (os.environ[n] for n in refs.findall(value) if os.environ.get(n))
         elif isinstance(value, dict):
             for item in value.values():
                 yield from walk(item)

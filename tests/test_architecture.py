@@ -212,20 +212,57 @@ def test_imports_are_read_everywhere_in_a_file(tmp_path: Path) -> None:
     }
 
 
-def test_help_loads_no_sandbox_and_no_service_client() -> None:
+def loaded_by(*argv: str) -> tuple[str, set[str]]:
+    """What ``okr-sync ARGV`` prints, and every module it imported (run in a fresh process)."""
     code = (
         "import sys\n"
         "from okr_sync.cli.main import main\n"
-        "try:\n    main(['--help'])\n"
+        f"try:\n    main({list(argv)!r})\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('sandboxes', 'connectors', 'jira', 'notion_client')))\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    assert "Usage:" in out
-    assert out.strip().splitlines()[-1] == "[]"
+    printed, _, modules = out.rpartition("MODULES ")
+    return printed, set(modules.split())
+
+
+def under(modules: set[str], *packages: str) -> set[str]:
+    """The modules in ``modules`` that are one of ``packages`` or inside one of them."""
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
+
+
+#: What a service's client, a run or the HTML report brings; no command loads them unless run.
+HEAVY = ("sandboxes", "connectors", "jira", "notion_client", "requests", "httpx", "sqlite3",
+         "okr_sync.engine", "okr_sync.state", "okr_sync.cli.render", "okr_sync.cli.report")  # fmt: skip
+
+
+def test_help_loads_no_command_and_no_pydantic_model() -> None:
+    printed, modules = loaded_by("--help")
+    assert "Usage:" in printed and "validate  Check the config file" in printed
+    assert under(modules, *HEAVY, "pydantic", "yaml", "okr_sync.config", "mappings") == set()
+    commands = {m for m in under(modules, "okr_sync.cli")} - {
+        "okr_sync.cli", "okr_sync.cli.main", "okr_sync.cli.group"
+    }  # fmt: skip
+    assert commands == set()
+
+
+def test_a_commands_help_loads_that_command_only() -> None:
+    printed, modules = loaded_by("plan", "--help")
+    assert "Show what a sync would write." in printed
+    assert "okr_sync.cli.run" in modules
+    assert under(modules, *HEAVY, "okr_sync.config", "mappings", "okr_sync.cli.validate") == set()
+
+
+def test_validate_loads_the_config_checks_and_no_client_engine_or_store() -> None:
+    config = ROOT / "examples" / "quickstart" / "okr-sync.yaml"
+    printed, modules = loaded_by("validate", "--config", str(config))
+    assert "OK (config and 7 key results valid)" in printed
+    assert {"okr_sync.config.loading", "okr_sync.config.okr_checks"} <= modules
+    # the local OKR file is read by its connector (connectors.files); no service's connector
+    assert "connectors.files" in modules
+    assert under(modules, "sandboxes", "connectors.jira", "connectors.notion", *HEAVY[2:]) == set()
 
 
 def readme_map() -> set[str]:

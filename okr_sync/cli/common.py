@@ -10,53 +10,23 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from okr_sync import log
-from okr_sync.config.loading import LoadedConfig, find_config, load_config
+from okr_sync.cli.group import output_closed
 from okr_sync.errors import EXIT_FAILED, OkrSyncError, StateError
-from okr_sync.state.location import StateLocation, state_location
-from okr_sync.state.store import StateStore
+
+if TYPE_CHECKING:  # imported where used: a command's --help loads no config or state code
+    from okr_sync.config.loading import LoadedConfig
+    from okr_sync.state.location import StateLocation
+    from okr_sync.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _redactor = log.Redactor()
 _log_format = "text"
 _cli_log = logging.getLogger("okr_sync.cli")
-
-#: Exit code when the reader of the output went away (``okr-sync plan | head -2``):
-#: 128 + SIGPIPE, what a shell reports for a Unix tool that SIGPIPE ended.
-EXIT_BROKEN_PIPE = 141
-
-
-def output_closed() -> NoReturn:
-    """Stop quietly: whoever read stdout went away (``| head``), as Unix tools do.
-
-    Python ignores SIGPIPE, so a write to a pipe nobody reads raises
-    ``BrokenPipeError`` instead of ending the process. Nothing is left worth saying
-    (there is nobody to say it to), and stdout is pointed at the null device so
-    that the flush at exit does not raise again (the recipe of the Python
-    documentation, "Note on SIGPIPE" in the ``signal`` module). Whatever the
-    command had done by then stays done: a sync's writes are made and recorded.
-    """
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real stdout (a test runner's capture): nothing to flush
-        pass
-    sys.exit(EXIT_BROKEN_PIPE)
-
-
-class Group(click.Group):
-    """The ``okr-sync`` command group: a closed output pipe ends any command quietly."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the subcommand; a ``BrokenPipeError`` from its output ends it with 141."""
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:
-            output_closed()
 
 
 def _secrets_of(path: Path) -> list[str]:
@@ -93,6 +63,8 @@ def common_options(func: F) -> F:
     ) -> Any:
         global _redactor, _log_format
         _log_format = log_format
+        from okr_sync.config.loading import find_config
+
         path = find_config(config_path)
         # JSON logs are for shippers, which want every run_start/write/conflict/summary
         # line, so they stay at INFO even with -q (which then only quiets stdout); text
@@ -178,11 +150,15 @@ def clock() -> Callable[[], dt.datetime]:
 
 def location_of(loaded: LoadedConfig) -> StateLocation:
     """Where a config's state store lives (its ``state:`` section)."""
+    from okr_sync.state.location import state_location
+
     return state_location(loaded.config.state, loaded.base_dir)
 
 
 def read_state(path: Path) -> tuple[LoadedConfig, StateStore]:
     """The config and its state store, read-only, for commands that only read history."""
+    from okr_sync.config.loading import load_config
+
     loaded = load_config(path, check_env=False)
     location = location_of(loaded)
     if not location.exists():

@@ -22,9 +22,12 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from okr_sync.errors import StateError
-from okr_sync.state.location import StateLocation
+
+if TYPE_CHECKING:  # annotations only: plan --help loads no state code
+    from okr_sync.state.location import StateLocation
 
 #: Exit code of a sync that Ctrl-C stopped or aborted (128 + SIGINT).
 EXIT_INTERRUPTED = 130
