@@ -18,9 +18,10 @@ from typing import Any
 
 from mappings import LinkResult
 from mappings.rules import Rule
+from okr_sync.core.counting import item_indexes
 from okr_sync.core.forecast import ForecastThresholds, Observation, with_forecast
 from okr_sync.core.periods import FinalValue, Period, closed_result, has_ended, kr_period
-from okr_sync.core.progress import KrInputs, Previous, Thresholds, children_index, compute_kr
+from okr_sync.core.progress import KrInputs, Previous, Thresholds, compute_kr
 from okr_sync.core.rollup import roll_up
 from okr_sync.models import (
     KeyResult,
@@ -161,8 +162,7 @@ def evaluate(
     counts = counts or {}
     previous = previous or {}
     errors = failed_sources or {}
-    index = {(i.source, i.key): i for i in items}
-    children = children_index(items)
+    index, children = item_indexes(items)  # once per run, shared by every KR
     objectives = {o.id: o for o in tree.objectives}
     rules_of = rules_by_kr(settings.rules)
     results: dict[str, KrResult] = {}

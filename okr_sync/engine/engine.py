@@ -27,6 +27,7 @@ from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
 from okr_sync.engine import report
 from okr_sync.engine.apply import Applier, log_conflict
+from okr_sync.engine.collector import collector_paused
 from okr_sync.engine.pull import Puller, describe, not_found
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
 from okr_sync.interfaces import OkrSource, WriteTarget
@@ -137,6 +138,7 @@ class Engine:
         return tree
 
     # --- compute -----------------------------------------------------------------
+    @collector_paused()  # the cyclic collector would walk every pulled item again and again
     def compute(self) -> Computed:
         """Pull, link and compute; nothing is written anywhere."""
         started = self.now()
