@@ -8,7 +8,7 @@ counted items (sub-tasks) are excluded as "not a direct child". The
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -40,18 +40,24 @@ def children_index(items: Sequence[WorkItem]) -> dict[tuple[str, str], list[Work
 
 
 def item_indexes(
-    items: Sequence[WorkItem],
+    items: Sequence[WorkItem], keys: Iterable[tuple[str, str]] | None = None
 ) -> tuple[KeyIndex, dict[tuple[str, str], list[WorkItem]]]:
     """Items by ``(source, key)`` (the last of duplicates) and :func:`children_index`, in one pass.
 
+    ``keys``: only these ``(source, key)`` pairs go in the key index (a run needs its
+    linked items only: tens of thousands of half a million); all of them if None.
     A run builds both once, for every KR to share: the pass over every pulled item
     is the one cost that grows with the items rather than with the KRs.
     """
+    wanted: dict[str, set[str]] | None = None
+    if keys is not None:
+        wanted = {}
+        for source, key in keys:
+            wanted.setdefault(source, set()).add(key)
     by_key: KeyIndex = {}
     children: dict[tuple[str, str], list[WorkItem]] = {}
     for item in items:
         source = item.source
-        by_key[(source, item.key)] = item
         parent = item.parent_key
         if parent:
             siblings = children.get((source, parent))
@@ -59,6 +65,12 @@ def item_indexes(
                 children[(source, parent)] = [item]
             else:
                 siblings.append(item)
+        if wanted is None:
+            by_key[(source, item.key)] = item
+        else:
+            of_source = wanted.get(source)
+            if of_source is not None and item.key in of_source:
+                by_key[(source, item.key)] = item
     return by_key, children
 
 
@@ -69,22 +81,21 @@ def counted_items(
     counted: dict[tuple[str, str], WorkItem] = {}
     excluded: list[Exclusion] = []
     sub_items = children.get
+    add = counted.setdefault
     for item in linked:
         if item.kind is _EPIC:
-            excluded.append(Exclusion(key=item.key, reason="epic: its child issues are counted"))
+            excluded.append(Exclusion(item.key, "epic: its child issues are counted"))
             for child in sub_items((item.source, item.key), ()):
-                counted.setdefault((child.source, child.key), child)
+                add((child.source, child.key), child)
         else:
-            counted.setdefault((item.source, item.key), item)
-    for source_key in list(counted):
-        for grandchild in sub_items(source_key, ()):
-            if (grandchild.source, grandchild.key) not in counted:
-                excluded.append(
-                    Exclusion(
-                        key=grandchild.key,
-                        reason=f"not a direct child (sub-item of {source_key[1]})",
-                    )
-                )
+            add((item.source, item.key), item)
+    for source_key in counted:  # not changed while read: the loop only adds exclusions
+        grandchildren = sub_items(source_key)
+        if grandchildren:
+            for grandchild in grandchildren:
+                if (grandchild.source, grandchild.key) not in counted:
+                    excluded.append(Exclusion(grandchild.key,
+                                              f"not a direct child (sub-item of {source_key[1]})"))  # fmt: skip
     return list(counted.values()), excluded
 
 
@@ -136,18 +147,23 @@ def tally(
     out = Tally(counted=counted, excluded=excluded)
     if measure in RATIO_MEASURES:
         if measure == "points_done":
-            for item in counted:
-                if item.story_points is None:
-                    out.unestimated.append(item.key)
-                out.entries.append(_entry(item, item.story_points or 0.0))
-        else:  # one per item; the loop of _entry written out, for the biggest measures
-            out.entries = [
-                CountedItem(key=i.key, source=i.source, done=i.status_category is _DONE,
-                            value=1.0, title=i.title)
-                for i in counted
-            ]  # fmt: skip
-        out.total = sum(e.value for e in out.entries)
-        out.done = sum(e.value for e in out.entries if e.done)
+            entries, unestimated = out.entries, out.unestimated
+            for item in counted:  # _entry written out: it runs for every counted item
+                points = item.story_points
+                if points is None:
+                    unestimated.append(item.key)
+                entries.append(CountedItem(item.key, item.status_category is _DONE,
+                                           points or 0.0, item.source, item.title))  # fmt: skip
+            out.total = sum(e.value for e in out.entries)
+            out.done = sum(e.value for e in out.entries if e.done)
+        else:  # every item weighs 1: the loops of _entry and of the sums written out
+            # (positional: key, done, value, source, title; half a million per run)
+            out.entries = [CountedItem(i.key, i.status_category is _DONE, 1.0, i.source, i.title)
+                           for i in counted]  # fmt: skip
+            done = sum(1 for e in out.entries if e.done)
+            # what sum() of the 1.0s gives, 0 (not 0.0) for none included
+            out.total = float(len(counted)) if counted else 0
+            out.done = float(done) if done else 0
         if counted and out.total == 0:
             out.unknown = (
                 f"none of the {len(counted)} counted items has story points: progress cannot be "
@@ -172,10 +188,8 @@ def tally(
         out.current = float(source_count)
         out.notes.append(f"counted by the source: {source_count} matching items (not listed)")
     else:  # count, count:done
-        out.entries = [
-            CountedItem(key=i.key, source=i.source, done=i.status_category is _DONE, title=i.title)
-            for i in counted
-        ]
+        out.entries = [CountedItem(i.key, i.status_category is _DONE, 1.0, i.source, i.title)
+                       for i in counted]  # fmt: skip
         done = sum(1 for e in out.entries if e.done)
         out.current = float(done if measure == "count:done" else len(out.entries))
     return out

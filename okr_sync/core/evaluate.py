@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from mappings import LinkResult
@@ -31,6 +32,8 @@ from okr_sync.models import (
     Provenance,
     WorkItem,
 )
+
+_SOURCE = attrgetter("source")
 
 __all__ = ["Evaluation", "KrSnapshot", "Period", "Settings", "evaluate", "fingerprint", "kr_period"]
 
@@ -162,7 +165,8 @@ def evaluate(
     counts = counts or {}
     previous = previous or {}
     errors = failed_sources or {}
-    index, children = item_indexes(items)  # once per run, shared by every KR
+    # Once per run, shared by every KR: every item's children, the linked items by key.
+    index, children = item_indexes(items, ((lk.source, lk.item_key) for lk in linked.links))
     objectives = {o.id: o for o in tree.objectives}
     rules_of = rules_by_kr(settings.rules)
     results: dict[str, KrResult] = {}
@@ -225,7 +229,7 @@ def evaluate(
         )  # fmt: skip
         results[kr.id] = result
         counted = result.provenance.counted
-        sources = frozenset(c.source for c in counted)
+        sources = frozenset(map(_SOURCE, counted))
         snapshots.append(KrSnapshot(result, len(counted), inputs.fingerprint, sources, period))
     prev_progress = {k: p.progress for k, p in previous.items() if p.progress is not None}
     prev_progress |= closed_progress

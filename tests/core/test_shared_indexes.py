@@ -28,8 +28,9 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_link_compute
 
 
 def plain_indexes(
-    items: list[WorkItem],
+    items: list[WorkItem], keys: object = None
 ) -> tuple[dict[tuple[str, str], WorkItem], dict[tuple[str, str], list[WorkItem]]]:
+    """Every item by key (``keys`` ignored) and the children, each the obvious way."""
     return {(i.source, i.key): i for i in items}, children_index(items)
 
 
@@ -68,8 +69,11 @@ def test_shared_indexes_give_the_values_of_the_plain_path(
 def test_one_pass_builds_both_indexes_as_the_plain_way(bench: dict[str, Any]) -> None:
     items = bench["generate"](20, 800, 3).items
     items.append(dataclasses.replace(items[5], title="the later copy"))
-    assert item_indexes(items) == plain_indexes(items)
-    assert item_indexes(items)[0][(items[5].source, items[5].key)].title == "the later copy"
+    by_key, children = plain_indexes(items)
+    assert item_indexes(items) == (by_key, children)
+    assert by_key[(items[5].source, items[5].key)].title == "the later copy"
+    some = [(i.source, i.key) for i in items[::7]] + [("jira", "NOPE-1"), ("elsewhere", "X-1")]
+    assert item_indexes(items, some) == ({k: by_key[k] for k in some if k in by_key}, children)
 
 
 def test_linking_is_unchanged_by_the_paused_collector(bench: dict[str, Any]) -> None:
