@@ -30,6 +30,15 @@ except ImportError:  # run through runpy from the repository root
 
 QUICKSTART = ROOT / "examples" / "quickstart" / "okr-sync.yaml"
 FLOOR = ("floor", [sys.executable, "-c", "import click, yaml, pydantic"])
+#: Not a floor, a reference: what any command that validates with pydantic pays before
+#: its own first line (``import pydantic`` alone loads almost nothing until a model is
+#: defined; building the first one loads the schema machinery and pydantic's plugin
+#: lookup, which reads every installed package's entry points).
+ONE_MODEL = (
+    "one_model",
+    [sys.executable, "-c",
+     "import click, yaml\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"],
+)  # fmt: skip
 COMMANDS = [
     ("startup.help", "okr-sync --help", ["--help"]),
     ("startup.plan_help", "okr-sync plan --help", ["plan", "--help"]),
@@ -64,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     # An installed package has its bytecode compiled; without it every run would time the
     # compiler too. The warm-up round writes it (__pycache__, ignored by git).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    lines = [FLOOR] + [(key, [sys.executable, "-m", "okr_sync", *cmd]) for key, _, cmd in COMMANDS]
+    lines = [FLOOR, ONE_MODEL] + [
+        (key, [sys.executable, "-m", "okr_sync", *cmd]) for key, _, cmd in COMMANDS
+    ]
     for _, line in lines:  # warm the file cache and the bytecode of every module once
         _run(line, env)
     times: dict[str, list[float]] = {key: [] for key, _ in lines}
@@ -72,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         for key, line in lines:
             times[key].append(_run(line, env))
     floor = statistics.median(times["floor"]) * 1000
+    one_model = statistics.median(times["one_model"]) * 1000
     print(f"fresh processes, median of {repeats} rounds (python {sys.version.split()[0]})")
+    print(f"reference: click + yaml + one pydantic model defined and validated: {one_model:.1f} ms "
+          f"({one_model / floor:.2f}× the floor)")  # fmt: skip
     for key, what, _ in COMMANDS:
         measured = statistics.median(times[key]) * 1000
         figure(key, f"{what}, wall time", round(measured, 1), round(floor, 1), unit="ms",

@@ -25,7 +25,7 @@ FieldValue = Any
 class Frozen(BaseModel):
     """Base class: immutable, strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class StatusCategory(StrEnum):

@@ -21,6 +21,20 @@ def test_link_compute_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "200 KRs over" in out and "20,000 items" in out
     assert "link+compute+roll-up:" in out and "peak RSS" in out
+    assert re.search(
+        r"^FIGURE compute\.link_compute: .* floor [\d.]+ s \(one pass over the items", out, re.M
+    )
+
+
+def test_startup_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_startup.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "median of 3 rounds" in out and "one pydantic model defined and validated" in out
+    for key in ("startup.help", "startup.plan_help", "startup.validate"):
+        assert re.search(
+            rf"^FIGURE {re.escape(key)}: .* ms; floor [\d.,]+ ms .*ratio [\d.]+×", out, re.M
+        )
 
 
 def test_jira_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,6 @@ between sections are in :mod:`okr_sync.config.checks`, those against the OKRs in
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 import re
 import types
@@ -291,6 +290,8 @@ def _pydantic_problems(
         path = (*at, *loc)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1])
+            import difflib  # here: only a config with an unknown key needs it
+
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             hint += f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
