@@ -72,17 +72,14 @@ def link(
     unknown_items: list[UnknownKr] = []
 
     def add(kr_id: str, item: WorkItem, origin: LinkOrigin, detail: str) -> None:
-        found.setdefault(
-            (kr_id, item.source, item.key),
-            Link(
-                kr_id=kr_id,
-                item_key=item.key,
-                source=item.source,
-                origin=origin,
-                detail=detail,
-                kind=item.kind,
-            ),
-        )
+        key = (kr_id, item.source, item.key)
+        if key not in found:  # the first way an item reached a KR is the one recorded
+            # Built without validation: every value is a validated item's own (str,
+            # ItemKind), a LinkOrigin or a str made here, just what validation returns.
+            found[key] = Link.model_construct(
+                kr_id=kr_id, item_key=item.key, source=item.source, origin=origin,
+                detail=detail, kind=item.kind,
+            )  # fmt: skip
 
     # Index only what a rule or a KR asks for: most items are epic children, found by neither.
     wanted_keys = {key for rule in rules for key in rule.epics}
@@ -90,28 +87,33 @@ def link(
     wanted_labels = {rule.label for rule in rules if rule.label}
     wanted_selectors = {rule.id for rule in rules}
 
+    # The one loop over every pulled item: the empty tuples are tested before they are
+    # looped over, and the label prefix's length is taken once (half a million items).
+    prefix_length = len(label_prefix)
     for item in items:
         if item.key in wanted_keys:
             by_key[item.key].append(item)
         for label in item.labels:
             if label in wanted_labels:
                 by_label[label].append(item)
-            if label_prefix and label.startswith(label_prefix):
-                kr_id = label[len(label_prefix) :]
+            if prefix_length and label.startswith(label_prefix):
+                kr_id = label[prefix_length:]
                 if kr_id in known:
                     add(kr_id, item, LinkOrigin.ITEM, f"label {label} on {item.key}")
                 else:
                     unknown_items.append(
                         UnknownKr(kr_id, f"label {label} on {item.source}:{item.key}")
                     )
-        for selector in item.selectors:
-            if selector in wanted_selectors:
-                by_selector[selector].append(item)
-        for kr_id in item.kr_refs:
-            if kr_id in known:
-                add(kr_id, item, LinkOrigin.ITEM, f"{item.key} names {kr_id}")
-            else:
-                unknown_items.append(UnknownKr(kr_id, f"field on {item.source}:{item.key}"))
+        if item.selectors:
+            for selector in item.selectors:
+                if selector in wanted_selectors:
+                    by_selector[selector].append(item)
+        if item.kr_refs:
+            for kr_id in item.kr_refs:
+                if kr_id in known:
+                    add(kr_id, item, LinkOrigin.ITEM, f"{item.key} names {kr_id}")
+                else:
+                    unknown_items.append(UnknownKr(kr_id, f"field on {item.source}:{item.key}"))
 
     selectors: dict[str, list[str]] = defaultdict(list)
     unknown_rules: list[UnknownKr] = []

@@ -22,7 +22,7 @@ from okr_sync.core import evaluate as evaluate_module
 from okr_sync.core.counting import children_index, item_indexes
 from okr_sync.core.evaluate import Evaluation
 from okr_sync.engine.collector import collector_paused
-from okr_sync.models import StatusCategory, WorkItem
+from okr_sync.models import Link, StatusCategory, WorkItem
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_link_compute.py"
 
@@ -82,6 +82,12 @@ def test_linking_is_unchanged_by_the_paused_collector(bench: dict[str, Any]) -> 
     with collector_paused():
         paused = mappings.link(*args, label_prefix="okr:")
     assert paused == mappings.link(*args, label_prefix="okr:")
+    # links are built unvalidated (model_construct): they are what validation makes
+    assert len(paused.links) > 100
+    for lk in paused.links:
+        valid = Link(**lk.model_dump())
+        assert valid == lk and valid.model_dump_json() == lk.model_dump_json()
+        assert valid.model_fields_set == lk.model_fields_set
 
 
 def test_the_collector_is_back_on_however_the_block_ends() -> None:
