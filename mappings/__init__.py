@@ -87,17 +87,26 @@ def link(
     wanted_labels = {rule.label for rule in rules if rule.label}
     wanted_selectors = {rule.id for rule in rules}
 
-    # The one loop over every pulled item: the empty tuples are tested before they are
-    # looped over, and the label prefix's length is taken once (half a million items).
+    # The one loop over every pulled item (half a million): the empty tuples are tested
+    # before they are looped over, and what a label means is worked out once per label
+    # (a few hundred distinct ones): wanted by a rule, and the KR it names, if any.
     prefix_length = len(label_prefix)
+    meaning: dict[str, tuple[bool, str | None]] = {}
     for item in items:
         if item.key in wanted_keys:
             by_key[item.key].append(item)
         for label in item.labels:
-            if label in wanted_labels:
+            known_label = meaning.get(label)
+            if known_label is None:
+                names = prefix_length and label.startswith(label_prefix)
+                known_label = meaning[label] = (
+                    label in wanted_labels,
+                    label[prefix_length:] if names else None,
+                )
+            wanted, kr_id = known_label
+            if wanted:
                 by_label[label].append(item)
-            if prefix_length and label.startswith(label_prefix):
-                kr_id = label[prefix_length:]
+            if kr_id is not None:
                 if kr_id in known:
                     add(kr_id, item, LinkOrigin.ITEM, f"label {label} on {item.key}")
                 else:

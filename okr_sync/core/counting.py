@@ -77,7 +77,10 @@ def item_indexes(
 def counted_items(
     linked: Sequence[WorkItem], children: ChildIndex
 ) -> tuple[list[WorkItem], list[Exclusion]]:
-    """Expand linked epics into their direct children; exclude sub-tasks."""
+    """Expand linked epics into their direct children; exclude sub-tasks.
+
+    The counted items come sorted by ``(source, key)``, as a KR's provenance lists them.
+    """
     counted: dict[tuple[str, str], WorkItem] = {}
     excluded: list[Exclusion] = []
     sub_items = children.get
@@ -96,7 +99,8 @@ def counted_items(
                 if (grandchild.source, grandchild.key) not in counted:
                     excluded.append(Exclusion(grandchild.key,
                                               f"not a direct child (sub-item of {source_key[1]})"))  # fmt: skip
-    return list(counted.values()), excluded
+    # sorted by the dict's own (source, key) tuples: no key is built per item to sort
+    return [counted[source_key] for source_key in sorted(counted)], excluded
 
 
 def _done(item: WorkItem) -> bool:
@@ -140,10 +144,9 @@ def tally(
     """Count a KR's items under a known, non-manual measure (see the module docstring)."""
     excluded: list[Exclusion] = []
     if measure == "initiatives_done":
-        counted = list(linked)
+        counted = sorted(linked, key=_SOURCE_KEY)
     else:
-        counted, excluded = counted_items(linked, children)
-    counted.sort(key=_SOURCE_KEY)
+        counted, excluded = counted_items(linked, children)  # sorted already
     out = Tally(counted=counted, excluded=excluded)
     if measure in RATIO_MEASURES:
         if measure == "points_done":

@@ -169,6 +169,7 @@ def evaluate(
     index, children = item_indexes(items, ((lk.source, lk.item_key) for lk in linked.links))
     objectives = {o.id: o for o in tree.objectives}
     rules_of = rules_by_kr(settings.rules)
+    sharing = {kr_id for krs in linked.shared.values() for kr_id in krs}  # KRs sharing an item
     results: dict[str, KrResult] = {}
     snapshots: list[KrSnapshot] = []
     closed_progress: dict[str, float] = {}
@@ -189,7 +190,7 @@ def evaluate(
         prev = None if kr.id in accept_empty else previous.get(kr.id)
         deps = dependencies(kr, kr_rules, settings.item_sources) | (prev.sources if prev else set())
         shared = []
-        for lk in links:
+        for lk in links if kr.id in sharing else ():
             others = linked.shared.get(f"{lk.source}:{lk.item_key}")
             if others:
                 shared.append(f"{lk.item_key} (also {', '.join(k for k in others if k != kr.id)})")

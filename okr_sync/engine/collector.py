@@ -47,8 +47,8 @@ def _to_oldest_generation() -> None:
     objects, then again as middle-aged ones, before they reach the oldest
     generation, where they would end anyway: they live until the run ends.
     ``gc.freeze()`` + ``gc.unfreeze()`` moves every tracked object there at once,
-    without walking them; the full collections that walk the oldest generation run
-    as often as before. Skipped if the application keeps frozen objects of its
+    without walking them; no collection is added (cyclic garbage among them waits for
+    the next full collection). Skipped if the application keeps frozen objects of its
     own, which ``unfreeze`` would thaw.
     """
     if gc.get_freeze_count() == 0:

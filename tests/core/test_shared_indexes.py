@@ -106,3 +106,22 @@ def test_a_collector_switched_off_by_the_application_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_objects_an_application_froze_stay_frozen() -> None:
+    kept = [object() for _ in range(10)]  # noqa: F841 - alive while frozen
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            made = [[] for _ in range(10)]  # noqa: F841 - made during the pause
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_what_the_pause_made_is_not_left_frozen() -> None:
+    assert gc.get_freeze_count() == 0
+    with collector_paused():
+        made = [[] for _ in range(10)]
+    assert gc.get_freeze_count() == 0 and gc.is_tracked(made)
