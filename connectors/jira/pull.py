@@ -31,8 +31,15 @@ fields, and echoes the size it used. So an incremental pull makes:
    to the selection, and any cached member whose rules changed (the cursor remembers
    which rule matched which key, so a rule's tag on a cached item is never stale).
 
-A no-op rerun thus costs one membership page per rule, one page of changes, and
-``ceil(members / 5000)`` membership pages on Cloud (``/ 1000`` on Data Center).
+Without searched rules, step 3 is first tried as one count (:meth:`Puller.by_count`):
+the selection as one statement, counted (``approximate-count`` on Cloud, ``total`` on
+Data Center); a count equal to the cached members plus the changed ones proves that none
+left, and a no-op rerun costs one page of changes and one count. Otherwise (rules, a
+selection too long for one statement, any other count) it costs one membership page per
+rule, one page of changes, and ``ceil(members / 5000)`` membership pages on Cloud
+(``/ 1000`` on Data Center). The epics' query of a full pull and, on Cloud, the changes'
+query ask for the ``okr-sync`` entity property, kept for the writer
+(``JiraAccess.pulled_epics``), which then reads those epics no more.
 
 The cursor (opaque to the engine) is JSON: the run's start, each rule's members, and
 each project's story-point field. A pull that finds a project's story-point field
