@@ -248,6 +248,7 @@ class JiraConnector:
         longer one (400), the query is sent again in statements of the default length.
         """
         missing: set[str] = set()
+        long = False  # whether the statement being searched is longer than the default
         pending = set(keys)
         parent_field, parent_keys = parents or ("parent", ())
         pending_parents = set(parent_keys)
@@ -270,11 +271,12 @@ class JiraConnector:
                 for group in or_groups(clauses, limit):
                     wrapped = f"({group})" if " OR " in group else group
                     jql = f"{wrapped} AND {since}" if since else group
+                    long = len(jql) > MAX_JQL_CHARS
                     found += self.search(jql, fields, properties=properties, page_size=size)
                 return found, missing
             except SourceError as exc:
                 gone = set(_MISSING_KEY.findall(str(exc))) & (pending | pending_parents)
-                if not gone and isinstance(exc, QueryError) and (budget or 0) > MAX_JQL_CHARS:
+                if not gone and isinstance(exc, QueryError) and long:
                     log.info("%s: Jira refused a long query; sending shorter ones", self.name)
                     budget = None
                     continue
