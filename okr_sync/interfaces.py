@@ -191,6 +191,22 @@ class RefreshableTarget(Protocol):
         ...
 
 
+@runtime_checkable
+class SettlingTarget(Protocol):
+    """A write target that may leave alone records still holding okr-sync's confirmed write."""
+
+    def read_unsettled(
+        self, refs: Sequence[RecordRef], settled: Mapping[RecordRef, dict[str, FieldValue]]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Current values, as ``read_records``, reading what the target cannot vouch for.
+
+        ``settled`` records (every field wanted equals okr-sync's last confirmed write:
+        nothing pending, nothing accepted) may be answered with those values, unread,
+        where the target documents why no human change can hide there.
+        """
+        ...
+
+
 CheckLevel = Literal["ok", "warn", "fail"]
 
 

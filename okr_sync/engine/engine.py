@@ -29,11 +29,13 @@ from okr_sync.engine import report
 from okr_sync.engine.apply import Applier, log_conflict
 from okr_sync.engine.pull import Puller, describe, not_found
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
-from okr_sync.interfaces import OkrSource, WriteTarget
+from okr_sync.interfaces import OkrSource, SettlingTarget, WriteTarget
 from okr_sync.models import (
+    FieldValue,
     OkrTree,
     Outcome,
     Plan,
+    Record,
     RecordRef,
     RunSummary,
     WriteFailure,
@@ -223,16 +225,33 @@ class Engine:
                     if fields:
                         records.append(record.model_copy(update={"fields": fields}))
                 side = "read"
-                current = target.read_records([r.ref for r in records])
+                last = self.state.last_written(name)
+                refs = [r.ref for r in records]
+                if isinstance(target, SettlingTarget):
+                    current = target.read_unsettled(refs, self._settled(name, records, last))
+                else:
+                    current = target.read_records(refs)
             except Exception as exc:  # one broken target never stops the others
                 self._target_failed(computed, name, side, describe(exc))
                 continue
             computed.notes += list(getattr(target, "plan_notes", None) or ())
-            tplan = plan_target(
-                name, records, current, self.state.last_written(name), self.cfg.conflicts
-            )
+            tplan = plan_target(name, records, current, last, self.cfg.conflicts)
             computed.target_plans[name] = self._keep_accepted(name, tplan)
         return merge(list(computed.target_plans.values()))
+
+    def _settled(
+        self, name: str, records: list[Record], last: Mapping[tuple[RecordRef, str], Any]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Records whose every wanted value is okr-sync's one confirmed write there."""
+        accepted = self.state.accepted(name)
+        return {
+            r.ref: dict(r.fields) for r in records
+            if all(
+                (r.ref, f) not in accepted and len(last.get((r.ref, f), ())) == 1
+                and values_equal(last[(r.ref, f)][0], v)
+                for f, v in r.fields.items()
+            )
+        }  # fmt: skip
 
     def _target_failed(self, computed: Computed, name: str, side: str, error: str) -> None:
         if computed.source_errors.get(name) == error:  # the same cause, reported by the pull
