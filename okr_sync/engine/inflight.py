@@ -113,13 +113,16 @@ class InFlight:
         self.close()
 
     def abandon(self) -> None:
-        """On the way out of an error: let the requests in flight end, record what can be."""
-        try:
-            self.drain()
-        except Exception:  # the error being raised says more; the next run reconciles
-            log.debug("could not record the writes in flight", exc_info=True)
-        finally:
-            self.close()
+        """On the way out of an error or a second Ctrl-C: wait for nothing, record nothing.
+
+        The requests in flight end on their threads (a request cannot be called
+        back); each one's intent was noted before it went out, so the next run
+        finds out whether it landed, as after a crash.
+        """
+        for pool in self._pools.values():
+            pool.shutdown(wait=False)
+        self._pools.clear()
+        self.queue.clear()
 
     def close(self) -> None:
         """Shut the pools down (their threads are idle once drained)."""
