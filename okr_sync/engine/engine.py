@@ -25,7 +25,7 @@ from okr_sync.core.forecast import observations_from_history
 from okr_sync.core.periods import Period, PeriodEvents, ended_krs, kr_period, period_events
 from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
-from okr_sync.engine import report
+from okr_sync.engine import caches, report
 from okr_sync.engine.apply import Applier, log_conflict
 from okr_sync.engine.pull import Puller, describe, not_found
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
@@ -142,6 +142,7 @@ class Engine:
     def compute(self) -> Computed:
         """Pull, link and compute; nothing is written anywhere."""
         started = self.now()
+        caches.restore(self.loaded, self.connectors, self.state)  # e.g. Notion's schemas
         tree = self._okr_tree()
         requests = self.puller.requests(tree)
         pulled = self.puller.pull(requests, started)
@@ -418,7 +419,7 @@ class Engine:
             outcome,
             computed.snapshots,
             computed.outcome.objectives,
-            computed.cursors,
+            computed.cursors | caches.to_save(self.loaded, self.connectors),
             computed.caches,
             periods=computed.periods,
         )
