@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sqlite3
 import sys
@@ -96,10 +97,11 @@ def floor_bytes(path: Path, first_run: int) -> int:
     """The bytes of what genuinely changed in the runs after ``first_run``.
 
     Per run: its own row without any summary (times, outcome), each change it
-    logged, and for each KR and objective only the values that differ from its
-    previous snapshot (the value, plus 8 bytes naming the KR and the column). A
-    rerun where nothing moved costs its run row only. Provenances count once per
-    distinct text, as they are stored.
+    logged, its expected progress (8 bytes per distinct value: the elapsed share of
+    a period moves with the clock), and for each KR and objective only the values
+    that differ from its previous snapshot (the value, plus 8 bytes naming the KR
+    and the column). A rerun where nothing moved costs its run row and its pace.
+    Provenances count once per distinct text, as they are stored.
     """
     db = sqlite3.connect(path)
     try:
@@ -109,11 +111,15 @@ def floor_bytes(path: Path, first_run: int) -> int:
             (first_run,),
         ):
             total += _row_bytes(row)
+        paced = any(r[1] == "paces" for r in db.execute("PRAGMA table_info(runs)"))
+        for (paces,) in db.execute(  # a store before migration 0010 keeps them in its rows
+            f"SELECT {'paces' if paced else 'NULL'} FROM runs WHERE id > ?", (first_run,)
+        ):
+            total += 8 * len(json.loads(paces or "[]"))
         for row in db.execute("SELECT * FROM changes WHERE run_id > ?", (first_run,)):
             total += _row_bytes(row)
-        columns = [
-            r[1] for r in db.execute("PRAGMA table_info(snapshots)") if r[1] not in ("run_id",)
-        ]
+        skip = ("run_id", "last_run", "pace") + (("expected",) if paced else ())
+        columns = [r[1] for r in db.execute("PRAGMA table_info(snapshots)") if r[1] not in skip]
         last: dict[tuple[str, str], tuple[Any, ...]] = {}
         for row in _snapshot_rows(db, columns):
             run_id, values = row[0], row[1:]

@@ -51,6 +51,13 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON: the same type (0 is not 0.0) and value."""
+    if type(a) is not type(b):
+        return False
+    return _text(a) == _text(b) if isinstance(a, dict | list) else bool(a == b)
+
+
 def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
     """A summary entry as a row's columns give it (what ``detail`` does not override)."""
     if row["kind"] == "objective":
@@ -74,10 +81,10 @@ def _detail(entry: Mapping[str, Any], rebuilt: Mapping[str, Any]) -> dict[str, A
     for key, value in entry.items():
         was = rebuilt.get(key)
         if isinstance(value, dict) and isinstance(was, dict):
-            sub = {k: v for k, v in value.items() if k not in was or _text(v) != _text(was[k])}
+            sub = {k: v for k, v in value.items() if k not in was or not _same(v, was[k])}
             if sub:
                 out[key] = sub
-        elif key not in rebuilt or _text(value) != _text(was):
+        elif key not in rebuilt or not _same(value, was):
             out[key] = value
     return out
 
@@ -228,12 +235,13 @@ def record(
         for stored in db.execute(
             f"SELECT run_id, {', '.join(CONTENT)} FROM snapshots WHERE last_run = ?", (previous,)
         ):
-            live[(stored[1], stored[2])] = (stored[0], _text(list(stored[1:])))
+            live[(stored[1], stored[2])] = (stored[0], tuple(stored[1:]))
     added, kept = [], []
     for row in rows:
-        values = [row[c] for c in CONTENT]
+        # Compared as the database gives them back (a REAL column's 0 reads 0.0: equal).
+        values = tuple(row[c] for c in CONTENT)
         held = live.get((row["kind"], row["id"]))
-        if held is not None and held[1] == _text(values):
+        if held is not None and held[1] == values:
             kept.append((run_id, held[0], row["kind"], row["id"]))
         else:
             added.append((run_id, run_id, *values))
