@@ -230,7 +230,7 @@ def record(
         "SELECT MAX(id) FROM runs WHERE id < ? AND summary IS NOT NULL", (run_id,)
     ).fetchone()
     previous = found[0] if found else None
-    live: dict[tuple[str, str], tuple[int, str]] = {}
+    live: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
     if previous is not None:
         for stored in db.execute(
             f"SELECT run_id, {', '.join(CONTENT)} FROM snapshots WHERE last_run = ?", (previous,)
