@@ -51,10 +51,34 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+#: Columns of floating-point numbers (a database gives back a float, -0.0 as 0.0).
+_REALS = frozenset((
+    "progress", "expected", "current", "done", "total", "start", "target", "forecast_p10",
+    "forecast_p50", "forecast_p90",
+))  # fmt: skip
+
+
+def stored(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's values as the database gives them back (a status is its text, 0 is 0.0)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None:
+            out[key] = None
+        elif key in _REALS:
+            out[key] = float(value) + 0.0  # + 0.0: -0.0 reads back 0.0 from SQLite
+        elif isinstance(value, str):
+            out[key] = str(value)  # a StrEnum's value
+        else:
+            out[key] = value
+    return out
+
+
 def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON: the same type (0 is not 0.0) and value."""
+    """Equal as JSON: the same type (0 is not 0.0) and value (-0.0 is not 0.0)."""
     if type(a) is not type(b):
         return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
     return _text(a) == _text(b) if isinstance(a, dict | list) else bool(a == b)
 
 
@@ -75,16 +99,24 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _detail(entry: Mapping[str, Any], rebuilt: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``entry`` holds beyond ``rebuilt``: a dict in both only its keys that differ."""
+def _detail(entry: Mapping[str, Any], rebuilt: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What ``entry`` holds beyond ``rebuilt``: a dict in both only its keys that differ.
+
+    None when :func:`_apply` could not give ``entry`` back exactly: other keys, or
+    keys in another order.
+    """
+    if tuple(entry) != tuple(rebuilt):
+        return None
     out: dict[str, Any] = {}
     for key, value in entry.items():
-        was = rebuilt.get(key)
+        was = rebuilt[key]
         if isinstance(value, dict) and isinstance(was, dict):
+            if tuple(value)[: len(was)] != tuple(was):  # merged, was's keys come first
+                return None
             sub = {k: v for k, v in value.items() if k not in was or not _same(v, was[k])}
             if sub:
                 out[key] = sub
-        elif key not in rebuilt or not _same(value, was):
+        elif not _same(value, was):
             out[key] = value
     return out
 
@@ -161,18 +193,26 @@ def split(
     ``full`` exactly, the text leaves out its ``key_results`` and ``objectives``;
     otherwise it is ``full`` whole and the rows carry no ``seq`` nor ``detail``.
     """
+    # Checked as it goes, so that joined() gives ``full`` back exactly: the summary's
+    # keys in their order, each entry's keys in theirs, each value equal as JSON.
+    rows = [stored(r) for r in rows]
     by_key = {(r["kind"], r["id"]): r for r in rows}
     whole = (_text(full), [{**r, "seq": None, "detail": None} for r in rows], False)
-    if not all(isinstance(full.get(key), list) for key in _LISTS):
+    if tuple(full) != _SUMMARY_KEYS:
         return whole
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for key, kind in _LISTS.items():
+        entries = full[key]
+        if not isinstance(entries, list):
+            return whole
         id_key = "kr_id" if kind == "kr" else "objective_id"
-        for seq, entry in enumerate(full[key]):
+        for seq, entry in enumerate(entries):
             row = by_key.get((kind, entry.get(id_key) if isinstance(entry, dict) else None))
             if row is None or (kind, row["id"]) in out:
                 return whole
             detail = _detail(entry, _entry(row))
+            if detail is None:
+                return whole
             out[(kind, row["id"])] = {
                 **row,
                 "seq": seq,
@@ -181,8 +221,6 @@ def split(
     if len(out) != len(rows):
         return whole
     slim = {k: v for k, v in full.items() if k not in _LISTS}
-    if _text(joined(slim, out.values())) != _text(full):
-        return whole
     return _text(slim), [out[(r["kind"], r["id"])] for r in rows], True
 
 
