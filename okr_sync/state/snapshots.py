@@ -75,11 +75,12 @@ def stored(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON: the same type (0 is not 0.0) and value (-0.0 is not 0.0)."""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    return _text(a) == _text(b) if isinstance(a, dict | list) else bool(a == b)
+    if kind is float:
+        return bool(a == b) and (a != 0.0 or repr(a) == repr(b))
+    return _text(a) == _text(b) if kind is dict or kind is list else bool(a == b)
 
 
 def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
