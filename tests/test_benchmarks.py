@@ -48,7 +48,20 @@ def test_state_benchmark_runs_in_quick_mode_on_both_backends(
     for query in ("runs(10)", "run_summary(latest)", "previous()", 'history("kr", KR-0051)'):
         assert re.search(rf"^{re.escape(query)} +[\d.]+ +[\d.]+ +[\d.]+x$", out, re.M), query
     assert "SQLite: filled 26 runs" in out and "PostgreSQL: filled 26 runs" in out
-    assert out.count("33 runs, 3,630 snapshots") == 2  # the same rows on both
+    # The same rows on both: 110 KRs and objectives, then a row per value that moved.
+    assert out.count("33 runs, 430 snapshots") == 2
+
+
+def test_state_bytes_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_state_bytes.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "the demo organisation synced 13 times" in out
+    for table in ("snapshots", "runs", "changes", "provenances", "whole file"):
+        assert re.search(rf"^{table} +[\d,]+ +[\d,]+ +[\d,]+$", out, re.M), table
+    grown = re.search(r"^store growth per run: ([\d,]+) bytes \(target <= 4,096\)$", out, re.M)
+    assert grown, out
+    assert "FIGURE state.bytes_per_run: " in out and "; floor " in out
 
 
 def test_report_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
