@@ -40,7 +40,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "last_written", "conflict", "action", "result", "error",
     )),
     ("written", ("target", "kind", "record", "field", "value", "run_id", "written_at")),
-    ("pending", ("target", "kind", "record", "field", "value")),
+    ("pending", ("target", "kind", "record", "field", "value", "prior")),
     ("accepted", (
         "target", "kind", "record", "field", "owner", "value", "run_id", "accepted_at",
     )),

@@ -224,16 +224,22 @@ class StateQueries:
         """Values okr-sync wrote to each field of a target.
 
         The last confirmed value comes first, then a value whose write was
-        started but never confirmed (a crash in between), if any.
+        started but never confirmed (a crash in between, or a write that failed),
+        if any, and then the value the field held when that write was planned: a
+        field still holding it was left untouched (the write never landed), which
+        is no human edit either.
         """
         out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
-        for table in ("written", "pending"):
-            rows = self._db.execute(
-                f"SELECT kind, record, field, value FROM {table} WHERE target = ?", (target,)
-            )
-            for k, rec, f, v in rows:
-                key = (RecordRef(kind=k, id=rec), f)
-                out[key] = (*out.get(key, ()), _load(v))
+        for k, rec, f, v in self._db.execute(
+            "SELECT kind, record, field, value FROM written WHERE target = ?", (target,)
+        ):
+            out[(RecordRef(kind=k, id=rec), f)] = (_load(v),)
+        for k, rec, f, v, prior in self._db.execute(
+            "SELECT kind, record, field, value, prior FROM pending WHERE target = ?", (target,)
+        ):
+            key = (RecordRef(kind=k, id=rec), f)
+            held = () if prior is None else (_load(prior),)
+            out[key] = (*out.get(key, ()), _load(v), *held)
         return out
 
     def pending_fields(self, target: str) -> set[tuple[RecordRef, str]]:

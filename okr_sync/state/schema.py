@@ -215,6 +215,19 @@ def _m0010_snapshot_spans(db: Database) -> None:
     snapshots.convert(db)
 
 
+def _m0011_pending_prior(db: Database) -> None:
+    # What the field held when a write still pending was planned (JSON; NULL: unknown).
+    # A write that failed for good leaves its value pending; the field still holding the
+    # value it held before is no human edit (nothing was written, nobody changed it), and
+    # without this the next run saw a false conflict (with `skip`, never wrote it at all).
+    db.execute("ALTER TABLE pending ADD COLUMN prior TEXT")
+    db.execute(
+        "UPDATE pending SET prior = (SELECT c.before FROM changes c WHERE c.target = "
+        "pending.target AND c.kind = pending.kind AND c.record = pending.record AND c.field "
+        "= pending.field AND c.result IN ('started', 'failed') ORDER BY c.run_id DESC LIMIT 1)"
+    )
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -227,4 +240,5 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0008_closed_krs_and_target_changes", _m0008_closed_krs_and_target_changes),
     ("0009_forecasts", _m0009_forecasts),
     ("0010_snapshot_spans", _m0010_snapshot_spans),
+    ("0011_pending_prior", _m0011_pending_prior),
 ]

@@ -295,14 +295,18 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
         """Note values about to be written, before the request goes out.
 
         Besides the pending value (so okr-sync's own value never looks like a
-        human edit after a crash), each change is logged as ``started`` with the
-        value the target held: if the process dies before the target confirms,
+        human edit after a crash) and the value the field held (so neither does the
+        untouched field after a write that failed), each change is logged as
+        ``started`` with that value: if the process dies before the target confirms,
         a human's value that the write replaces is still in the history.
         """
         with self.transaction() as db:
             db.executemany(
-                upsert("pending", (*_FIELD_KEY, "value"), _FIELD_KEY),
-                [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
+                upsert("pending", (*_FIELD_KEY, "value", "prior"), _FIELD_KEY),
+                [
+                    (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), _dump(c.before))
+                    for c in changes
+                ],
             )
             self._log(db, run_id, changes, "started", None)
 

@@ -39,7 +39,7 @@ SQLITE_SCHEMA = {
     "items": "CREATE TABLE items ( source TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, "
     "PRIMARY KEY (source, key))",
     "pending": "CREATE TABLE pending ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
-    "NULL, field TEXT NOT NULL, value TEXT, PRIMARY KEY (target, kind, record, field))",
+    "NULL, field TEXT NOT NULL, value TEXT, prior TEXT, PRIMARY KEY (target, kind, record, field))",
     "provenances": "CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)",
     "runs": "CREATE TABLE runs ( id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at "
     "TEXT, dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running', summary "
