@@ -29,7 +29,7 @@ def figure(
     ratio it is held to (e.g. "≤ 1.10×"). A floor of 0 gives a ratio of 0 when nothing was
     measured either and infinity otherwise.
     """
-    ratio = measured / floor if floor else 0.0 if measured == 0 else float("inf")
+    ratio = measured / floor if floor else (0.0 if measured == 0 else float("inf"))
     print(
         f"FIGURE {key}: {what}: {_num(measured)} {unit}; floor {_num(floor)} {unit} "
         f"({floor_means}); ratio {ratio:.2f}× (target {target})"

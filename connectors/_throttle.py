@@ -38,6 +38,8 @@ class TokenBucket:
                 return
             wait = (1 - self._tokens) / self.rate
             self._tokens = 0.0
+            # The token is this caller's from ``now + wait`` on: callers on other threads
+            # queue behind it, each a further 1/rate later, so threads never add rate.
             self._last = now + wait
-        self.waited += wait
+            self.waited += wait
         self.sleep(wait)

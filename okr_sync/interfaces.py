@@ -191,6 +191,55 @@ class RefreshableTarget(Protocol):
         ...
 
 
+@runtime_checkable
+class SettlingTarget(Protocol):
+    """A write target that may leave alone records still holding okr-sync's confirmed write."""
+
+    def read_unsettled(
+        self, refs: Sequence[RecordRef], settled: Mapping[RecordRef, dict[str, FieldValue]]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Current values, as ``read_records``, reading what the target cannot vouch for.
+
+        ``settled`` records (every field wanted equals okr-sync's last confirmed write:
+        nothing pending, nothing accepted) may be answered with those values, unread,
+        where the target documents why no human change can hide there.
+        """
+        ...
+
+
+@runtime_checkable
+class ConcurrentTarget(Protocol):
+    """A write target whose ``write_record`` may run on several threads at once.
+
+    The applier keeps every state-store call on its own thread; only the target's
+    requests overlap, so a service's latency does not cap the rate its limit allows.
+    Two calls never write the same record.
+    """
+
+    def write_slots(self) -> int:
+        """How many writes may be in flight at once (1: one after another)."""
+        ...
+
+
+@runtime_checkable
+class CachingConnector(Protocol):
+    """A connector that keeps what it learned about the service between runs (e.g. schemas).
+
+    The engine hands back what the last recorded run left (``restore``) before any
+    pull, and keeps what ``to_save`` returns with the run's cursors. The connector
+    must check what it restores against what the service answers: a cache never
+    stands in for a value.
+    """
+
+    def restore(self, saved: str | None) -> None:
+        """Take what the last recorded run saved (None: nothing, or it no longer applies)."""
+        ...
+
+    def to_save(self) -> str | None:
+        """What to keep for the next run (None: nothing)."""
+        ...
+
+
 CheckLevel = Literal["ok", "warn", "fail"]
 
 

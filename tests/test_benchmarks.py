@@ -62,7 +62,20 @@ def test_state_benchmark_runs_in_quick_mode_on_both_backends(
     for query in ("runs(10)", "run_summary(latest)", "previous()", 'history("kr", KR-0051)'):
         assert re.search(rf"^{re.escape(query)} +[\d.]+ +[\d.]+ +[\d.]+x$", out, re.M), query
     assert "SQLite: filled 26 runs" in out and "PostgreSQL: filled 26 runs" in out
-    assert out.count("33 runs, 3,630 snapshots") == 2  # the same rows on both
+    # The same rows on both: 110 KRs and objectives, then a row per value that moved.
+    assert out.count("33 runs, 430 snapshots") == 2
+
+
+def test_state_bytes_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_state_bytes.py")))
+    assert module["main"](["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "the demo organisation synced 13 times" in out
+    for table in ("snapshots", "runs", "changes", "provenances", "whole file"):
+        assert re.search(rf"^{table} +[\d,]+ +[\d,]+ +[\d,]+$", out, re.M), table
+    grown = re.search(r"^store growth per run: ([\d,]+) bytes \(target <= 4,096\)$", out, re.M)
+    assert grown, out
+    assert "FIGURE state.bytes_per_run: " in out and "; floor " in out
 
 
 def test_report_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,3 +93,19 @@ def test_forecast_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str
     for kind in ("steady", "accelerating", "stalled", "scope-creeping"):
         assert f"| {kind} @ 25 %" in out and f"| {kind} @ 75 %" in out
     assert "| all " in out and "P10–P90 holds actual" in out and "60 forecasts in" in out
+
+
+def test_notion_benchmark_runs_in_quick_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(BENCH.with_name("bench_notion.py")))
+    # The sandbox's limit and the connector's throttle at 20/s: Notion's pattern, faster.
+    argv = ["--quick", "--rps", "20", "--rate-limit", "20", "--latency", "0.05"]
+    assert module["main"](argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("every page holds what the engine computed") == 3
+    assert out.count("429s       0 answered by the sandbox") == 3  # writes in flight add no rate
+    assert "FIGURE notion.first_sync_latency: Notion first sync of 60 KRs at 50 ms" in out
+    # A rerun with nothing changed: the query pages and the one schema no page stands for.
+    assert "FIGURE notion.noop_extra_requests: " in out
+    assert re.search(r"requests beyond the query pages: 1 requests; floor 1 requests", out)
+    assert re.search(r"FIGURE notion\.noop_reads: .*: 5 requests; floor 5 requests", out)
+    assert "FIGURE notion.rate_limited: Notion: 429s met in the three runs: 0 429s" in out

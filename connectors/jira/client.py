@@ -184,10 +184,13 @@ def cloud_pages(
     """
     token: str | None = None
     seen: set[str] = set()
+    # The search/jql body takes `properties` as a list (SPEC); as a list the client also
+    # sends it by GET as a repeated parameter, so a long query may go by POST with it.
+    props = [properties] if properties else None
     for _ in range(max_pages):
         page = caller.call(
             "search", client.enhanced_search_issues, jql, nextPageToken=token, maxResults=page_size,
-            fields=list(fields), properties=properties, json_result=True, use_post=len(jql) > 1500 and not properties,
+            fields=list(fields), properties=props, json_result=True, use_post=len(jql) > 1500,
             selector=selector,
         )  # fmt: skip
         issues = page.get("issues") if isinstance(page, dict) else None

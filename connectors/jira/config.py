@@ -77,6 +77,8 @@ class JiraAccess(Protocol):
     site: str
     caller: JiraCaller
     clock: Callable[[], dt.datetime]
+    #: Epics as this run's pull read them, with the entity property (key → search JSON).
+    pulled_epics: dict[str, dict[str, Any]]
 
     def connect(self) -> Connection:
         """Connect once (serverInfo, myself, the field list)."""
@@ -98,7 +100,7 @@ class JiraAccess(Protocol):
         """Issues matching ``jql``, page after page."""
         ...
 
-    def count(self, jql: str, selector: str) -> int:
+    def count(self, jql: str, selector: str | None) -> int:
         """How many issues match ``jql``."""
         ...
 
@@ -116,6 +118,7 @@ class JiraAccess(Protocol):
         others: Sequence[str] = (),
         keys_only: bool = False,
         parents: tuple[str, Collection[str]] | None = None,
+        budget: int | None = None,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key, batched; and the unknown keys."""
         ...

@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.jira.check import check_jira
-from connectors.jira.client import GONE_HINT, JiraCaller, cloud_pages, jira_message, server_pages
+from connectors.jira.client import (
+    GONE_HINT,
+    JiraCaller,
+    QueryError,
+    cloud_pages,
+    jira_message,
+    server_pages,
+)
 from connectors.jira.config import Connection, JiraConfig, Session
 from connectors.jira.issues import discover_fields, user_zone
 from connectors.jira.jql import MAX_JQL_CHARS, in_clauses, or_groups
@@ -92,6 +99,7 @@ class JiraConnector:
         self._connection: Connection | None = None
         self._session: Session | None = None
         self.writer = EpicWriter(self)
+        self.pulled_epics: dict[str, dict[str, Any]] = {}
 
     # --- connection ---------------------------------------------------------------
     def connect(self) -> Connection:
@@ -179,7 +187,7 @@ class JiraConnector:
                           properties=properties, selector=selector):  # fmt: skip
             yield from page
 
-    def count(self, jql: str, selector: str) -> int:
+    def count(self, jql: str, selector: str | None) -> int:
         """How many issues match: approximate-count on Cloud, a one-row search on Data Center."""
         s = self.connect()
         if s.cloud:
@@ -192,7 +200,7 @@ class JiraConnector:
         else:
             page = self.caller.call(
                 "search (count)", s.client.search_issues, jql, maxResults=1, fields=["key"],
-                json_result=True, selector=selector,
+                json_result=True, use_post=len(jql) > 1500, selector=selector,
             )  # fmt: skip
             result = page.get("total") if isinstance(page, dict) else None
         if not isinstance(result, int):
@@ -213,6 +221,7 @@ class JiraConnector:
         conn = self.connect()
         if conn.zone is None:  # the dates of incremental pulls would be read in a wrong zone
             raise SourceError(self.name, (conn.zone_problem or "").removeprefix(f"{self.name}: "))
+        self.pulled_epics = {}
         return pull(self, request, started)
 
     def search_keys(
@@ -225,6 +234,7 @@ class JiraConnector:
         others: Sequence[str] = (),
         keys_only: bool = False,
         parents: tuple[str, Collection[str]] | None = None,
+        budget: int | None = None,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """Issues by key (plus any ``others`` clauses, OR-ed in), batched; and the unknown keys.
 
@@ -234,8 +244,11 @@ class JiraConnector:
         deleted since the last run is refused the same way (``… does not exist for
         field 'cf[10014]'``) and dropped too, without counting as a missing key.
         ``keys_only``: ask for keys alone, in the biggest pages Jira serves.
+        ``budget``: the longest statement (default ``MAX_JQL_CHARS``); when Jira refuses a
+        longer one (400), the query is sent again in statements of the default length.
         """
         missing: set[str] = set()
+        long = False  # whether the statement being searched is longer than the default
         pending = set(keys)
         parent_field, parent_keys = parents or ("parent", ())
         pending_parents = set(parent_keys)
@@ -244,22 +257,29 @@ class JiraConnector:
                 found: list[dict[str, Any]] = []
                 # The jira client drops `properties` from a Data Center POST search, so a
                 # search that needs them stays short enough to go by GET.
-                budget = 1400 if properties and not self.connect().cloud else MAX_JQL_CHARS
+                limit = budget or MAX_JQL_CHARS
+                if properties and not self.connect().cloud:
+                    limit = min(limit, 1400)
                 size = None
                 if keys_only:
                     size = KEYS_PAGE_CLOUD if self.connect().cloud else KEYS_PAGE_DC
                 clauses = [
-                    *in_clauses("key", pending, budget),
-                    *in_clauses(parent_field, pending_parents, budget),
+                    *in_clauses("key", pending, limit),
+                    *in_clauses(parent_field, pending_parents, limit),
                     *others,
                 ]
-                for group in or_groups(clauses, budget):
+                for group in or_groups(clauses, limit):
                     wrapped = f"({group})" if " OR " in group else group
                     jql = f"{wrapped} AND {since}" if since else group
+                    long = len(jql) > MAX_JQL_CHARS
                     found += self.search(jql, fields, properties=properties, page_size=size)
                 return found, missing
             except SourceError as exc:
                 gone = set(_MISSING_KEY.findall(str(exc))) & (pending | pending_parents)
+                if not gone and isinstance(exc, QueryError) and long:
+                    log.info("%s: Jira refused a long query; sending shorter ones", self.name)
+                    budget = None
+                    continue
                 if not gone:
                     raise
                 missing |= gone & pending
@@ -289,6 +309,12 @@ class JiraConnector:
     def read_records(self, refs: Sequence[RecordRef]) -> dict[RecordRef, dict[str, FieldValue]]:
         """What the epics hold now: one batched search with the entity property."""
         return self.writer.read(refs)
+
+    def read_unsettled(
+        self, refs: Sequence[RecordRef], settled: Mapping[RecordRef, dict[str, FieldValue]]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """What the epics hold now, reading only what the pull and okr-sync's writes leave open."""
+        return self.writer.read_unsettled(refs, settled)
 
     def write_record(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
         """Write one epic's changed values (labels, links, comments, then the property)."""

@@ -21,6 +21,13 @@ from collections.abc import Iterable, Sequence
 
 #: Keep each JQL statement well below URL and server limits; long ones go by POST.
 MAX_JQL_CHARS = 6000
+#: A statement okr-sync sends by POST when one statement lets it prove a whole selection
+#: with one count (see :mod:`connectors.jira.pull`). No limit on a POSTed JQL's length is
+#: documented; a 400 on such a statement makes okr-sync send the short ones instead.
+LONG_JQL_CHARS = 60_000
+#: Values in one ``in (…)`` list: Atlassian caps what a JQL function may return at 1,000
+#: because larger ``IN`` lists slow query planning; okr-sync keeps its own lists as short.
+MAX_IN_VALUES = 1000
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _ORDER_BY = re.compile(r"order\s+by\b", re.IGNORECASE)
 
@@ -53,7 +60,7 @@ def in_clauses(field_name: str, values: Iterable[str], budget: int = MAX_JQL_CHA
     size = 0
     for value in sorted(set(values)):
         literal = jql_value(value)
-        if current and size + len(literal) + 2 > budget:
+        if current and (size + len(literal) + 2 > budget or len(current) >= MAX_IN_VALUES):
             clauses.append(f"{field_name} in ({', '.join(current)})")
             current, size = [], 0
         current.append(literal)

@@ -31,8 +31,15 @@ fields, and echoes the size it used. So an incremental pull makes:
    to the selection, and any cached member whose rules changed (the cursor remembers
    which rule matched which key, so a rule's tag on a cached item is never stale).
 
-A no-op rerun thus costs one membership page per rule, one page of changes, and
-``ceil(members / 5000)`` membership pages on Cloud (``/ 1000`` on Data Center).
+Without searched rules, step 3 is first tried as one count (:meth:`Puller.by_count`):
+the selection as one statement, counted (``approximate-count`` on Cloud, ``total`` on
+Data Center); a count equal to the cached members plus the changed ones proves that none
+left, and a no-op rerun costs one page of changes and one count. Otherwise (rules, a
+selection too long for one statement, any other count) it costs one membership page per
+rule, one page of changes, and ``ceil(members / 5000)`` membership pages on Cloud
+(``/ 1000`` on Data Center). The epics' query of a full pull and, on Cloud, the changes'
+query ask for the ``okr-sync`` entity property, kept for the writer
+(``JiraAccess.pulled_epics``), which then reads those epics no more.
 
 The cursor (opaque to the engine) is JSON: the run's start, each rule's members, and
 each project's story-point field. A pull that finds a project's story-point field
@@ -44,19 +51,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from connectors.jira.client import QueryError
 from connectors.jira.issues import to_item, updated_since
-from connectors.jira.jql import in_clauses, strip_order_by
+from connectors.jira.jql import LONG_JQL_CHARS, in_clauses, or_groups, strip_order_by
 from connectors.jira.points import PointsChooser, Values, project_of
 from okr_sync.errors import SourceError
 from okr_sync.models import ItemKind, PullRequest, PullResult, QuerySelector, WorkItem
 
 if TYPE_CHECKING:
     from connectors.jira.config import JiraAccess
+
+log = logging.getLogger(__name__)
 
 #: Issues per key-only page: Cloud's search/jql cap for ``id``/``key`` only (see above).
 KEYS_PAGE_CLOUD = 5000
@@ -124,10 +134,17 @@ class Puller:
         link = (self.session.ids.epic_link or "").rsplit("_", 1)[-1]
         self.child_field = "parent" if self.session.cloud else f"cf[{link}]"
         self.keys_page = KEYS_PAGE_CLOUD if self.session.cloud else KEYS_PAGE_DC
+        #: The entity property okr-sync writes, asked for with the epics (the writer reuses it).
+        self.prop = cfg.property_key
 
     # --- issues ----------------------------------------------------------------------
-    def convert(self, raw: Mapping[str, Any]) -> WorkItem:
-        """A search result as a work item, its story points from its project's field."""
+    def convert(self, raw: Mapping[str, Any], *, with_property: bool = False) -> WorkItem:
+        """A search result as a work item, its story points from its project's field.
+
+        ``with_property``: the epics' (or the changes') search, which asks for the entity
+        property where it can: an epic's answer is kept for the writer, which need not read
+        the epic again this run when it holds the property, and reads it when it does not.
+        """
         access = self.access
         key = raw.get("key") if isinstance(raw, Mapping) else None
         project = project_of(key) if isinstance(key, str) else ""
@@ -143,6 +160,8 @@ class Puller:
         if known is False:
             self._deferred.setdefault(project, set()).add(item.key)
         self.found[item.key] = item
+        if with_property and item.kind is ItemKind.EPIC:
+            self.access.pulled_epics[item.key] = dict(raw)
         return item
 
     def fetch(self, keys: Iterable[str]) -> set[str]:
@@ -182,7 +201,7 @@ class Puller:
     def children(self, epics: Iterable[str]) -> set[str]:
         """Every direct child of ``epics``, in full."""
         keys: set[str] = set()
-        for clause in in_clauses(self.child_field, epics):
+        for clause in in_clauses(self.child_field, epics, LONG_JQL_CHARS):
             keys |= {self.convert(raw).key for raw in self.access.search(clause, self.fields)}
         return keys
 
@@ -226,10 +245,11 @@ class Puller:
         """Everything selected, in full (see the module docstring)."""
         request = self.request
         raws, missing = self.access.search_keys(
-            set(request.keys), self.fields, others=self.label_clauses
-        )
+            set(request.keys), self.fields, others=self.label_clauses, properties=self.prop,
+            budget=LONG_JQL_CHARS,
+        )  # fmt: skip
         for raw in raws:
-            self.convert(raw)
+            self.convert(raw, with_property=True)
         missing |= set(request.keys) - set(self.found)
         tags: dict[str, set[str]] = {}
         for selector, query in self.searched_rules():
@@ -273,9 +293,17 @@ class Puller:
             since=since,
             others=[*self.label_clauses, *rule_clauses],
             parents=(self.child_field, known),
+            # Data Center takes `properties` by GET only (see search_keys): in statements
+            # short enough for a URL, this query would cost many requests on every run.
+            properties=self.prop if self.session.cloud else None,
+            budget=LONG_JQL_CHARS,
         )
         for raw in changed:
-            self.convert(raw)
+            self.convert(raw, with_property=True)
+        searched = any(not q.count_only for q in request.queries)
+        counted = None if searched else self.by_count(keys, known, cached)
+        if counted is not None:
+            return self.finish(before, counted, by_rule, frozenset(keys - counted), cached, known)
         roots, missing = self.members(keys, self.label_clauses, parents=known)
         by_rules = set().union(*by_rule.values())
         kept = {
@@ -287,7 +315,48 @@ class Puller:
             if kept:
                 roots |= self.members(parents=kept)[0]
         missing |= keys - roots
-        selected = roots | by_rules
+        return self.finish(before, roots | by_rules, by_rule, frozenset(missing), cached, known)
+
+    def by_count(self, keys: set[str], known: set[str], cached: set[str]) -> set[str] | None:
+        """The selection proven by one count, or None when a count cannot prove it.
+
+        Without searched rules the selection is one JQL statement S (listed keys, labels,
+        children of the cached epics). An issue joins S only by an edit, so every joiner
+        is among the changed issues just pulled (C); an issue leaves S by an edit or by
+        being deleted, archived or moved, none of which C shows. So S now holds at most
+        ``cached ∪ C``, and exactly that when none left: Jira's count of S equal to
+        ``|cached ∪ C|`` proves it (a moved issue, under a new key in C and its old one
+        in the cache, makes the count fall short too). Any other count, a statement too
+        long for one query, or a cached epic that is no epic any more: None, and the
+        key-only membership proof runs as before.
+        """
+        clauses = [
+            *in_clauses("key", keys, LONG_JQL_CHARS),
+            *in_clauses(self.child_field, known, LONG_JQL_CHARS),
+            *self.label_clauses,
+        ]
+        groups = or_groups(clauses, LONG_JQL_CHARS)
+        if len(groups) != 1:
+            return None
+        if any(self.found[e].kind is not ItemKind.EPIC for e in known & set(self.found)):
+            return None
+        predicted = cached | set(self.found)
+        try:
+            count = self.access.count(groups[0], None)
+        except QueryError:
+            return None  # e.g. Data Center refusing a key deleted since: the proof says which
+        if count != len(predicted):
+            log.info(
+                "%s: %d issues selected, %d expected from the cache: proving which are members",
+                self.access.name, count, len(predicted),
+            )  # fmt: skip
+            return None
+        return predicted
+
+    def finish(self, before: Cursor, selected: set[str], by_rule: dict[str, set[str]],
+               missing: frozenset[str], cached: set[str],
+               known: set[str]) -> PullResult:  # fmt: skip
+        """The members' missing pieces (joined unchanged, new epics' children, retagged)."""
         selected -= self.fetch(selected - cached - set(self.found))
         new_epics = {
             k for k in selected
@@ -304,7 +373,7 @@ class Puller:
         selected -= self.fetch(retag)
         self.count_all()
         points = self.finish_points(before.points, touched_only=True, selected=selected)
-        return self.result(selected, by_rule, points, frozenset(missing), incremental=True)
+        return self.result(selected, by_rule, points, missing, incremental=True)
 
     # --- points and the result ------------------------------------------------------------
     def finish_points(self, before: Mapping[str, str | None], *, touched_only: bool = False,

@@ -213,44 +213,77 @@ class EpicWriter:
             set(keys), fields, properties=prop if "property" in named else None
         )
         raw = {str(issue.get("key")): issue for issue in issues}
+        return {ref: self._values(ref, raw.get(ref.id)) for ref in refs}
+
+    def read_unsettled(
+        self, refs: Sequence[RecordRef], settled: Mapping[RecordRef, dict[str, FieldValue]]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Current values, reading only epics neither the pull read nor okr-sync settled.
+
+        When only the property and labels are named (``remote_link`` too, kept in the
+        property), an epic the pull read with its property this run is answered from that
+        read. A settled epic (everything wanted equals okr-sync's last confirmed write
+        there) that the pull did not see change is answered with those values, unread:
+        a label edit moves ``updated`` and so shows in the pull, and the entity property
+        is okr-sync's own, shown nowhere in Jira's UI. Comments, and links without the
+        property, are read as before: those are where humans write.
+        """
+        named = self._named
+        own = {"property", "label", *PROPERTY_EXTRAS} | (
+            {"remote_link"} if "property" in named else set()
+        )
+        if not named <= own:
+            return self.read(refs)
+        pulled = self.connector.pulled_epics
         out: dict[RecordRef, dict[str, FieldValue]] = {}
+        unread: list[RecordRef] = []
         for ref in refs:
-            current = raw.get(ref.id)
-            if current is None:
-                out[ref] = {}
-                continue
-            found = (current.get("properties") or {}).get(prop)
-            stored: dict[str, Any] = found if isinstance(found, dict) else {}
-            self._stored[ref] = stored
-            want = self._desired.get(ref, {})
-            issue_fields = current.get("fields") or {}
-            present = set(issue_fields.get("labels") or ())
-            values: dict[str, FieldValue] = {}
-            if "property" in named:
-                values["property"] = _comparable(stored)
-            if "label" in named:
-                # Only the labels okr-sync manages: an okr: label it would not add is not its business.
-                values["label"] = sorted(
-                    present & set(want["label"])
-                    if isinstance(want.get("label"), list)
-                    else {x for x in present if x.startswith(self.connector.config.label_prefix)}
-                )
-            if "remote_link" in named:
-                values["remote_link"] = (
-                    stored.get("remote_links") if "property" in named else self._links(ref.id)
-                )
-            if "comment" in named:
-                announced = latest_markers(
-                    self._comment_bodies(ref.id, issue_fields.get("comment"))
-                )
-                self._announced[ref] = announced
-                # Only the KRs the epic serves now: a marker of a KR unlinked since is history.
-                wanted = want.get("comment") if ref in self._desired else announced
-                values["comment"] = {
-                    kr: announced[kr].status for kr in sorted(wanted or {}) if kr in announced
-                } or None
-            out[ref] = values
+            raw = pulled.get(ref.id)
+            if raw is not None and isinstance(raw.get("properties"), dict):
+                out[ref] = self._values(ref, raw)
+            elif raw is None and ref in settled:
+                out[ref] = dict(settled[ref])
+            else:
+                unread.append(ref)
+        if unread:
+            out.update(self.read(unread))
         return out
+
+    def _values(self, ref: RecordRef, current: Mapping[str, Any] | None) -> dict[str, FieldValue]:
+        """The named fields' values in one epic's search JSON (``{}``: no such epic)."""
+        prop = self.connector.config.property_key
+        named = self._named
+        if current is None:
+            return {}
+        found = (current.get("properties") or {}).get(prop)
+        stored: dict[str, Any] = found if isinstance(found, dict) else {}
+        self._stored[ref] = stored
+        want = self._desired.get(ref, {})
+        issue_fields = current.get("fields") or {}
+        present = set(issue_fields.get("labels") or ())
+        values: dict[str, FieldValue] = {}
+        if "property" in named:
+            values["property"] = _comparable(stored)
+        if "label" in named:
+            # Only the labels okr-sync manages: an okr: label it would not add is not its business.
+            values["label"] = sorted(
+                present & set(want["label"])
+                if isinstance(want.get("label"), list)
+                else {x for x in present if x.startswith(self.connector.config.label_prefix)}
+            )
+        if "remote_link" in named:
+            values["remote_link"] = (
+                stored.get("remote_links") if "property" in named else self._links(ref.id)
+            )
+        if "comment" in named:
+            announced = latest_markers(self._comment_bodies(ref.id, issue_fields.get("comment")))
+            self._announced[ref] = announced
+            # Only the KRs the epic serves now: a marker of a KR unlinked since is history.
+            wanted = want.get("comment") if ref in self._desired else announced
+            values["comment"] = {
+                kr: announced[kr].status for kr in sorted(wanted or {}) if kr in announced
+            } or None
+        return values
 
     def _http(self, key: str) -> tuple[str, Any]:
         session = self.connector.session()

@@ -34,9 +34,13 @@ class NotionAccess(Protocol):
         ...
 
     def source_schema(self, ref: str, role: str) -> dict[str, Any]:
-        """The data source object as Notion returns it (read once per run)."""
+        """The data source object as Notion returns it (kept, or read once per run)."""
         ...
 
     def schema(self, ref: str, role: str, names: Any) -> Schema:
         """The configured property names resolved against the data source."""
+        ...
+
+    def fresh_schema(self, ref: str, role: str, names: Any) -> Schema:
+        """Like :meth:`schema`, from the data source as read in this run."""
         ...

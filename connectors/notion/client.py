@@ -6,14 +6,15 @@
 (idempotent: they set values) on 409/429/5xx/529, timeouts and connection
 errors, reads also on a body that is not valid JSON (a PATCH whose answer was
 cut may have landed: it is reported, as before), and comments only on 429/529,
-always honouring ``Retry-After``. A token bucket
-keeps a run under Notion's average of 3 requests per second, so a normal
-run meets no 429 at all.
+always honouring ``Retry-After``. A token bucket (thread-safe: page writes
+run a few at a time, see :meth:`NotionCaller.slots`) keeps a run under Notion's
+average of 3 requests per second, so a normal run meets no 429 at all.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,6 +48,16 @@ class NotionCaller(Caller):
                  sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
         super().__init__(source, max_retries=max_retries, max_wait=max_wait, sleep=sleep)
         self.bucket = TokenBucket(rate, burst=3, sleep=sleep)
+        #: Seconds an answered request took, smoothed (None before the first answer).
+        self.latency: float | None = None
+
+    def slots(self) -> int:
+        """Requests in flight that keep the throttle busy: rate × latency, plus one (at most 8).
+
+        One request at a time reaches only ``1 / latency`` per second (2 at 0.5 s);
+        the bucket, not the number of threads, keeps the rate at ``requests_per_second``.
+        """
+        return max(1, min(8, math.ceil(self.bucket.rate * (self.latency or 0.0)) + 1))
 
     def status(self, exc: BaseException) -> int | None:
         """The HTTP status of a notion-client error."""
@@ -81,7 +92,12 @@ class NotionCaller(Caller):
 
         def throttled(*a: Any, **k: Any) -> Any:
             self.bucket.acquire()
-            return func(*a, **k)
+            started = time.monotonic()
+            answer = func(*a, **k)
+            took = time.monotonic() - started
+            # Answered requests only: a timeout says nothing about the usual latency.
+            self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
+            return answer
 
         return super().call(what, throttled, *args, **kwargs)
 

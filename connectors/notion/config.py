@@ -116,6 +116,9 @@ class NotionConfig(ConnectorConfig):
     #: local base_url (a sandbox on loopback) may be driven faster.
     # Lower and upper bounds keep every setting usable as a time span (a huge one overflows).
     requests_per_second: float = Field(default=2.8, ge=0.01)
+    #: Page writes in flight at once (the throttle still sets the rate); default: enough
+    #: to keep it busy at the latency measured (rate × latency, plus one); 1: one at a time.
+    writes_in_flight: int | None = Field(default=None, ge=1, le=16)
     overlap_minutes: int = Field(default=2, ge=1, le=1440)
     max_retries: int = Field(default=6, ge=0, le=20)
     max_wait_seconds: float = Field(default=120.0, gt=0, le=86_400)

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 from connectors.notion.check import check_notion
 from connectors.notion.client import NotionCaller, property_items, query_pages
-from connectors.notion.config import NotionConfig
+from connectors.notion.config import ItemDatabase, NotionConfig
 from connectors.notion.config import id_in_url as _id_in_url
 from connectors.notion.items import row_reader, to_item
 from connectors.notion.okrs import (
@@ -53,6 +53,7 @@ from connectors.notion.okrs import (
     unread_links,
 )
 from connectors.notion.pages import PageWriter
+from connectors.notion.schemas import SchemaCache
 from okr_sync.errors import SourceError
 from okr_sync.interfaces import (
     CheckContext,
@@ -103,9 +104,10 @@ class NotionConnector:
             max_wait=config.max_wait_seconds, sleep=sleep,
         )  # fmt: skip
         self._client: Any = None
-        self._sources: dict[str, str] = {}
+        #: Data source ids and schemas: read this run, or kept from the last (checked).
+        self._cache = SchemaCache()
+        #: Schemas resolved against the config, by data source id (dropped on a re-read).
         self._schemas: dict[str, Schema] = {}
-        self._raw: dict[str, dict[str, Any]] = {}
         #: Pages of the last OKR pull, by record: what the target reads before writing.
         self.pages: dict[RecordRef, dict[str, Any]] = {}
         #: When the OKR pages were last read (client clock): refreshes look for later edits.
@@ -131,8 +133,8 @@ class NotionConnector:
 
     def data_source(self, ref: str, role: str) -> str:
         """A data source id from a database id, a data source id, or a Notion URL."""
-        if ref in self._sources:
-            return self._sources[ref]
+        if ref in self._cache.sources:
+            return self._cache.sources[ref]
         from notion_client.helpers import extract_notion_id
 
         ident = extract_notion_id(ref) or _id_in_url(ref)
@@ -145,29 +147,75 @@ class NotionConnector:
             if "object_not_found" not in str(exc):
                 raise
             try:  # perhaps a data source id
-                self.caller.call(
+                raw = self.caller.call(
                     f"read the {role} data source", client.data_sources.retrieve, ident
                 )
             except SourceError:
                 raise exc from None
-            self._sources[ref] = ident
+            self._cache.resolve(ref, ident, self.clock())
+            self._keep(ident, raw)
             return ident
         sources = database.get("data_sources") or []
         if len(sources) != 1:
             names = ", ".join(f"{s.get('name')} ({s.get('id')})" for s in sources) or "none"
             raise SourceError(self.name, f"the {role} database has {len(sources)} data sources ({names}); "
                               "put the data source id in the config")  # fmt: skip
-        self._sources[ref] = str(sources[0]["id"])
-        return self._sources[ref]
+        self._cache.resolve(ref, str(sources[0]["id"]), self.clock())
+        return self._cache.sources[ref]
 
     def source_schema(self, ref: str, role: str) -> dict[str, Any]:
-        """A database's data source object as Notion returns it (title, properties), read once."""
+        """A database's data source object (title, properties): kept, or read once a run."""
         source = self.data_source(ref, role)
-        if source not in self._raw:
-            self._raw[source] = self.caller.call(
-                f"read the {role} schema", self.client().data_sources.retrieve, source
-            )
-        return self._raw[source]
+        raw = self._cache.raw.get(source)
+        return raw if raw is not None else self._read_schema(source, role)
+
+    def fresh_source_schema(self, ref: str, role: str) -> dict[str, Any]:
+        """The data source object as read in this run (read now unless it was already)."""
+        source = self.data_source(ref, role)
+        if source not in self._cache.fresh:
+            return self._read_schema(source, role)
+        return self._cache.raw[source]
+
+    def fresh_schema(self, ref: str, role: str, names: Any) -> Schema:
+        """Like :meth:`schema`, from the data source as read in this run."""
+        self.fresh_source_schema(ref, role)
+        return self.schema(ref, role, names)
+
+    def _read_schema(self, source: str, role: str) -> dict[str, Any]:
+        raw = self.caller.call(
+            f"read the {role} schema", self.client().data_sources.retrieve, source
+        )
+        return self._keep(source, raw)
+
+    def _keep(self, source: str, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise SourceError(self.name, f"malformed data source {source} (not an object)")
+        self._schemas.pop(source, None)
+        return self._cache.keep(source, raw, self.clock())
+
+    def checked_query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
+        """:meth:`query`, then the kept schema checked against the pages (read again if they differ)."""
+        pages = self.query(ref, role, **body)
+        source = self.data_source(ref, role)
+        if source not in self._cache.fresh and pages and not self._cache.agrees(source, pages):
+            log.info("%s: the %s database's properties changed since its schema was read; "
+                     "reading it again", self.name, role)  # fmt: skip
+            self._read_schema(source, role)
+        return pages
+
+    # --- kept between runs (CachingConnector) ----------------------------------------
+    def restore(self, saved: str | None) -> None:
+        """Data source ids and schemas the last run kept (see :mod:`connectors.notion.schemas`)."""
+        self._cache.restore(saved, self.clock())
+        self._schemas.clear()
+
+    def to_save(self) -> str | None:
+        """Data source ids and schemas to keep for the next run."""
+        return self._cache.dump() if self._cache.sources or self._cache.raw else None
+
+    def write_slots(self) -> int:
+        """Page writes in flight: ``writes_in_flight``, or enough to keep the throttle busy."""
+        return self.config.writes_in_flight or self.caller.slots()
 
     def schema(self, ref: str, role: str, names: Any) -> Schema:
         """The checked schema of a database's data source.
@@ -196,14 +244,17 @@ class NotionConnector:
         self._read_at = self.clock()
         if not cfg.key_results:
             raise SourceError(self.name, "no key_results database in the config of this connection")
-        kr_schema = self.schema(cfg.key_results, "Key Results", cfg.key_result_properties)
+        # A kept schema is used only once the pages read agree with it (checked_query).
+        self.source_schema(cfg.key_results, "Key Results")
         objectives: list[Any] = []
         obj_pages: list[dict[str, Any]] = []
         if cfg.objectives:
+            self.source_schema(cfg.objectives, "Objectives")
+            obj_pages = self.checked_query(cfg.objectives, "Objectives")
             obj_schema = self.schema(cfg.objectives, "Objectives", cfg.objective_properties)
-            obj_pages = self.query(cfg.objectives, "Objectives")
             objectives = build_objectives(obj_pages, obj_schema)
-        kr_pages = self.query(cfg.key_results, "Key Results")
+        kr_pages = self.checked_query(cfg.key_results, "Key Results")
+        kr_schema = self.schema(cfg.key_results, "Key Results", cfg.key_result_properties)
         relations = self._full_relations(kr_pages, kr_schema, "initiatives")
         objective_ids = {str(p["id"]): o.id for p, o in zip(obj_pages, objectives, strict=True)}
         item_sources: dict[str, str | None] = {}
@@ -261,8 +312,8 @@ class NotionConnector:
         found: dict[str, Any] = {}
         for index, spec in enumerate(self.config.items):
             raw = self.source_schema(spec.database, "items")
-            reader = row_reader(spec, index, source_title(raw, f"items[{index}]"),
-                                raw.get("properties") or {}, source=self.name)  # fmt: skip
+            if _needs_options(spec, raw):  # options and status groups are not on the pages
+                self.fresh_source_schema(spec.database, "items")
             # Without a sort "Notion doesn't guarantee any particular sort order" (DOCS
             # query-a-data-source); created_time does not move when a row is edited
             # between two pages, and a row made meanwhile comes last.
@@ -270,7 +321,11 @@ class NotionConnector:
                 "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
                 **({"filter": spec.filter} if spec.filter else {}),
             }
-            for page in self.query(spec.database, "items", **body):
+            pages = self.checked_query(spec.database, "items", **body)
+            raw = self.source_schema(spec.database, "items")
+            reader = row_reader(spec, index, source_title(raw, f"items[{index}]"),
+                                raw.get("properties") or {}, source=self.name)  # fmt: skip
+            for page in pages:
                 if page.get("in_trash") is True or page.get("archived") is True:
                     continue  # Notion's queries leave trashed rows out; never count one
                 # By id: a row met twice while the pages of a query are read counts once.
@@ -353,3 +408,11 @@ class NotionConnector:
     def check(self, context: CheckContext) -> list[CheckResult]:
         """Preflight: token, shared databases, properties, status options (see :mod:`connectors.notion.check`)."""
         return check_notion(self, context)
+
+
+def _needs_options(spec: ItemDatabase, raw: Mapping[str, Any]) -> bool:
+    """Whether an item database's done state hangs on options (a status or select)."""
+    if spec.status is None:
+        return False
+    prop = (raw.get("properties") or {}).get(spec.status)
+    return not (isinstance(prop, Mapping) and prop.get("type") == "checkbox")

@@ -14,16 +14,24 @@ or never ran (the comment goes first, so a run that dies in between leaves its
 marker), even if a human edited the page since — and nothing is posted. The
 same change made again later (On track → At risk → On track → At risk) follows
 another marker, so it is announced again: at most one check-in per change.
+
+Writes run a few at a time (:mod:`okr_sync.engine.inflight`), never two on one
+page: a page's comment still goes before its PATCH. Status labels are checked
+against the options before anything is planned; when the schema is one kept from
+an earlier run (:mod:`connectors.notion.schemas`), it is read again before the
+first write of the run and every label is checked once more, so a label whose
+option was deleted since stops the writes before any is made.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connectors.notion.values import number, plain, write_value
-from okr_sync.errors import WriteError
+from okr_sync.errors import OkrSyncError, WriteError
 from okr_sync.interfaces import WriteSpec, okr_records
 from okr_sync.models import FieldValue, KrResult, Outcome, Record, RecordRef
 
@@ -57,8 +65,13 @@ class PageWriter:
         self.notes: list[str] = []
         self.comment = False
         self._text: dict[str, str] = {}
+        #: Status labels the plan may write, by record kind (checked before the first write).
+        self._labels: dict[str, set[str]] = {}
+        self._confirmed = False
+        self._blocked: str | None = None
+        self._lock = threading.Lock()
 
-    def _schema(self, kind: str) -> Schema:
+    def _schema(self, kind: str, *, fresh: bool = False) -> Schema:
         cfg = self.connector.config
         ref = cfg.key_results if kind == "key_result" else cfg.objectives
         names = cfg.key_result_properties if kind == "key_result" else cfg.objective_properties
@@ -67,7 +80,8 @@ class PageWriter:
             raise WriteError(
                 self.connector.name, f"no {role.lower()} database is configured to write to"
             )
-        return self.connector.schema(ref, role, names)
+        read = self.connector.fresh_schema if fresh else self.connector.schema
+        return read(ref, role, names)
 
     def desired(self, outcome: Outcome, spec: WriteSpec) -> list[Record]:
         """Records per page, only with writable properties; unknown status labels stop everything.
@@ -76,6 +90,9 @@ class PageWriter:
             WriteError: a configured property is missing or a status label is not an option.
         """
         self.notes = []
+        self._labels = {}
+        self._confirmed = False
+        self._blocked = None
         records = okr_records(outcome, spec)
         # A check-in comment is not a field of its own: it goes with a status change.
         self.comment = "comment" in spec.key_results
@@ -103,13 +120,14 @@ class PageWriter:
             labels = {
                 r.fields["status"] for r in records if r.ref.kind == kind and r.fields.get("status")
             }
+            if "status" not in fields:
+                continue
+            self._labels[kind] = labels
+            if missing_status_options(schema, labels):  # perhaps added since the schema was kept
+                schema = self._schema(kind, fresh=True)
             unknown = missing_status_options(schema, labels)
-            if "status" in fields and unknown:
-                problems.append(
-                    f"the {schema.database} database's {schema.resolved['status']!r} has no option "
-                    f"{', '.join(map(repr, unknown))} (it has: {', '.join(schema.options('status')) or 'none'}); "
-                    "add the option in Notion or map the label under status.labels in the config"
-                )
+            if unknown:
+                problems.append(_missing(schema, unknown))
         if problems:
             raise WriteError(
                 self.connector.name, "; ".join(problems) + " — nothing was written to Notion"
@@ -150,9 +168,34 @@ class PageWriter:
             out[ref] = values
         return out
 
+    def confirm(self) -> None:
+        """Before the first write: every status label against the options Notion has now.
+
+        Thread-safe and done once per plan; a label with no option (or a schema that
+        cannot be read) blocks every write of the run, before any is made.
+        """
+        with self._lock:
+            if self._confirmed:
+                return
+            problems: list[str] = []
+            try:
+                for kind, labels in self._labels.items():
+                    schema = self._schema(kind, fresh=True)  # no request if read this run
+                    unknown = missing_status_options(schema, labels)
+                    if unknown:
+                        problems.append(_missing(schema, unknown))
+            except OkrSyncError as exc:
+                problems.append(f"reading the status options before writing failed: {exc}")
+            if problems:
+                self._blocked = "; ".join(problems) + " — nothing was written to Notion"
+            self._confirmed = True
+
     def write(self, ref: RecordRef, values: Mapping[str, FieldValue]) -> None:
         """Comment first (de-duplicated), then one PATCH with every changed property."""
         connector = self.connector
+        self.confirm()
+        if self._blocked:
+            raise WriteError(connector.name, self._blocked)
         page = connector.pages.get(ref)
         if page is None:
             raise WriteError(connector.name, f"no Notion page for {ref.id}")
@@ -163,8 +206,10 @@ class PageWriter:
                 self._comment(ref.id, page, str(before), str(values["status"]))
         properties: dict[str, Any] = {}
         for field, value in values.items():
-            logical = FIELD_TO_LOGICAL[field]
-            name = schema.resolved[logical]
+            name = schema.resolved.get(FIELD_TO_LOGICAL[field], "")
+            if name not in schema.properties:  # gone since the pages were read
+                raise WriteError(connector.name, f"the {schema.database} database has no "
+                                 f"property for {field} any more; {ref.id} was not written")  # fmt: skip
             kind = str(schema.properties[name]["type"])
             properties[name] = write_value(kind, value, database=schema.database, name=name)
         if properties:
@@ -219,6 +264,14 @@ class PageWriter:
             f"comment on {kr_id}", client.comments.create, parent={"page_id": page_id},
             rich_text=[{"type": "text", "text": {"content": text[:2000]}}], idempotent=False, write=True,
         )  # fmt: skip
+
+
+def _missing(schema: Schema, unknown: Sequence[str]) -> str:
+    return (
+        f"the {schema.database} database's {schema.resolved['status']!r} has no option "
+        f"{', '.join(map(repr, unknown))} (it has: {', '.join(schema.options('status')) or 'none'}); "
+        "add the option in Notion or map the label under status.labels in the config"
+    )
 
 
 def _check_in(kr: KrResult, label: str) -> str:

@@ -3,12 +3,13 @@
 - While pulling and planning nothing has been written yet, so Ctrl-C stops at
   once (no run is recorded, or one left ``running`` that the next run marks
   ``interrupted``).
-- Once the writes have begun, the first Ctrl-C lets the write under way finish
-  and starts no other: the engine asks ``should_stop`` before each write, and a
+- Once the writes have begun, the first Ctrl-C lets the writes under way finish
+  (a target may have a few in flight: see :mod:`okr_sync.engine.inflight`) and
+  starts no other: the engine asks ``should_stop`` before each write, and a
   write never begun leaves nothing pending, so the next run makes it as an
   ordinary change (never mistaken for a human edit). The run is recorded as
   ``stopped``, with its cursors and snapshots, like any finished run.
-- A second Ctrl-C aborts at once. The write under way was noted as ``started``
+- A second Ctrl-C aborts at once. Each write under way was noted as ``started``
   before its request went out, so whether or not it landed, the next run finds
   out, as after a crash (see RELIABILITY.md, "Crashes").
 
@@ -63,7 +64,7 @@ class SyncInterrupt:
         if not self.writing or self.presses > 1:
             raise KeyboardInterrupt
         _say(
-            "stopping: the write under way finishes and no other starts; "
+            "stopping: the writes under way finish and no other starts; "
             "the next sync makes the rest (Ctrl-C again to abort at once)"
         )
 

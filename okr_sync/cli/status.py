@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 import sys
@@ -89,7 +88,8 @@ def run_rows(
     """The latest runs, newest first, with what each changed and what failed."""
     rows = []
     for run in state.runs(limit):
-        summary = json.loads(run["summary"]) if run["summary"] else {}
+        # The stored text leaves out what the run's snapshots keep: read it whole.
+        summary = (state.run_summary(run["id"]) or {}) if run["summary"] else {}
         changes = state.run_changes(run["id"])
         applied = [c for c in changes if c["result"] == "applied"]
         # A run that died has no summary: its logged changes still tell what it wrote.

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from okr_sync.core.plan import ConflictPolicy, plan_target
+from okr_sync.engine.inflight import Entry, InFlight
 from okr_sync.errors import OkrSyncError
-from okr_sync.interfaces import RefreshableTarget, WriteTarget
+from okr_sync.interfaces import RefreshableTarget
 from okr_sync.models import (
     ChangeAction,
     FieldChange,
@@ -132,7 +133,13 @@ class Applier:
         on_write: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Applied:
-        """Write the plan record by record; one failing record never stops the others."""
+        """Write the plan record by record; one failing record never stops the others.
+
+        A target that allows it has a few writes in flight at once
+        (:mod:`okr_sync.engine.inflight`); every state-store call stays on this
+        thread, each intent noted before its request goes out and each result
+        recorded, in the plan's order, once it is back.
+        """
         done = Applied(failures=failures)
         skipped = [c for c in plan.changes if c.action is ChangeAction.SKIP]
         if skipped:
@@ -140,55 +147,73 @@ class Applier:
         groups = plan.writes()
         carried: list[FieldChange] = list(skipped)
         order = list(groups)
-        for number, (name, ref) in enumerate(order, start=1):
-            if should_stop is not None and should_stop():
-                # Checked before the intent is noted: a write never begun leaves
-                # nothing pending, so the next run sees no human edit in it.
-                done.left = len(groups) - number + 1
-                log.warning(
-                    "stop requested: %d of %d write(s) not started, left for the next run",
-                    done.left, len(groups),
-                    extra={"event": "stopped", "left": done.left, "run_id": run_id},
-                )  # fmt: skip
-                carried += [c for key in order[number - 1 :] for c in groups[key]]
-                break
-            unchecked = self._refresh(name, order, number - 1)
-            if unchecked is not None:
-                # A human edit since the read could not be ruled out: writing now might
-                # overwrite it unseen, so the record waits for the next run.
-                carried += groups[(name, ref)]
-                error = f"not written: re-reading what changed since the read failed: {unchecked}"
-                self._failed(run_id, name, ref, groups[(name, ref)], error, done)
-                continue
-            changes = self._recheck(name, ref, groups[(name, ref)])
-            carried += changes
-            late_skips = [c for c in changes if c.action is ChangeAction.SKIP]
-            if late_skips:
-                self.state.record_changes(run_id, late_skips, "skipped")
-            to_write = [c for c in changes if c.action is not ChangeAction.SKIP]
-            if to_write:
-                self._write(run_id, name, ref, to_write, done)
+
+        def record(entry: Entry) -> None:
+            if entry.wrote:
+                self._recorded(run_id, entry, done)
             if on_write:
-                on_write(number, len(groups))
+                on_write(entry.number, len(groups))
+
+        flight = InFlight(self.connectors, record)
+        try:
+            for number, (name, ref) in enumerate(order, start=1):
+                if should_stop is not None and should_stop():
+                    # Checked before the intent is noted: a write never begun leaves
+                    # nothing pending, so the next run sees no human edit in it. The
+                    # writes already in flight end and are recorded below.
+                    done.left = len(groups) - number + 1
+                    log.warning(
+                        "stop requested: %d of %d write(s) not started, left for the next run",
+                        done.left, len(groups),
+                        extra={"event": "stopped", "left": done.left, "run_id": run_id},
+                    )  # fmt: skip
+                    carried += [c for key in order[number - 1 :] for c in groups[key]]
+                    break
+                unchecked = self._refresh(name, order, number - 1)
+                if unchecked is not None:
+                    # A human edit since the read could not be ruled out: writing now might
+                    # overwrite it unseen, so the record waits for the next run.
+                    carried += groups[(name, ref)]
+                    error = (
+                        f"not written: re-reading what changed since the read failed: {unchecked}"
+                    )
+                    flight.add(Entry(number, name, ref, groups[(name, ref)]))
+                    self._failed(run_id, name, ref, groups[(name, ref)], error, done)
+                    continue
+                changes = self._recheck(name, ref, groups[(name, ref)])
+                carried += changes
+                late_skips = [c for c in changes if c.action is ChangeAction.SKIP]
+                if late_skips:
+                    self.state.record_changes(run_id, late_skips, "skipped")
+                to_write = [c for c in changes if c.action is not ChangeAction.SKIP]
+                if not to_write:
+                    flight.add(Entry(number, name, ref, []))
+                    continue
+                # The intent is noted before the request goes out (a kill between the
+                # two must not make okr-sync's own value look like a human's next time).
+                self.state.record_intent(run_id, to_write)
+                flight.start(
+                    Entry(number, name, ref, to_write), {c.field: c.after for c in to_write}
+                )
+        except BaseException:
+            flight.abandon()
+            raise
+        flight.drain()
         done.plan = Plan(changes=tuple(carried))
         return done
 
-    def _write(
-        self, run_id: int, name: str, ref: RecordRef, changes: list[FieldChange], done: Applied
-    ) -> None:
-        target: WriteTarget = self.connectors[name]
-        values = {c.field: c.after for c in changes}
-        self.state.record_intent(run_id, changes)
-        try:
-            target.write_record(ref, values)
-        except Exception as exc:  # one failing record never stops the others
-            self._failed(run_id, name, ref, changes, _error_text(exc), done)
+    def _recorded(self, run_id: int, entry: Entry, done: Applied) -> None:
+        """A write's result, once it is back: applied, or failed with its reason."""
+        name, ref, changes = entry.name, entry.ref, entry.changes
+        if entry.error is not None:  # one failing record never stops the others
+            self._failed(run_id, name, ref, changes, _error_text(entry.error), done)
             return
         done.writes += 1
         self.state.record_changes(run_id, changes, "applied")
+        fields = [c.field for c in changes]
         log.info(
-            "wrote %s %s: %s", name, ref.id, ", ".join(values),
-            extra={"event": "write", "target": name, "record": ref.id, "fields": sorted(values)},
+            "wrote %s %s: %s", name, ref.id, ", ".join(fields),
+            extra={"event": "write", "target": name, "record": ref.id, "fields": sorted(fields)},
         )  # fmt: skip
 
     def _failed(

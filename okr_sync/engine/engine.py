@@ -25,16 +25,18 @@ from okr_sync.core.forecast import observations_from_history
 from okr_sync.core.periods import Period, PeriodEvents, ended_krs, kr_period, period_events
 from okr_sync.core.plan import TargetPlan, merge, plan_target, values_equal
 from okr_sync.core.rollup import check_tree
-from okr_sync.engine import report
+from okr_sync.engine import caches, report
 from okr_sync.engine.apply import Applier, log_conflict
 from okr_sync.engine.collector import collector_paused
 from okr_sync.engine.pull import Puller, describe, not_found
 from okr_sync.errors import ConfigError, OkrSyncError, Problem
-from okr_sync.interfaces import OkrSource, WriteTarget
+from okr_sync.interfaces import OkrSource, SettlingTarget, WriteTarget
 from okr_sync.models import (
+    FieldValue,
     OkrTree,
     Outcome,
     Plan,
+    Record,
     RecordRef,
     RunSummary,
     WriteFailure,
@@ -142,6 +144,7 @@ class Engine:
     def compute(self) -> Computed:
         """Pull, link and compute; nothing is written anywhere."""
         started = self.now()
+        caches.restore(self.loaded, self.connectors, self.state)  # e.g. Notion's schemas
         tree = self._okr_tree()
         requests = self.puller.requests(tree)
         pulled = self.puller.pull(requests, started)
@@ -225,16 +228,33 @@ class Engine:
                     if fields:
                         records.append(record.model_copy(update={"fields": fields}))
                 side = "read"
-                current = target.read_records([r.ref for r in records])
+                last = self.state.last_written(name)
+                refs = [r.ref for r in records]
+                if isinstance(target, SettlingTarget):
+                    current = target.read_unsettled(refs, self._settled(name, records, last))
+                else:
+                    current = target.read_records(refs)
             except Exception as exc:  # one broken target never stops the others
                 self._target_failed(computed, name, side, describe(exc))
                 continue
             computed.notes += list(getattr(target, "plan_notes", None) or ())
-            tplan = plan_target(
-                name, records, current, self.state.last_written(name), self.cfg.conflicts
-            )
+            tplan = plan_target(name, records, current, last, self.cfg.conflicts)
             computed.target_plans[name] = self._keep_accepted(name, tplan)
         return merge(list(computed.target_plans.values()))
+
+    def _settled(
+        self, name: str, records: list[Record], last: Mapping[tuple[RecordRef, str], Any]
+    ) -> dict[RecordRef, dict[str, FieldValue]]:
+        """Records whose every wanted value is okr-sync's one confirmed write there."""
+        accepted = self.state.accepted(name)
+        return {
+            r.ref: dict(r.fields) for r in records
+            if all(
+                (r.ref, f) not in accepted and len(last.get((r.ref, f), ())) == 1
+                and values_equal(last[(r.ref, f)][0], v)
+                for f, v in r.fields.items()
+            )
+        }  # fmt: skip
 
     def _target_failed(self, computed: Computed, name: str, side: str, error: str) -> None:
         if computed.source_errors.get(name) == error:  # the same cause, reported by the pull
@@ -401,7 +421,7 @@ class Engine:
             outcome,
             computed.snapshots,
             computed.outcome.objectives,
-            computed.cursors,
+            computed.cursors | caches.to_save(self.loaded, self.connectors),
             computed.caches,
             periods=computed.periods,
         )

@@ -20,6 +20,7 @@ from okr_sync.core.evaluate import KrSnapshot
 from okr_sync.models import ObjectiveResult
 from okr_sync.state.database import Database
 from okr_sync.state.schema import provenance_key
+from okr_sync.state.snapshots import COVERS
 
 _COLUMNS = (
     "kind", "id", "day", "at", "title", "measure", "progress", "expected", "current", "done",
@@ -45,8 +46,7 @@ class BackfillRecords:
     def synced_days(self, kind: str = "kr") -> dict[str, set[dt.date]]:
         """Per id, the (UTC) days on which a sync recorded a snapshot of it."""
         rows = self._db.execute(
-            "SELECT s.id, r.started_at FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "WHERE s.kind = ?",
+            f"SELECT s.id, r.started_at FROM snapshots s JOIN runs r ON {COVERS} WHERE s.kind = ?",
             (kind,),
         )
         out: dict[str, set[dt.date]] = {}

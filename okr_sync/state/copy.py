@@ -25,20 +25,22 @@ from okr_sync.state.store import StateStore
 #: Every table a store keeps, in an order that respects references, with its columns.
 #: ``changes`` carries its ``rowid``: the change log's order is part of the history.
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("runs", ("id", "started_at", "finished_at", "dry_run", "outcome", "summary", "reason")),
+    ("runs", (
+        "id", "started_at", "finished_at", "dry_run", "outcome", "summary", "reason", "paces",
+    )),
     ("provenances", ("key", "json")),
     ("snapshots", (
         "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
         "total", "status", "stale", "error", "item_count", "fingerprint", "sources",
         "provenance", "start", "target", "period_start", "period_end", "closed",
-        "forecast_p10", "forecast_p50", "forecast_p90",
+        "forecast_p10", "forecast_p50", "forecast_p90", "last_run", "seq", "detail", "pace",
     )),
     ("changes", (
         "rowid", "run_id", "target", "kind", "record", "owner", "field", "before", "after",
         "last_written", "conflict", "action", "result", "error",
     )),
     ("written", ("target", "kind", "record", "field", "value", "run_id", "written_at")),
-    ("pending", ("target", "kind", "record", "field", "value")),
+    ("pending", ("target", "kind", "record", "field", "value", "prior")),
     ("accepted", (
         "target", "kind", "record", "field", "owner", "value", "run_id", "accepted_at",
     )),

@@ -22,6 +22,7 @@ from typing import Any
 
 from okr_sync.core.periods import FinalValue, LastInputs, PeriodEvents
 from okr_sync.state.database import Database
+from okr_sync.state.snapshots import COVERS, expected
 
 __all__ = ["PeriodEvents", "PeriodRecords"]
 
@@ -70,16 +71,18 @@ class PeriodRecords:
         for kr_id in missing:
             after_end = (ended[kr_id] + dt.timedelta(days=1)).isoformat()
             row = self._db.execute(
-                "SELECT s.run_id, r.started_at, s.progress, s.current, s.status, s.expected, "
-                "s.start, s.target FROM snapshots s JOIN runs r ON r.id = s.run_id "
+                "SELECT r.id, r.started_at, s.progress, s.current, s.status, s.expected, "
+                f"s.start, s.target, s.pace, r.paces FROM snapshots s JOIN runs r ON {COVERS} "
                 "WHERE s.kind = 'kr' AND s.id = ? AND s.stale = 0 AND s.error IS NULL "
                 "AND s.progress IS NOT NULL AND r.started_at < ? "
-                "ORDER BY s.run_id DESC LIMIT 1",
+                "ORDER BY r.id DESC LIMIT 1",
                 (kr_id, after_end),
             ).fetchone()
             if row is not None:
                 keys = ("run", "at", "progress", "current", "status", "expected", "start", "target")
-                out[kr_id] = _final(dict(zip(keys, row, strict=True)), "run", "at")
+                rec = dict(zip(keys, row, strict=False))
+                rec["expected"] = expected(rec["expected"], row[-2], row[-1])
+                out[kr_id] = _final(rec, "run", "at")
         return out
 
     def closures(self) -> dict[str, dict[str, Any]]:
@@ -92,8 +95,9 @@ class PeriodRecords:
     def last_inputs(self) -> dict[str, LastInputs]:
         """For each KR, the start and target its latest snapshot was computed against."""
         rows = self._db.execute(
-            "SELECT s.id, s.run_id, r.started_at, s.start, s.target FROM snapshots s "
-            "JOIN runs r ON r.id = s.run_id "
+            # A row's span ends at the latest run that held its values.
+            "SELECT s.id, s.last_run, r.started_at, s.start, s.target FROM snapshots s "
+            "JOIN runs r ON r.id = s.last_run "
             "JOIN (SELECT id, MAX(run_id) AS run_id FROM snapshots WHERE kind = 'kr' "
             "      GROUP BY id) latest ON s.id = latest.id AND s.run_id = latest.run_id "
             "WHERE s.kind = 'kr'"

@@ -19,6 +19,7 @@ from okr_sync.core.progress import Previous
 from okr_sync.models import WORK_ITEM, FieldValue, RecordRef, WorkItem
 from okr_sync.state.backfilled import backfilled_rows
 from okr_sync.state.database import Database
+from okr_sync.state.snapshots import COVERS, expected, whole_summary
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,7 @@ class StateQueries:
         row = self._db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None or row[0] is None:
             return None
-        summary: dict[str, Any] = json.loads(row[0])
-        return summary
+        return whole_summary(self._db, run_id, row[0])
 
     # --- snapshots -------------------------------------------------------------
     def previous(self) -> dict[str, Previous]:
@@ -146,10 +146,10 @@ class StateQueries:
         )
         sql = (
             "SELECT r.started_at, s.id, s.title, s.progress, s.expected, s.current, s.done, "
-            "s.total, s.status, s.stale, s.error, s.run_id, s.measure, p.json, "
+            "s.total, s.status, s.stale, s.error, r.id, s.measure, p.json, "
             "s.start, s.target, s.period_start, s.period_end, s.closed, "
-            "s.forecast_p10, s.forecast_p50, s.forecast_p90 "
-            "FROM snapshots s JOIN runs r ON r.id = s.run_id "
+            "s.forecast_p10, s.forecast_p50, s.forecast_p90, s.pace, r.paces "
+            f"FROM snapshots s JOIN runs r ON {COVERS} "
             f"LEFT JOIN provenances p ON p.key = s.provenance{unnumbered} WHERE s.kind = ?"
         )
         args: list[Any] = [kind]
@@ -181,9 +181,10 @@ class StateQueries:
             "closed_reason",
         )
         synced = []
-        for row in self._db.execute(sql + " ORDER BY s.run_id, s.id", args):
+        for row in self._db.execute(sql + " ORDER BY r.id, s.id", args):
             entry = {**dict(zip(keys, row[: len(keys)], strict=True)), "origin": "synced"}
-            p10, p50, p90 = row[len(keys) :]
+            p10, p50, p90, pace, paces = row[len(keys) :]
+            entry["expected"] = expected(entry["expected"], pace, paces)
             entry["forecast"] = None if p50 is None else [p10, p50, p90]
             # A closed KR: its period ended, the numbers are its final ones.
             entry["closed"] = entry["closed_reason"] is not None
@@ -212,8 +213,9 @@ class StateQueries:
         """The provenance (JSON text) of every snapshot of one run, by KR or objective id."""
         rows = self._db.execute(
             "SELECT s.id, p.json FROM snapshots s JOIN provenances p ON p.key = s.provenance "
-            "WHERE s.run_id = ? AND s.kind = ?",
-            (run_id, kind),
+            f"JOIN runs r ON r.id = ? AND {COVERS} "
+            "WHERE s.last_run >= ? AND s.run_id <= ? AND s.kind = ?",
+            (run_id, run_id, run_id, kind),
         )
         return {r[0]: r[1] for r in rows}
 
@@ -222,16 +224,22 @@ class StateQueries:
         """Values okr-sync wrote to each field of a target.
 
         The last confirmed value comes first, then a value whose write was
-        started but never confirmed (a crash in between), if any.
+        started but never confirmed (a crash in between, or a write that failed),
+        if any, and then the value the field held when that write was planned: a
+        field still holding it was left untouched (the write never landed), which
+        is no human edit either.
         """
         out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
-        for table in ("written", "pending"):
-            rows = self._db.execute(
-                f"SELECT kind, record, field, value FROM {table} WHERE target = ?", (target,)
-            )
-            for k, rec, f, v in rows:
-                key = (RecordRef(kind=k, id=rec), f)
-                out[key] = (*out.get(key, ()), _load(v))
+        for k, rec, f, v in self._db.execute(
+            "SELECT kind, record, field, value FROM written WHERE target = ?", (target,)
+        ):
+            out[(RecordRef(kind=k, id=rec), f)] = (_load(v),)
+        for k, rec, f, v, prior in self._db.execute(
+            "SELECT kind, record, field, value, prior FROM pending WHERE target = ?", (target,)
+        ):
+            key = (RecordRef(kind=k, id=rec), f)
+            held = () if prior is None else (_load(prior),)
+            out[key] = (*out.get(key, ()), _load(v), *held)
         return out
 
     def pending_fields(self, target: str) -> set[tuple[RecordRef, str]]:

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 
+from okr_sync.state import snapshots
 from okr_sync.state.database import Database
 
 
@@ -196,6 +197,37 @@ def _m0009_forecasts(db: Database) -> None:
         db.execute(db.ddl(f"ALTER TABLE snapshots ADD COLUMN {column} {{real}}"))
 
 
+def _m0010_snapshot_spans(db: Database) -> None:
+    # A snapshot is kept once per value, for the span of runs that held it (run_id to
+    # last_run), and a run's summary no longer repeats its KRs' and objectives' numbers:
+    # they are rebuilt from the rows (okr_sync.state.snapshots), which keep what the
+    # summary held beyond their columns (detail) and the entries' order (seq).
+    # Expected progress moves with every run although nothing else does: each run keeps
+    # its distinct values once (runs.paces) and a row names its place there (pace).
+    for column, kind in (
+        ("last_run", "INTEGER"), ("seq", "INTEGER"), ("detail", "TEXT"), ("pace", "INTEGER"),
+    ):  # fmt: skip
+        db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {kind}")
+    db.execute("ALTER TABLE runs ADD COLUMN paces TEXT")
+    db.execute("UPDATE snapshots SET last_run = run_id")
+    # The rows a run holds (a summary rebuilt, the next run's comparison) by their span's end.
+    db.execute("CREATE INDEX snapshots_by_last_run ON snapshots(last_run)")
+    snapshots.convert(db)
+
+
+def _m0011_pending_prior(db: Database) -> None:
+    # What the field held when a write still pending was planned (JSON; NULL: unknown).
+    # A write that failed for good leaves its value pending; the field still holding the
+    # value it held before is no human edit (nothing was written, nobody changed it), and
+    # without this the next run saw a false conflict (with `skip`, never wrote it at all).
+    db.execute("ALTER TABLE pending ADD COLUMN prior TEXT")
+    db.execute(
+        "UPDATE pending SET prior = (SELECT c.before FROM changes c WHERE c.target = "
+        "pending.target AND c.kind = pending.kind AND c.record = pending.record AND c.field "
+        "= pending.field AND c.result IN ('started', 'failed') ORDER BY c.run_id DESC LIMIT 1)"
+    )
+
+
 #: Named migrations, applied in order; never edit or reorder a released one.
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -207,4 +239,6 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0007_backfilled_snapshots", _m0007_backfilled_snapshots),
     ("0008_closed_krs_and_target_changes", _m0008_closed_krs_and_target_changes),
     ("0009_forecasts", _m0009_forecasts),
+    ("0010_snapshot_spans", _m0010_snapshot_spans),
+    ("0011_pending_prior", _m0011_pending_prior),
 ]

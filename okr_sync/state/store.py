@@ -38,6 +38,7 @@ from okr_sync.models import (
     RecordRef,
     RunSummary,
 )
+from okr_sync.state import snapshots as snapshot_rows
 from okr_sync.state.backfilled import BackfillRecords
 from okr_sync.state.database import Database, SqliteDatabase
 from okr_sync.state.periods import PeriodRecords
@@ -63,15 +64,7 @@ def _now() -> str:
 
 _FIELD_KEY = ("target", "kind", "record", "field")
 _WRITTEN_COLUMNS = (*_FIELD_KEY, "value", "run_id", "written_at")
-_KR_COLUMNS = (
-    "run_id", "kind", "id", "title", "measure", "progress", "expected", "current", "done",
-    "total", "status", "stale", "error", "item_count", "fingerprint", "sources", "provenance",
-    "start", "target", "period_start", "period_end", "closed",
-    "forecast_p10", "forecast_p50", "forecast_p90",
-)  # fmt: skip
-_OBJECTIVE_COLUMNS = (
-    "run_id", "kind", "id", "title", "progress", "expected", "status", "stale", "error",
-)  # fmt: skip
+_KR_COLUMNS = snapshot_rows.COMPUTED
 _CHANGE_COLUMNS = (
     "run_id", "target", "kind", "record", "owner", "field", "before", "after", "last_written",
     "conflict", "action", "result", "error",
@@ -235,73 +228,45 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
         assert summary.run_id is not None
         snapshots = list(snapshots)
         finished = (summary.finished_at or dt.datetime.now(dt.UTC)).isoformat()
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET finished_at=?, outcome=?, summary=? WHERE id=?",
-                (
-                    finished,
-                    outcome,
-                    # The KRs' provenance is kept with the snapshots, once.
-                    self.redact(
-                        summary.model_dump_json(
-                            exclude={"plan": True, "key_results": {"__all__": {"provenance"}}}
-                        )
-                    ),
-                    summary.run_id,
-                ),
+        # The summary as it was always recorded (the KRs' provenance is kept with the
+        # snapshots); its KR and objective entries are kept by the snapshot rows.
+        full = json.loads(
+            self.redact(
+                summary.model_dump_json(
+                    exclude={"plan": True, "key_results": {"__all__": {"provenance"}}}
+                )
             )
-            texts = {s.result.kr_id: s.result.provenance.model_dump_json() for s in snapshots}
+        )
+        texts = {s.result.kr_id: s.result.provenance.model_dump_json() for s in snapshots}
+        rows = [
+            dict(zip(_KR_COLUMNS, (
+                "kr", s.result.kr_id, s.result.title, s.result.measure, s.result.progress,
+                s.result.expected, s.result.current, s.result.done, s.result.total,
+                s.result.status, int(s.result.stale), self._text(s.result.error), s.item_count,
+                s.fingerprint, ",".join(sorted(s.sources)), provenance_key(texts[s.result.kr_id]),
+                s.result.start, s.result.target,
+                s.period[0].isoformat() if s.period[0] else None,
+                s.period[1].isoformat() if s.period[1] else None,
+                self._text(s.result.closed), *_forecast_columns(s.result),
+            ), strict=True))
+            for s in snapshots
+        ] + [
+            dict.fromkeys(_KR_COLUMNS) | {
+                "kind": "objective", "id": o.objective_id, "title": o.title,
+                "progress": o.progress, "expected": o.expected, "status": o.status,
+                "stale": int(o.stale), "error": self._text(o.error),
+            }
+            for o in objectives
+        ]  # fmt: skip
+        with self.transaction() as db:
             db.executemany(
                 "INSERT INTO provenances (key, json) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 [(provenance_key(t), t) for t in texts.values()],
             )
-            db.executemany(
-                upsert("snapshots", _KR_COLUMNS, ("run_id", "kind", "id")),
-                [
-                    (
-                        summary.run_id,
-                        "kr",
-                        s.result.kr_id,
-                        s.result.title,
-                        s.result.measure,
-                        s.result.progress,
-                        s.result.expected,
-                        s.result.current,
-                        s.result.done,
-                        s.result.total,
-                        s.result.status,
-                        int(s.result.stale),
-                        self._text(s.result.error),
-                        s.item_count,
-                        s.fingerprint,
-                        ",".join(sorted(s.sources)),
-                        provenance_key(texts[s.result.kr_id]),
-                        s.result.start,
-                        s.result.target,
-                        s.period[0].isoformat() if s.period[0] else None,
-                        s.period[1].isoformat() if s.period[1] else None,
-                        self._text(s.result.closed),
-                        *_forecast_columns(s.result),
-                    )
-                    for s in snapshots
-                ],
-            )
-            db.executemany(
-                upsert("snapshots", _OBJECTIVE_COLUMNS, ("run_id", "kind", "id")),
-                [
-                    (
-                        summary.run_id,
-                        "objective",
-                        o.objective_id,
-                        o.title,
-                        o.progress,
-                        o.expected,
-                        o.status,
-                        int(o.stale),
-                        self._text(o.error),
-                    )
-                    for o in objectives
-                ],
+            text, paces = snapshot_rows.record(db, summary.run_id, full, rows)
+            db.execute(
+                "UPDATE runs SET finished_at=?, outcome=?, summary=?, paces=? WHERE id=?",
+                (finished, outcome, text, paces, summary.run_id),
             )
             db.executemany(
                 upsert(
@@ -330,14 +295,18 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
         """Note values about to be written, before the request goes out.
 
         Besides the pending value (so okr-sync's own value never looks like a
-        human edit after a crash), each change is logged as ``started`` with the
-        value the target held: if the process dies before the target confirms,
+        human edit after a crash) and the value the field held (so neither does the
+        untouched field after a write that failed), each change is logged as
+        ``started`` with that value: if the process dies before the target confirms,
         a human's value that the write replaces is still in the history.
         """
         with self.transaction() as db:
             db.executemany(
-                upsert("pending", (*_FIELD_KEY, "value"), _FIELD_KEY),
-                [(c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after)) for c in changes],
+                upsert("pending", (*_FIELD_KEY, "value", "prior"), _FIELD_KEY),
+                [
+                    (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), _dump(c.before))
+                    for c in changes
+                ],
             )
             self._log(db, run_id, changes, "started", None)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandboxes.jira.catalog import CATEGORIES, EPIC_LINK, ISSUE_TYPES, STATUSES
@@ -87,6 +87,8 @@ class JqlEvaluator:
     def __init__(self, store: JiraStore) -> None:
         self.store = store
         self.cloud = store.mode == "cloud"
+        #: Whether a compiled query read the clock (a relative date): set by :meth:`compile`.
+        self.uses_clock = False
 
     def search(self, jql: str) -> list[StoredIssue]:
         """Parse, validate and run ``jql``; raises ``JqlError`` like Jira's 400."""
@@ -219,7 +221,13 @@ class JqlEvaluator:
         return None
 
     def _date(self, v: Value, c: Clause) -> datetime:
-        return parse_date_literal(v, c.field, self.store.now(), self.store.user_zone)
+        now = self.store.now()
+        found = parse_date_literal(v, c.field, now, self.store.user_zone)
+        # A period ("-15m") moves with the clock: its results cannot be cached for later.
+        later = now + timedelta(microseconds=1)
+        if parse_date_literal(v, c.field, later, self.store.user_zone) != found:
+            self.uses_clock = True
+        return found
 
     def _text(self, c: Clause, name: str) -> Predicate:
         self._ops(c, ("~", "!~"))

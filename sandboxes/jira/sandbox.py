@@ -207,6 +207,11 @@ class JiraSandbox(LoopbackSandbox):
         with self.store.lock:
             return self.store.move_issue(key, project)
 
+    def set_count_error(self, error: int) -> None:
+        """Make ``approximate-count`` answer ``error`` more (or fewer) than match: a stale count."""
+        with self.store.lock:
+            self.store.count_error = error
+
     def issue(self, key: str) -> dict[str, Any]:
         """A copy of the stored issue, with properties, comments and remote links."""
         with self.store.lock:

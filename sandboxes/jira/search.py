@@ -6,7 +6,9 @@ offset-paged ``/search`` (Data Center; 410 Gone on Cloud).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sandboxes.jira.context import ApiContext
@@ -22,6 +24,7 @@ from sandboxes.jira.jql_eval import CompiledQuery, JqlEvaluator, nulls_last_key
 from sandboxes.jira.model import StoredIssue
 from sandboxes.jira.page_tokens import Mark
 from sandboxes.jira.render import FieldSelection, select_fields
+from sandboxes.jira.store import JiraStore
 
 UNBOUNDED = (
     "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
@@ -102,11 +105,53 @@ def _args(req: ApiRequest) -> _Args:
     )
 
 
-def _compile(ctx: ApiContext, jql: str) -> CompiledQuery:
+@dataclass
+class _Run:
+    """One query's results at one version of the store (and one clock reading, if it used it)."""
+
+    compiled: CompiledQuery
+    results: list[StoredIssue]
+    version: int
+    at: datetime | None
+    position: dict[int, int]
+
+
+#: Per store: the results of recent queries. A page of a long search is then a slice, not
+#: a filter and sort of every issue again; any change to the store (its lock's version)
+#: or, for a query with a relative date, a moved clock makes an entry stale.
+_RUNS: weakref.WeakKeyDictionary[JiraStore, dict[str, _Run]] = weakref.WeakKeyDictionary()
+_MAX_RUNS = 64
+
+
+def _run(ctx: ApiContext, jql: str) -> _Run:
+    store = ctx.store
+    runs = _RUNS.setdefault(store, {})
+    version = store.lock.version
+    found = runs.get(jql)
+    if found is not None and found.version == version and found.at in (None, store.now()):
+        return found
+    evaluator = JqlEvaluator(store)
     try:
-        return JqlEvaluator(ctx.store).compile(jql)
+        compiled = evaluator.compile(jql)
     except JqlError as exc:
         raise ApiError(400, [str(exc)]) from None
+    results = compiled.run(store.issues.values())
+    at = store.now() if evaluator.uses_clock else None
+    run = _Run(compiled, results, version, at, {i.id: n for n, i in enumerate(results)})
+    if len(runs) >= _MAX_RUNS or any(r.version != version for r in runs.values()):
+        runs.clear()
+    runs[jql] = run
+    return run
+
+
+def _resume(run: _Run, mark: Mark | None) -> int:
+    """Where the page after ``mark`` starts: just after its issue when that is still in place."""
+    if mark is None:
+        return 0
+    at = run.position.get(mark[1])
+    if at is not None and mark_of(run.compiled, run.results[at]) == mark:
+        return at + 1
+    return resume_index(run.compiled, run.results, mark)
 
 
 def _top_level(selection: FieldSelection, expand: list[str], ctx: ApiContext) -> dict[str, Any]:
@@ -134,7 +179,8 @@ def search_jql(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
         raise ApiError(400, [f"You can request at most {MAX_PROPERTIES} issue properties."])
     if len(args.reconcile) > MAX_RECONCILE:
         raise ApiError(400, [f"You can reconcile at most {MAX_RECONCILE} issues."])
-    compiled = _compile(ctx, args.jql)
+    run = _run(ctx, args.jql)
+    compiled = run.compiled
     if not compiled.bounded:
         raise ApiError(400, [UNBOUNDED])
     mark: Mark | None = None
@@ -160,8 +206,8 @@ def search_jql(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
                 "isLast": False,
             }
         )
-    results = compiled.run(ctx.store.issues.values())
-    offset = resume_index(compiled, results, mark)
+    results = run.results
+    offset = _resume(run, mark)
     page = results[offset : offset + size]
     render = ctx.renderer(req)
     body: dict[str, Any] = {"issues": [render.issue(i, selection, args.properties) for i in page]}
@@ -182,8 +228,7 @@ def search_legacy(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     if ctx.site.cloud:
         raise ApiError(410, [SEARCH_REMOVED])
     args = _args(req)
-    compiled = _compile(ctx, args.jql)
-    results = compiled.run(ctx.store.issues.values())
+    results = _run(ctx, args.jql).results
     start = max(0, args.start_at)
     # DC truncates to jira.search.views.default.max and echoes the effective size.
     size = max(0, min(50 if args.max_results is None else args.max_results, ctx.site.max_page_size))
@@ -205,10 +250,10 @@ def search_legacy(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
 def approximate_count(ctx: ApiContext, req: ApiRequest) -> ApiResponse:
     """``POST /rest/api/{2,3}/search/approximate-count`` (Cloud): ``{"count": N}``."""
     args = _args(req)
-    compiled = _compile(ctx, args.jql)
-    if not compiled.bounded:
+    run = _run(ctx, args.jql)
+    if not run.compiled.bounded:
         raise ApiError(400, [UNBOUNDED])
-    return ApiResponse(body={"count": len(compiled.run(ctx.store.issues.values()))})
+    return ApiResponse(body={"count": ctx.store.approximate(len(run.results))})
 
 
 def bulk_fetch(ctx: ApiContext, req: ApiRequest) -> ApiResponse:

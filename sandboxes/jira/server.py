@@ -82,8 +82,13 @@ class SandboxServer(LoopbackServer[FaultPlan]):
         if target.handler is None:
             return ApiResponse(405, raw=b"", headers={"Allow": "GET, POST, PUT, DELETE"})
         req = ApiRequest(request.method, request.path, request.query, request.body, target.args)
+        # A read leaves the store's version alone, so the search cache stays valid.
+        read = request.method == "GET" or any(
+            part in target.template for part in ("/search", "/issue/bulkfetch")
+        )
+        lock = self.store.lock.reading() if read else self.store.lock
         try:
-            with self.store.lock:
+            with lock:
                 return target.handler(self.context(), req)
         except ApiError as exc:
             return exc.response()

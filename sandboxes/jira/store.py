@@ -39,6 +39,32 @@ from sandboxes.jira.model import (
 )
 
 
+class VersionedLock:
+    """The store's lock: every entry may change the store, so it moves ``version``.
+
+    Searches answer from a cache of query results keyed by ``version`` (see
+    :mod:`sandboxes.jira.search`): anything that takes the lock to change issues,
+    through the HTTP API or the sandbox's own methods, invalidates it. Reads take
+    :meth:`reading` instead, which leaves the version alone.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.version = 0
+
+    def __enter__(self) -> VersionedLock:
+        self._lock.acquire()
+        self.version += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def reading(self) -> threading.RLock:
+        """The lock for a request that changes nothing (the cache stays valid)."""
+        return self._lock
+
+
 class JiraStore:
     """Projects, issues and fields of one fake site."""
 
@@ -53,7 +79,8 @@ class JiraStore:
         self.mode: Mode = mode
         self.site_zone = ZoneInfo(site_time_zone)
         self.user_zone = ZoneInfo(user_time_zone)
-        self.lock = threading.RLock()
+        #: Taken by every change; entering it counts as one (see :class:`VersionedLock`).
+        self.lock = VersionedLock()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.fields: list[FieldDef] = field_definitions(mode)
         self.field_by_id = {f.id: f for f in self.fields}
@@ -67,6 +94,13 @@ class JiraStore:
         self._next_comment_id = 10100
         self._next_link_id = 10000
         self.next_history_id = 10000
+        #: Added to every approximate count (a test's stale count: Jira documents it as
+        #: an estimate in which recent updates may be missing).
+        self.count_error = 0
+
+    def approximate(self, count: int) -> int:
+        """What ``approximate-count`` answers for ``count`` matching issues."""
+        return max(0, count + self.count_error)
 
     # -- time --------------------------------------------------------------
 

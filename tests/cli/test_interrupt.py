@@ -67,7 +67,7 @@ def test_ctrl_c_during_a_write_finishes_it_starts_no_other_and_exits_130(
     code, out, err = sync_interrupted(world, "notion", "PATCH", nth=3)
     assert code == 130, err
     assert "Aborted!" not in err
-    assert "stopping: the write under way finishes and no other starts" in err
+    assert "stopping: the writes under way finish and no other starts" in err
     head = next(line for line in err.splitlines() if line.startswith("stopped by Ctrl-C"))
     written = [line for line in err.splitlines() if line.startswith("  written: ")]
     made = int(head.split("after writing ")[1].split()[0])
@@ -78,7 +78,9 @@ def test_ctrl_c_during_a_write_finishes_it_starts_no_other_and_exits_130(
         f"note: stopped early: {14 - made} of 14 write(s) not started; the next run makes them"
         in out
     )
-    assert world.notion.requests["PATCH /v1/pages/{id}"] == 3  # no page write after the stopped one
+    # Every page write sent was one of those under way (a few run at once): each finished
+    # and is recorded; none started after the stop.
+    assert world.notion.requests["PATCH /v1/pages/{id}"] == made
     assert runs(world) == [("stopped",)] and pending(world) == 0
 
     # The next run makes the rest, as ordinary changes (no conflict), and then nothing is left.
@@ -94,7 +96,8 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_next_run_completes(world: CrashW
     assert "aborted by a second Ctrl-C after writing" in err
     assert "  under way (it may or may not have landed; the next sync finds out): notion " in err
     assert world.notion._server.wait_idle(10)
-    assert world.notion.requests["PATCH /v1/pages/{id}"] == 2  # the one in flight still landed
+    # The ones in flight (the second, and any sent beside it) still landed.
+    assert world.notion.requests["PATCH /v1/pages/{id}"] >= 2
     assert runs(world) == [("running",)]  # died mid-run; the next run marks it
 
     code, output = world.sync()

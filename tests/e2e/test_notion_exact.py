@@ -235,9 +235,11 @@ def test_a_rerun_with_nothing_changed_reads_each_database_in_full_and_writes_not
     summary, requests = world.run()
     assert summary.writes == 0 and not summary.failed
     assert requests[QUERY] == 1 + 1 + 3 + 1  # objectives, KRs, initiatives, deals
-    assert requests["GET /v1/data_sources/{id}"] == 4  # the four schemas, each read once
-    assert requests["GET /v1/databases/{id}"] == 4
-    assert sum(requests.values()) == 14
+    # The schemas kept from the first run agree with the pages read: only the Initiatives'
+    # is read again (what counts as done hangs on its status groups, which no page shows).
+    assert requests["GET /v1/data_sources/{id}"] == 1
+    assert requests["GET /v1/databases/{id}"] == 0
+    assert sum(requests.values()) == 7
 
 
 # --- 3. a property that vanished is never read as "empty" ---------------------------------

@@ -164,6 +164,23 @@ def test_a_failing_write_does_not_stop_the_others(env: Setup) -> None:
     assert retry.writes == 1 and env.page("KR-1")["progress"] == 0.5
 
 
+def test_a_first_write_that_failed_is_no_human_edit_at_the_next_run(tmp_path: Path) -> None:
+    # The page still holds what it held before okr-sync's failed write: nobody edited it,
+    # so the next run writes it as usual (with `skip`, a false conflict would never write).
+    env = Setup(tmp_path, "conflicts: skip\n")
+    env.pages.fail_writes = {"KR-1"}
+    first = env.engine().run(apply=True)
+    assert [f.owner for f in first.failures] == ["KR-1"]
+    env.pages.fail_writes = set()
+    retry = env.engine().run(apply=True)
+    assert retry.plan.conflicts == () and retry.writes == 1
+    assert env.page("KR-1")["progress"] == 0.5
+    # a human edit after that is still caught
+    env.pages.records[RecordRef(kind="key_result", id="KR-1")]["status"] = "Achieved!"
+    (conflict,) = env.engine().run(apply=True).plan.conflicts
+    assert (conflict.ref.id, conflict.before) == ("KR-1", "Achieved!")
+
+
 @pytest.mark.parametrize(("policy", "expected"), [("overwrite", "On track"), ("skip", "Achieved!")])
 def test_human_edit_is_a_conflict_decided_by_policy(
     tmp_path: Path, policy: str, expected: str

@@ -4,7 +4,8 @@ The SQLite schema must stay what okr-sync built before the migrations learnt to
 fill in column types per database (``{id}``, ``{real}``, ``{rowid}``): the SQL
 below was recorded from a store made by that version, plus the one table added
 since (``store_identity``, migration 0005; the history indexes, 0006; ``closed_krs``,
-``target_changes`` and the snapshots' start, target, period and closure, migration 0008). A PostgreSQL namespace must hold the
+``target_changes`` and the snapshots' start, target, period and closure, migration 0008;
+the snapshots' span, order, detail and pace and the runs' paces, 0010). A PostgreSQL namespace must hold the
 same tables, columns (types by family), primary keys, defaults, references and
 indexes, with ``changes.rowid`` as a real column where SQLite has an implicit one.
 """
@@ -38,18 +39,19 @@ SQLITE_SCHEMA = {
     "items": "CREATE TABLE items ( source TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, "
     "PRIMARY KEY (source, key))",
     "pending": "CREATE TABLE pending ( target TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT "
-    "NULL, field TEXT NOT NULL, value TEXT, PRIMARY KEY (target, kind, record, field))",
+    "NULL, field TEXT NOT NULL, value TEXT, prior TEXT, PRIMARY KEY (target, kind, record, field))",
     "provenances": "CREATE TABLE provenances (key TEXT PRIMARY KEY, json TEXT NOT NULL)",
     "runs": "CREATE TABLE runs ( id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at "
     "TEXT, dry_run INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'running', summary "
-    "TEXT, reason TEXT)",
+    "TEXT, reason TEXT, paces TEXT)",
     "schema_migrations": "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)",
     "snapshots": "CREATE TABLE snapshots ( run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT "
     "NOT NULL, id TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current "
     "REAL, done REAL, total REAL, status TEXT, stale INTEGER NOT NULL, error TEXT, item_count "
     "INTEGER, fingerprint TEXT, sources TEXT, provenance TEXT, start REAL, target REAL, "
     "period_start TEXT, period_end TEXT, closed TEXT, forecast_p10 REAL, forecast_p50 REAL, "
-    "forecast_p90 REAL, PRIMARY KEY (run_id, kind, id))",
+    "forecast_p90 REAL, last_run INTEGER, seq INTEGER, detail TEXT, pace INTEGER, "
+    "PRIMARY KEY (run_id, kind, id))",
     # 0007_backfilled_snapshots: values rebuilt for past days (okr-sync backfill).
     "backfilled": "CREATE TABLE backfilled ( kind TEXT NOT NULL, id TEXT NOT NULL, day TEXT NOT "
     "NULL, at TEXT NOT NULL, title TEXT, measure TEXT, progress REAL, expected REAL, current REAL, "
@@ -69,6 +71,8 @@ SQLITE_SCHEMA = {
     "accepted_by_owner": "CREATE INDEX accepted_by_owner ON accepted(owner)",
     "changes_by_owner": "CREATE INDEX changes_by_owner ON changes(owner, run_id)",
     "snapshots_by_id": "CREATE INDEX snapshots_by_id ON snapshots(kind, id, run_id)",
+    # 0010_snapshot_spans: a snapshot kept once for the runs that held it, found by its end.
+    "snapshots_by_last_run": "CREATE INDEX snapshots_by_last_run ON snapshots(last_run)",
     # 0006_history_indexes: a run's changes and runs left running, looked up by index.
     "changes_by_run": "CREATE INDEX changes_by_run ON changes(run_id, target, kind, record, field)",
     "runs_by_outcome": "CREATE INDEX runs_by_outcome ON runs(outcome)",

@@ -11,7 +11,6 @@ defensively, and a KR without one simply has none.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -275,7 +274,7 @@ def _runs(store: StateStore) -> tuple[RunInfo, dict[str, Any], RunInfo | None, i
                 return shown[0], shown[1], later, info.id
             continue
         if run["summary"]:
-            shown = (info, json.loads(run["summary"]))
+            shown = (info, store.run_summary(info.id) or {})
         elif later is None and run["outcome"] != "running":
             later = info
     if shown is None:

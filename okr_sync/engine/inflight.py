@@ -1,0 +1,141 @@
+"""Writes in flight: a target's requests overlap, the state store sees them one by one, in order.
+
+A target that says it may (:class:`~okr_sync.interfaces.ConcurrentTarget`) gets a
+small thread pool of ``write_slots()`` threads, so a service that answers in
+half a second is still written at the rate its limit allows (the connector's own
+throttle keeps that rate; more threads only hide the latency). Everything else
+stays on the calling thread: the intent of each write is noted in the state store
+before its request is handed to a thread, and its result is recorded on the
+calling thread once it is back — in the plan's order, whatever order the answers
+come in — so a run killed at any moment leaves at most ``write_slots()`` pending
+intents per target, each of which the next run reconciles like any other. Two
+writes in flight never touch the same record (a plan has one write per record),
+so a record's own sequence (a check-in comment, then its PATCH) is unchanged.
+A target without a pool is written on the calling thread, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from okr_sync.interfaces import ConcurrentTarget
+from okr_sync.models import FieldChange, FieldValue, RecordRef
+
+log = logging.getLogger(__name__)
+
+#: Never more threads per target than this, whatever a target asks for.
+MAX_SLOTS = 16
+
+
+@dataclass
+class Entry:
+    """One record of the plan on its way: written (or not) and waiting to be recorded."""
+
+    number: int
+    name: str
+    ref: RecordRef
+    changes: list[FieldChange]
+    future: Future[None] | None = None
+    error: Exception | None = None  # from a write made on the calling thread
+    wrote: bool = True  # False: nothing to write (its changes were already recorded)
+
+
+class InFlight:
+    """The writes of one apply: started through :meth:`start`, recorded by ``record``."""
+
+    def __init__(self, connectors: Mapping[str, Any], record: Callable[[Entry], None]) -> None:
+        self.connectors = connectors
+        self.record = record
+        self.queue: deque[Entry] = deque()
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._slots: dict[str, int] = {}
+
+    def slots(self, name: str) -> int:
+        """The writes the target may have in flight (asked once per apply)."""
+        if name not in self._slots:
+            target = self.connectors[name]
+            wanted = target.write_slots() if isinstance(target, ConcurrentTarget) else 1
+            self._slots[name] = max(1, min(MAX_SLOTS, int(wanted)))
+        return self._slots[name]
+
+    def start(self, entry: Entry, values: Mapping[str, FieldValue]) -> None:
+        """Send one write (its intent already noted): on a pool thread, or here."""
+        slots = self.slots(entry.name)
+        write = self.connectors[entry.name].write_record
+        if slots == 1:
+            try:
+                write(entry.ref, values)
+            except Exception as exc:  # recorded in order, as a pooled one would be
+                entry.error = exc
+        else:
+            self._wait_for_slot(entry.name, slots)
+            pool = self._pools.get(entry.name)
+            if pool is None:
+                pool = self._pools[entry.name] = ThreadPoolExecutor(
+                    max_workers=slots, thread_name_prefix=f"okr-sync-write-{entry.name}"
+                )
+            entry.future = pool.submit(write, entry.ref, dict(values))
+        self.queue.append(entry)
+        self.settle()
+
+    def add(self, entry: Entry) -> None:
+        """A record with nothing (left) to write: recorded in its turn."""
+        entry.wrote = False
+        self.queue.append(entry)
+        self.settle()
+
+    def _wait_for_slot(self, name: str, slots: int) -> None:
+        while True:
+            running = [e.future for e in self.queue if e.name == name and e.future is not None
+                       and not e.future.done()]  # fmt: skip
+            if len(running) < slots:
+                return
+            wait(running, return_when=FIRST_COMPLETED)
+            self.settle()
+
+    def settle(self) -> None:
+        """Record the finished writes at the head of the queue (the plan's order)."""
+        while self.queue and (self.queue[0].future is None or self.queue[0].future.done()):
+            self.record(self._resolved(self.queue.popleft()))
+
+    def drain(self) -> None:
+        """Wait for every write in flight and record each."""
+        while self.queue:
+            entry = self.queue.popleft()
+            if entry.future is not None:
+                wait([entry.future])
+            self.record(self._resolved(entry))
+        self.close()
+
+    def abandon(self) -> None:
+        """On the way out of an error or a second Ctrl-C: wait for nothing, record nothing.
+
+        The requests in flight end on their threads (a request cannot be called
+        back); each one's intent was noted before it went out, so the next run
+        finds out whether it landed, as after a crash.
+        """
+        for pool in self._pools.values():
+            pool.shutdown(wait=False)
+        self._pools.clear()
+        self.queue.clear()
+
+    def close(self) -> None:
+        """Shut the pools down (their threads are idle once drained)."""
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+        self._pools.clear()
+
+    @staticmethod
+    def _resolved(entry: Entry) -> Entry:
+        if entry.future is not None:
+            exc = entry.future.exception()
+            if exc is not None and not isinstance(exc, Exception):
+                raise exc  # not a failed write: something the run must stop on
+            entry.error = exc
+            entry.future = None
+        return entry
