@@ -697,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"target < {TARGET_MIB:,.0f} MiB: {'OK' if ok_mem else 'MISSED'})"
     )
     print(f"gc collections during b+c by generation: {dict(sorted(collections.items()))}")
-    figure("compute.link_compute", f"link + compute + roll-up, {n_krs:,} KRs × {n_items:,} items",
+    figure("compute.link_compute", f"link + compute + roll-up, CPU, {n_krs:,} KRs × {n_items:,} items",
            round(total, 3), round(floor_seconds, 3), unit="s",
            floor_means="one pass over the items building the key and children indexes",
            target="≤ 5×")  # fmt: skip
