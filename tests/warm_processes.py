@@ -284,5 +284,3 @@ def run(
         proc.communicate(30)
         raise
     return proc.wait(), out, err
-
-
