@@ -130,18 +130,25 @@ def _shares_a_fixture(item: pytest.Item) -> bool:
     )
 
 
+_UNLISTED = pytest.StashKey[set[str]]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest tests first (LONGEST_FIRST); the others in collection order."""
     items.sort(key=_start_rank)  # stable
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups must be known
-        missing = sorted(
-            {_module_of(i.nodeid) for i in items if _shares_a_fixture(i)} - SHARED_FIXTURE_MODULES
+        shared = {_module_of(i.nodeid) for i in items if _shares_a_fixture(i)}
+        config.stash[_UNLISTED] = shared - SHARED_FIXTURE_MODULES
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under pytest-xdist, a module with a shared fixture must be in SHARED_FIXTURE_MODULES."""
+    if _module_of(item.nodeid) in item.config.stash.get(_UNLISTED, set()):
+        pytest.fail(
+            f"{_module_of(item.nodeid)} has a module-scoped fixture: add it to "
+            "SHARED_FIXTURE_MODULES in tests/conftest.py, so that its tests run in one process",
+            pytrace=False,
         )
-        if missing:
-            raise pytest.UsageError(
-                f"{', '.join(missing)}: a module-scoped fixture; add the module to "
-                "SHARED_FIXTURE_MODULES in tests/conftest.py so that its tests run in one process"
-            )
 
 
 @pytest.hookimpl(optionalhook=True)
