@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -66,6 +67,35 @@ def postgres_db(postgres_server: PostgresServer) -> Iterator[PgTarget]:
         )
     finally:
         postgres_server.drop_database(name)  # disconnects the test's leftover clients first
+
+
+@pytest.fixture(autouse=True)
+def _loggers_as_they_were() -> Iterator[None]:
+    """Every logger's level and handlers (the root's handlers aside) put back after a test.
+
+    Commands run in the test process (``tests/cli_runner.py``) and benchmarks run
+    through runpy set up logging as a process of their own would; tests are spread
+    over processes in any order, so what one sets must not reach the next. (The
+    root's handlers are pytest's own during a test; ``cli_runner`` restores those.)
+    """
+    loggers = logging.Logger.manager.loggerDict
+    saved = {
+        name: (logger.level, list(logger.handlers))
+        for name, logger in loggers.items()
+        if isinstance(logger, logging.Logger)
+    }
+    root_level = logging.getLogger().level
+    yield
+    for name, logger in list(loggers.items()):
+        if not isinstance(logger, logging.Logger):
+            continue
+        level, handlers = saved.get(name, (logging.NOTSET, []))
+        if logger.level != level:
+            logger.setLevel(level)
+        if logger.handlers != handlers:
+            logger.handlers[:] = handlers
+    if logging.getLogger().level != root_level:
+        logging.getLogger().setLevel(root_level)
 
 
 # No Hypothesis example database: nothing is written into the repository tree, and the
