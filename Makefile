@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/quickstart/okr-sync.yaml
+# The suite runs in parallel processes (pytest-xdist): one per core, at most 4.
+# Tests sharing a module-scoped fixture stay together (loadgroup) and the longest
+# start first (tests/conftest.py orders them; no reordering by group size).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 $(BIN)/okr-sync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +31,7 @@ test: $(BIN)/okr-sync
 	$(BIN)/mypy
 	scripts/ensure-postgresql
 	scripts/ensure-chromium
-	OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 $(BIN)/pytest
+	OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 $(BIN)/pytest $(PYTEST_PARALLEL)
 
 # Opt-in: 300 scheduled runs against the sandboxes with faults (a few minutes).
 soak: $(BIN)/okr-sync

@@ -225,9 +225,9 @@ class StateQueries:
 
         The last confirmed value comes first, then a value whose write was
         started but never confirmed (a crash in between, or a write that failed),
-        if any, and then the value the field held when that write was planned: a
-        field still holding it was left untouched (the write never landed), which
-        is no human edit either.
+        if any, and then the value the field held when that write was planned (unless
+        a human had put it there): a field still holding it was left untouched (the
+        write never landed), which is no human edit either.
         """
         out: dict[tuple[RecordRef, str], tuple[FieldValue, ...]] = {}
         for k, rec, f, v in self._db.execute(
@@ -238,8 +238,9 @@ class StateQueries:
             "SELECT kind, record, field, value, prior FROM pending WHERE target = ?", (target,)
         ):
             key = (RecordRef(kind=k, id=rec), f)
-            held = () if prior is None else (_load(prior),)
-            out[key] = (*out.get(key, ()), _load(v), *held)
+            known = (*out.get(key, ()), _load(v))
+            held = None if prior is None else _load(prior)
+            out[key] = known if prior is None or held in known else (*known, held)
         return out
 
     def pending_fields(self, target: str) -> set[tuple[RecordRef, str]]:

@@ -216,7 +216,8 @@ def _m0010_snapshot_spans(db: Database) -> None:
 
 
 def _m0011_pending_prior(db: Database) -> None:
-    # What the field held when a write still pending was planned (JSON; NULL: unknown).
+    # What the field held when a write still pending was planned (JSON; NULL: unknown, or
+    # a human's value the write was overwriting, which stays a conflict).
     # A write that failed for good leaves its value pending; the field still holding the
     # value it held before is no human edit (nothing was written, nobody changed it), and
     # without this the next run saw a false conflict (with `skip`, never wrote it at all).
@@ -224,7 +225,8 @@ def _m0011_pending_prior(db: Database) -> None:
     db.execute(
         "UPDATE pending SET prior = (SELECT c.before FROM changes c WHERE c.target = "
         "pending.target AND c.kind = pending.kind AND c.record = pending.record AND c.field "
-        "= pending.field AND c.result IN ('started', 'failed') ORDER BY c.run_id DESC LIMIT 1)"
+        "= pending.field AND c.result IN ('started', 'failed') AND c.conflict = 0 "
+        "ORDER BY c.run_id DESC LIMIT 1)"
     )
 
 

@@ -295,8 +295,8 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
         """Note values about to be written, before the request goes out.
 
         Besides the pending value (so okr-sync's own value never looks like a
-        human edit after a crash) and the value the field held (so neither does the
-        untouched field after a write that failed), each change is logged as
+        human edit after a crash) and the value the field held unless a human put it
+        there (so neither does the untouched field after a write that failed), each change is logged as
         ``started`` with that value: if the process dies before the target confirms,
         a human's value that the write replaces is still in the history.
         """
@@ -304,7 +304,15 @@ class StateStore(StateQueries, RunRecords, BackfillRecords, PeriodRecords):
             db.executemany(
                 upsert("pending", (*_FIELD_KEY, "value", "prior"), _FIELD_KEY),
                 [
-                    (c.target, c.ref.kind, c.ref.id, c.field, _dump(c.after), _dump(c.before))
+                    (
+                        c.target,
+                        c.ref.kind,
+                        c.ref.id,
+                        c.field,
+                        _dump(c.after),
+                        # a human's value being overwritten stays a human's (a conflict again)
+                        None if c.conflict else _dump(c.before),
+                    )
                     for c in changes
                 ],
             )

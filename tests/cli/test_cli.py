@@ -221,6 +221,20 @@ def test_python_dash_m_runs_the_cli(example: Path) -> None:
     assert bad.returncode == 2
 
 
+def test_the_installed_console_script_runs_the_cli(example: Path) -> None:
+    # The one entry point the other CLI tests invoke in-process (tests/cli_runner.py),
+    # here as installed: the script pip wrote next to this interpreter.
+    script = Path(sys.executable).with_name("okr-sync")
+    if not script.exists():
+        pytest.skip("okr-sync is not installed in this environment (make test installs it)")
+    proc = subprocess.run([str(script), "validate", "-c", str(example)],
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr
+    bad = subprocess.run([str(script), "frobnicate"], capture_output=True, text=True,
+                         check=False, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "Usage: okr-sync" in bad.stderr, bad.stderr
+
+
 def test_accept_empty_must_name_a_known_kr(example: Path) -> None:
     code, _, err = invoke("plan", "-c", str(example), "--accept-empty", "KR-99")
     assert code == 2 and "--accept-empty: unknown key result 'KR-99'" in err

@@ -1,5 +1,6 @@
 """What admins see: every run recorded, JSON logs that stay JSON, one message per cause,
-and ``okr-sync accept`` — real ``okr-sync`` processes where exit codes and stderr matter."""
+and ``okr-sync accept`` — ``okr-sync`` processes of their own where exit codes and stderr
+matter (forked warm, ``tests/warm_processes.py``: every byte they write to stderr is read)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from okr_sync.state.location import SqliteLocation
 from tests.cli.conftest import FROZEN_NOW
 from tests.cli.test_cli import invoke
 from tests.reliability.crash_world import CrashWorld
+from tests.warm_processes import run
 
 NOW = dt.datetime.fromisoformat(FROZEN_NOW)
 
@@ -80,20 +80,14 @@ def test_json_logs_stay_json_when_a_run_fails_before_computing(world: CrashWorld
 def test_the_command_lines_own_errors_are_json_lines_too(example: Path) -> None:
     env = {**os.environ, "OKR_SYNC_NOW": FROZEN_NOW}
     missing = example.parent / "nope.yaml"
-    proc = subprocess.run(
-        [sys.executable, "-m", "okr_sync", "sync", "-c", str(missing), "--log-format", "json"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
-    assert proc.returncode == 2 and proc.stdout == ""
-    (line,) = json_lines(proc.stderr)
+    code, out, err = run(["sync", "-c", str(missing), "--log-format", "json"], env=env)
+    assert code == 2 and out == ""
+    (line,) = json_lines(err)
     assert line["event"] == "error" and line["level"] == "error" and line["exit_code"] == 2
-    with SqliteLocation(load_config(example).state_path).run_lock():
-        proc = subprocess.run(
-            [sys.executable, "-m", "okr_sync", "sync", "-c", str(example), "--log-format", "json"],
-            capture_output=True, text=True, env=env, timeout=60,
-        )  # fmt: skip
-    assert proc.returncode == 3
-    (line,) = json_lines(proc.stderr)
+    with SqliteLocation(load_config(example).state_path).run_lock():  # held by this process
+        code, out, err = run(["sync", "-c", str(example), "--log-format", "json"], env=env)
+    assert code == 3
+    (line,) = json_lines(err)
     assert "another okr-sync run" in str(line["error"])
 
 

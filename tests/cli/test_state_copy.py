@@ -15,16 +15,18 @@ the next ``plan`` must print the same on all three, and every table must hold
 the same rows. The next ``sync`` on the copy continues the run ids and the
 change log, and reports no conflict the original would not. The refusals are in
 ``test_state_copy_refusals.py``.
+
+The history's syncs are processes of their own (one is killed); the copies and the
+commands that read the stores run in the test process (``tests/cli_runner.py``):
+they are checked by what they print and their exit codes, which come from the same
+entry point and error handling either way.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ from click.testing import CliRunner
 from okr_sync.cli.main import main
 from okr_sync.state.location import PostgresLocation, SqliteLocation, StateLocation
 from tests.backends import PASSWORD_VAR, pg_state_yaml, with_state
+from tests.cli_runner import Ran, okr_sync
 from tests.postgres import PostgresServer
 from tests.reliability.crash_world import CrashWorld
 
@@ -77,7 +80,7 @@ class Stores:
     source: Path  # the world's own config (SQLite)
     pg: Path  # a config on the PostgreSQL namespace
     back: Path  # a config on the SQLite file copied back
-    copied: dict[str, subprocess.CompletedProcess[str]]
+    copied: dict[str, Ran]
 
     def env(self) -> dict[str, str]:
         return {
@@ -97,15 +100,9 @@ class Stores:
         """A store's name as okr-sync prints it (a URL's user name is redacted like any)."""
         return re.sub(r"(://)[^/@]*@", r"\1***@", str(self.location(config)))
 
-    def cli(
-        self, config: Path, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """A real okr-sync process on one of the configs."""
-        return subprocess.run(
-            [sys.executable, "-m", "okr_sync", *args, "-c", str(config)],
-            env={**os.environ, **self.env(), **(env or {})}, capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
+    def cli(self, config: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+        """An okr-sync command on one of the configs, with the world's environment."""
+        return okr_sync(*args, "-c", str(config), env={**self.env(), **(env or {})})
 
 
 def build_history(world: CrashWorld) -> None:
@@ -184,8 +181,8 @@ def views(stores: Stores, config: Path) -> dict[str, tuple[int, Any]]:
 
 def test_the_copies_report_what_they_copied(stores: Stores) -> None:
     to_pg, back = stores.copied["to postgresql"], stores.copied["back to sqlite"]
-    assert to_pg.returncode == 0, to_pg.stderr
-    assert back.returncode == 0, back.stderr
+    assert to_pg.code == 0, to_pg.stderr
+    assert back.code == 0, back.stderr
     source, pg, sqlite = (stores.shown(c) for c in (stores.source, stores.pg, stores.back))
     assert to_pg.stdout.startswith(f"copied {source} to {pg}: 5 runs, ")
     assert back.stdout.startswith(f"copied {pg} to {sqlite}: 5 runs, ")
@@ -294,7 +291,7 @@ def test_the_next_sync_on_the_copy_continues_runs_and_changes_without_false_conf
 ) -> None:
     before = log_of(stores, stores.pg)
     done = stores.cli(stores.pg, "sync", "--json")
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["run_id"] == KILLED_RUN + 1  # max + 1
     # What okr-sync wrote, accepted and left pending came along: no value looks human.
@@ -309,5 +306,5 @@ def test_the_next_sync_on_the_copy_continues_runs_and_changes_without_false_conf
     # The SQLite copy numbers its next run on from the copied ones too (one that fails
     # on a refused token: the targets now hold the PostgreSQL run's values).
     failed = stores.cli(stores.back, "sync", "-q", env={"NOTION_TOKEN": "ntn_" + "1" * 43})
-    assert failed.returncode == 1
+    assert failed.code == 1
     assert outcomes(stores, stores.back)[KILLED_RUN + 1] == "failed"

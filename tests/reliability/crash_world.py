@@ -2,7 +2,10 @@
 
 Used by the crash tests: each sync is a separate OS process that can be killed
 with SIGKILL at a chosen point (after N requests reached the sandboxes, plus a
-few milliseconds), exactly as a power cut or an OOM kill would stop it.
+few milliseconds), exactly as a power cut or an OOM kill would stop it. The
+processes are forked from an interpreter that has already imported okr-sync
+(``tests/warm_processes.py`` says why that is the same process, minus half a
+second of start-up).
 
 The state store is the given backend's (``tests/backends.py``): a SQLite file in the
 world's folder, or a PostgreSQL namespace. The world reads it back only through
@@ -14,8 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from okr_sync.state.location import SqliteLocation, StateLocation
 from sandboxes import JiraSandbox, NotionSandbox
 from tests.backends import Backend, sqlite_backend
 from tests.reliability.sandbox_hooks import around_request
+from tests.warm_processes import WarmProcess
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
 
@@ -94,13 +96,9 @@ class CrashWorld:
         env.update(self.backend.env)  # the PostgreSQL password the config names
         return env
 
-    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> WarmProcess:
         command = args or ("sync", "-q")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "okr_sync", *command, "-c", str(self.config)],
-            env={**self._env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        proc = WarmProcess([*command, "-c", str(self.config)], env={**self._env(), **(env or {})})
         self.pid = proc.pid
         return proc
 

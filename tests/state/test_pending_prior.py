@@ -22,10 +22,11 @@ AT = dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)
 REF = RecordRef(kind="key_result", id="KR-1")
 
 
-def _change(before: object, after: object) -> FieldChange:
+def _change(before: object, after: object, conflict: bool = False) -> FieldChange:
     return FieldChange(
         target="pages", ref=REF, owner="KR-1", field="progress", before=before, after=after,
-        last_written=None, conflict=False, action=ChangeAction.WRITE,
+        last_written=None, conflict=conflict,
+        action=ChangeAction.OVERWRITE if conflict else ChangeAction.WRITE,
     )  # fmt: skip
 
 
@@ -40,6 +41,11 @@ def test_a_failed_write_leaves_both_its_value_and_the_one_it_replaced(backend: B
         store.record_intent(run_id, [_change(None, 0.5)])
         store.record_changes(run_id, [_change(None, 0.5)], "applied")
         assert store.last_written("pages") == {(REF, "progress"): (0.5,)}
+        # a human's value being overwritten when the write failed stays a human's
+        human = _change(0.8, 0.6, conflict=True)
+        store.record_intent(run_id, [human])
+        store.record_changes(run_id, [human], "failed", "refused")
+        assert store.last_written("pages") == {(REF, "progress"): (0.5, 0.6)}
     finally:
         store.close()
 

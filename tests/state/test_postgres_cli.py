@@ -1,27 +1,30 @@
 """A state store on PostgreSQL that cannot be used: what ``okr-sync`` says, and that it writes nothing.
 
-Real ``okr-sync`` processes on the shipped quickstart (its write target is the file
+``okr-sync`` commands on the shipped quickstart (its write target is the file
 ``okr-status.json``), its ``state:`` pointed at a namespace of the suite's server:
 an unreachable server, a wrong password, a missing database, an unset password
 variable, a password inside the URL, a namespace written by a newer okr-sync and
 a namespace that keeps another OKR source's history. Each is refused with a message
 that names the store (never its password) and says what to do, and neither the
 target nor the namespace is touched.
+
+The commands run in the test process (``tests/cli_runner.py``): what is checked is
+what they print and their exit codes, which come from the same entry point and error
+handling as in a process of their own; every connection they open is a new one to
+the server, and each command closes its own before it returns.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.backends import PASSWORD_VAR, pg_state_yaml, with_state
+from tests.cli_runner import okr_sync as run_cli
 from tests.postgres import PgTarget
 
 NOW = "2026-11-15T12:00:00+00:00"  # inside the quickstart's cycle
@@ -33,17 +36,7 @@ WRONG = "wrong-pw-7f3a9c21"
 def okr_sync(config: Path, *args: str, env: dict[str, str | None] | None = None
              ) -> tuple[int, str, str]:  # fmt: skip
     """``okr-sync ARGS -c CONFIG``; returns (exit code, stdout, stderr)."""
-    environ = {**os.environ, "OKR_SYNC_NOW": NOW}
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    done = subprocess.run(
-        [sys.executable, "-m", "okr_sync", *args, "-c", str(config)],
-        env=environ, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    return done.returncode, done.stdout, done.stderr
+    return run_cli(*args, "-c", str(config), env={"OKR_SYNC_NOW": NOW, **(env or {})})
 
 
 def point_at(config: Path, url: str, namespace: str = NAMESPACE) -> Path:
