@@ -10,6 +10,7 @@ with every measure and link mechanism, duplicates and sub-tasks included.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import runpy
 from pathlib import Path
@@ -34,8 +35,14 @@ def plain_indexes(
     return {(i.source, i.key): i for i in items}, children_index(items)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bench() -> dict[str, Any]:
+    return _bench_module()
+
+
+@functools.cache
+def _bench_module() -> dict[str, Any]:
+    """The benchmark script's functions (its data generator), loaded once per process."""
     return runpy.run_path(str(BENCH))
 
 
