@@ -57,7 +57,7 @@ RUNS: tuple[Run, ...] = (
     Run("jira-cloud", "bench_jira.py", (), ("--quick",)),
     Run("jira-datacenter", "bench_jira.py", ("--datacenter",), ("--quick", "--datacenter")),
     Run("notion", "bench_notion.py", ("--latency", "0.5"), ("--quick", "--latency", "0.5")),
-    Run("state", "bench_state.py", ("--demo-bytes",), ("--demo-bytes", "--quick")),
+    Run("state-bytes", "bench_state_bytes.py", (), ("--quick",)),
 )
 
 
