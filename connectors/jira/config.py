@@ -79,6 +79,11 @@ class JiraAccess(Protocol):
     clock: Callable[[], dt.datetime]
     #: Epics as this run's pull read them, with the entity property (key → search JSON).
     pulled_epics: dict[str, dict[str, Any]]
+    #: Whether this run's pull was incremental: its window of changes then shows every
+    #: edit of a linked epic since the last run, so a settled epic it did not bring can
+    #: be answered unread. After a full pull (which brings rule-found epics without the
+    #: property) every epic it did not bring with the property is read.
+    pulled_incrementally: bool
 
     def connect(self) -> Connection:
         """Connect once (serverInfo, myself, the field list)."""

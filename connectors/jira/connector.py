@@ -100,6 +100,7 @@ class JiraConnector:
         self._session: Session | None = None
         self.writer = EpicWriter(self)
         self.pulled_epics: dict[str, dict[str, Any]] = {}
+        self.pulled_incrementally = False
 
     # --- connection ---------------------------------------------------------------
     def connect(self) -> Connection:
@@ -222,6 +223,7 @@ class JiraConnector:
         if conn.zone is None:  # the dates of incremental pulls would be read in a wrong zone
             raise SourceError(self.name, (conn.zone_problem or "").removeprefix(f"{self.name}: "))
         self.pulled_epics = {}
+        self.pulled_incrementally = False
         return pull(self, request, started)
 
     def search_keys(

@@ -272,6 +272,7 @@ class Puller:
         request = self.request
         zone = self.session.zone
         assert zone is not None  # checked by the connector before any pull
+        self.access.pulled_incrementally = True
         since = updated_since(before.at, self.access.config.overlap_minutes, zone)
         by_rule: dict[str, set[str]] = {}
         rule_clauses: list[str] = []
@@ -327,9 +328,12 @@ class Puller:
         ``cached ∪ C``, and exactly that when none left: Jira's count of S equal to
         ``|cached ∪ C|`` proves it (a moved issue, under a new key in C and its old one
         in the cache, makes the count fall short too). Any other count, a statement too
-        long for one query, or a cached epic that is no epic any more: None, and the
-        key-only membership proof runs as before.
+        long for one query, a cached epic that is no epic any more, or a ``scope`` (its
+        JQL, like a rule's, can let an issue in without an edit: sprints, groups, relative
+        dates): None, and the key-only membership proof runs as before.
         """
+        if self.access.config.scope:
+            return None
         clauses = [
             *in_clauses("key", keys, LONG_JQL_CHARS),
             *in_clauses(self.child_field, known, LONG_JQL_CHARS),

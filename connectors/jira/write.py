@@ -241,7 +241,7 @@ class EpicWriter:
             raw = pulled.get(ref.id)
             if raw is not None and isinstance(raw.get("properties"), dict):
                 out[ref] = self._values(ref, raw)
-            elif raw is None and ref in settled:
+            elif raw is None and ref in settled and self.connector.pulled_incrementally:
                 out[ref] = dict(settled[ref])
             else:
                 unread.append(ref)

@@ -247,10 +247,12 @@ class Engine:
     ) -> dict[RecordRef, dict[str, FieldValue]]:
         """Records whose every wanted value is okr-sync's one confirmed write there."""
         accepted = self.state.accepted(name)
+        pending = self.state.pending_fields(name)  # a value never confirmed is no proof
         return {
             r.ref: dict(r.fields) for r in records
             if all(
-                (r.ref, f) not in accepted and len(last.get((r.ref, f), ())) == 1
+                (r.ref, f) not in accepted and (r.ref, f) not in pending
+                and len(last.get((r.ref, f), ())) == 1
                 and values_equal(last[(r.ref, f)][0], v)
                 for f, v in r.fields.items()
             )

@@ -1,7 +1,7 @@
 """Writes in flight: a target's requests overlap, the state store sees them one by one, in order.
 
-A target that says it may (:class:`~okr_sync.interfaces.ConcurrentTarget`) gets a
-small thread pool of ``write_slots()`` threads, so a service that answers in
+A target that says it may (:class:`~okr_sync.interfaces.ConcurrentTarget`) has up to
+``write_slots()`` writes running on threads of their own, so a service that answers in
 half a second is still written at the rate its limit allows (the connector's own
 throttle keeps that rate; more threads only hide the latency). Everything else
 stays on the calling thread: the intent of each write is noted in the state store
@@ -11,15 +11,22 @@ come in — so a run killed at any moment leaves at most ``write_slots()`` pendi
 intents per target, each of which the next run reconciles like any other. Two
 writes in flight never touch the same record (a plan has one write per record),
 so a record's own sequence (a check-in comment, then its PATCH) is unchanged.
-A target without a pool is written on the calling thread, as before.
+A target with one slot is written on the calling thread, as before.
+
+The threads are daemons: a run that stops on an error or a second Ctrl-C does not
+wait for its writes in flight (their intents are noted; the next run finds out
+whether they landed, as after a crash), and they end with the process. Pool
+threads would be joined at interpreter exit, after the run lock is freed: a write
+could then land after the next run's own, and look like a human's edit there.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +59,6 @@ class InFlight:
         self.connectors = connectors
         self.record = record
         self.queue: deque[Entry] = deque()
-        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._slots: dict[str, int] = {}
 
     def slots(self, name: str) -> int:
@@ -64,22 +70,19 @@ class InFlight:
         return self._slots[name]
 
     def start(self, entry: Entry, values: Mapping[str, FieldValue]) -> None:
-        """Send one write (its intent already noted): on a pool thread, or here."""
+        """Send one write (its intent already noted): on a thread of its own, or here."""
         slots = self.slots(entry.name)
         write = self.connectors[entry.name].write_record
         if slots == 1:
             try:
                 write(entry.ref, values)
-            except Exception as exc:  # recorded in order, as a pooled one would be
+            except Exception as exc:  # recorded in order, as a threaded one would be
                 entry.error = exc
         else:
             self._wait_for_slot(entry.name, slots)
-            pool = self._pools.get(entry.name)
-            if pool is None:
-                pool = self._pools[entry.name] = ThreadPoolExecutor(
-                    max_workers=slots, thread_name_prefix=f"okr-sync-write-{entry.name}"
-                )
-            entry.future = pool.submit(write, entry.ref, dict(values))
+            entry.future = _on_daemon_thread(
+                f"okr-sync-write-{entry.name}", write, entry.ref, dict(values)
+            )
         self.queue.append(entry)
         self.settle()
 
@@ -119,16 +122,11 @@ class InFlight:
         back); each one's intent was noted before it went out, so the next run
         finds out whether it landed, as after a crash.
         """
-        for pool in self._pools.values():
-            pool.shutdown(wait=False)
-        self._pools.clear()
         self.queue.clear()
 
     def close(self) -> None:
-        """Shut the pools down (their threads are idle once drained)."""
-        for pool in self._pools.values():
-            pool.shutdown(wait=True)
-        self._pools.clear()
+        """Nothing is left running once drained (each write's thread ends with it)."""
+        self.queue.clear()
 
     @staticmethod
     def _resolved(entry: Entry) -> Entry:
@@ -139,3 +137,20 @@ class InFlight:
             entry.error = exc
             entry.future = None
         return entry
+
+
+def _on_daemon_thread(name: str, write: Callable[..., None], *args: Any) -> Future[None]:
+    """Run one write on a daemon thread of its own; its outcome in the returned future."""
+    future: Future[None] = Future()
+    future.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            write(*args)
+        except BaseException as exc:  # handed to the calling thread, which decides
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future

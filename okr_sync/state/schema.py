@@ -223,10 +223,10 @@ def _m0011_pending_prior(db: Database) -> None:
     # without this the next run saw a false conflict (with `skip`, never wrote it at all).
     db.execute("ALTER TABLE pending ADD COLUMN prior TEXT")
     db.execute(
-        "UPDATE pending SET prior = (SELECT c.before FROM changes c WHERE c.target = "
-        "pending.target AND c.kind = pending.kind AND c.record = pending.record AND c.field "
-        "= pending.field AND c.result IN ('started', 'failed') AND c.conflict = 0 "
-        "ORDER BY c.run_id DESC LIMIT 1)"
+        "UPDATE pending SET prior = (SELECT CASE WHEN c.conflict = 0 THEN c.before END "
+        "FROM changes c WHERE c.target = pending.target AND c.kind = pending.kind AND "
+        "c.record = pending.record AND c.field = pending.field AND c.result IN "
+        "('started', 'failed') ORDER BY c.run_id DESC LIMIT 1)"
     )
 
 

@@ -182,3 +182,89 @@ def test_a_stale_count_that_hides_a_deletion_is_caught_once_it_catches_up(
     summary, _ = world.run()
     assert (kr(summary, "KR-1").done, kr(summary, "KR-1").total) == (99, 249)
     assert numbers(summary) == numbers(full_pull(world))
+
+
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_a_scope_that_lets_an_issue_in_without_an_edit_keeps_the_key_only_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """`scope: created <= "-1d"` admits a labelled issue when it turns a day old, with no
+    edit; a label removed elsewhere the same day would leave the count unchanged. The count
+    cannot prove such a selection: the key-only proof runs, and the numbers are a full
+    pull's (a count had given KR-5 25 % where a full pull gives 50 %)."""
+    import tests.e2e.test_jira_sync as sync_world
+
+    clock = [dt.datetime.now(dt.UTC)]
+    sandbox = sync_world.JiraSandbox
+    monkeypatch.setattr(sync_world, "JiraSandbox", lambda m: sandbox(m, clock=lambda: clock[0]))
+    world = World(tmp_path, monkeypatch, mode=mode)
+    try:
+        no_rules(world)
+        path = tmp_path / "okr-sync.yaml"
+        scoped = "    type: jira\n    scope: 'created <= \"-1d\"'\n"
+        path.write_text(path.read_text().replace("    type: jira\n", scoped))
+        old = clock[0] - dt.timedelta(days=3)
+        labelled = [
+            world.sandbox.add_issue("PAY", f"L{i}", labels=["okr:KR-5"], created=old,
+                                    updated=old, status="Done" if i == 0 else "To Do")
+            for i in range(4)
+        ]  # fmt: skip
+        young = clock[0] - dt.timedelta(hours=20)
+        world.sandbox.add_issue(
+            "PAY", "Young", labels=["okr:KR-5"], created=young, updated=young, status="Done"
+        )
+
+        def run() -> RunSummary:
+            loaded = load_config(path)
+            jira = JiraConnector(
+                "jira", loaded.connections["jira"], tmp_path, sleep=lambda _s: None
+            )  # type: ignore[arg-type]
+            okrs = YamlOkrSource("okrs", loaded.connections["okrs"], tmp_path)  # type: ignore[arg-type]
+            engine = Engine(loaded, {"okrs": okrs, "jira": jira}, world.state, now=lambda: clock[0])
+            return engine.run(apply=True)
+
+        assert kr(run(), "KR-5").progress == pytest.approx(0.25)
+        clock[0] += dt.timedelta(hours=6)  # "Young" is older than a day now: in, unedited
+        world.sandbox.update_issue(labelled[1], labels=[])  # and one leaves
+        summary = run()
+        assert kr(summary, "KR-5").progress == pytest.approx(0.5)
+        assert numbers(summary) == numbers(full_pull(world))
+    finally:
+        world.sandbox.stop()
+
+
+def test_a_label_removed_by_hand_on_a_rule_found_epic_is_seen_after_a_full_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full pull brings epics found by a JQL rule without okr-sync's property, so it
+    cannot vouch for them: they are read before writing, and a label a human removed is
+    a conflict (then put back, by the default policy) instead of going unseen for good."""
+    world = World(tmp_path, monkeypatch, query="issuetype = Epic AND summary ~ Ruled")
+    try:
+        epic = world.sandbox.add_issue("PAY", "Ruled epic", issuetype="Epic")
+        world.sandbox.add_issue("PAY", "Ruled story", parent=epic, status="Done")
+        path = tmp_path / "okr-sync.yaml"
+        text = path.read_text()
+        path.write_text(text.replace("items: [property, label, remote_link, comment]",
+                                     "items: [property, label]"))  # fmt: skip
+
+        def run(full: bool) -> RunSummary:
+            loaded = load_config(path)
+            jira = JiraConnector(
+                "jira", loaded.connections["jira"], tmp_path, sleep=lambda _s: None
+            )  # type: ignore[arg-type]
+            okrs = YamlOkrSource("okrs", loaded.connections["okrs"], tmp_path)  # type: ignore[arg-type]
+            engine = Engine(loaded, {"okrs": okrs, "jira": jira}, world.state, full=full)
+            return engine.run(apply=True)
+
+        run(True)
+        assert "okr:KR-3" in world.sandbox.issue(epic)["labels"]
+        an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        world.sandbox.update_issue(epic, labels=[], updated=an_hour_ago)  # by hand
+        summary = run(True)
+        assert [(c.ref.id, c.field, c.conflict) for c in summary.plan.changes] == [
+            (epic, "label", True)
+        ]
+        assert "okr:KR-3" in world.sandbox.issue(epic)["labels"]
+    finally:
+        world.sandbox.stop()

@@ -161,3 +161,35 @@ def test_a_stop_lets_the_writes_in_flight_end_and_starts_no_other() -> None:
 
 def dt_now() -> dt.datetime:
     return dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
+
+
+ABANDONED = """
+import pathlib, sys, time
+from okr_sync.engine.inflight import Entry, InFlight
+from okr_sync.models import RecordRef
+
+class Late:
+    def write_slots(self): return 4
+    def write_record(self, ref, values):
+        time.sleep(1.0)
+        pathlib.Path(sys.argv[1]).write_text("landed")
+
+flight = InFlight({"late": Late()}, record=lambda entry: None)
+ref = RecordRef(kind="key_result", id="KR-1")
+flight.start(Entry(1, "late", ref, []), {"status": "On track"})
+flight.abandon()  # an error or a second Ctrl-C: the run stops, its lock is freed
+sys.exit(130)
+"""
+
+
+def test_a_write_abandoned_in_flight_ends_with_the_process(tmp_path: Any) -> None:
+    # A write left in flight must not land after the process let go of the run lock (the
+    # next run's write could come first, and this one then look like a human's edit).
+    import subprocess
+    import sys
+
+    marker = tmp_path / "landed"
+    done = subprocess.run([sys.executable, "-c", ABANDONED, str(marker)], check=False)
+    assert done.returncode == 130
+    time.sleep(1.5)  # longer than the write takes
+    assert not marker.exists()
