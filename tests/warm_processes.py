@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Modules okr-sync imports only inside functions, imported by the server all the same.
+CLIENT_MODULES = ("jira", "notion_client", "_strptime")
 
 
 # --- the server (a process of its own) ------------------------------------------------------
@@ -103,6 +105,10 @@ def _import_everything() -> None:
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if not module.name.endswith(".__main__"):
                 importlib.import_module(module.name)
+    # What the connectors import only when they connect (the services' client libraries),
+    # and what the first datetime.strptime imports.
+    for name in CLIENT_MODULES:
+        importlib.import_module(name)
 
 
 def serve() -> None:
