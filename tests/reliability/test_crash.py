@@ -28,7 +28,6 @@ to keep the suite fast; the kill points themselves are the same kinds).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import itertools
@@ -87,8 +86,10 @@ def world(tmp_path: Path, backend: Backend) -> Iterator[CrashWorld]:
 class Template:
     """The demo organisation before and after its first sync (and a week), for a backend.
 
-    Built once per test process and backend: a first sync per test repeated the same
-    requests and the same writes every time. Worlds made from it run on its sandboxes.
+    Built once per test process and backend (and again if the process ran other
+    modules' tests in between: see ``teardown_module``): a first sync per test repeated
+    the same requests and the same writes every time. Worlds made from it run on its
+    sandboxes.
     """
 
     world: CrashWorld
@@ -139,12 +140,24 @@ def template_for(backend: Backend, request: pytest.FixtureRequest) -> Template:
         server.create_database(store)
         own = postgres_backend(server.url(store), server.password)
     world = CrashWorld(folder, own)
-    atexit.register(world.close)
     seeded = world.save()
     assert world.sync()[0] == 0
     world.week()
     _TEMPLATES[backend.name] = Template(world, seeded, world.save(), store, server)
     return _TEMPLATES[backend.name]
+
+
+def teardown_module() -> None:
+    """Stop the templates' sandboxes once this module's tests are done in this process.
+
+    Idle, their servers' threads would still wake twice a second during other modules'
+    tests (which may count what the collector sees). A later test here builds them again.
+    """
+    for template in _TEMPLATES.values():
+        template.world.close()
+        if template.server is not None and isinstance(template.store, str):
+            template.server.drop_database(template.store)
+    _TEMPLATES.clear()
 
 
 @pytest.fixture
