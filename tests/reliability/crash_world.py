@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,12 @@ from okr_sync.config.loading import load_config
 from okr_sync.state.location import SqliteLocation, StateLocation
 from sandboxes import JiraSandbox, NotionSandbox
 from tests.backends import Backend, sqlite_backend
-from tests.reliability.sandbox_hooks import around_request, restore_sandbox, sandbox_state
+from tests.reliability.sandbox_hooks import (
+    around_request,
+    on_every_request,
+    restore_sandbox,
+    sandbox_state,
+)
 from tests.warm_processes import WarmProcess
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
@@ -172,19 +178,36 @@ class CrashWorld:
 
         Returns False when the run finished before reaching the kill point.
         """
-        base = self.requests()
-        proc = self._spawn()
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            if self.requests() - base >= after_requests:
-                time.sleep(extra_ms / 1000)
-                if proc.poll() is not None:
-                    break
-                proc.send_signal(signal.SIGKILL)
-                proc.communicate()
-                self.kills += 1
-                return True
-            time.sleep(0.0005)
+        # The sandboxes' threads count the requests as they arrive and wake this one at
+        # the N-th (rather than it polling the counts every half millisecond).
+        arrived = [0]
+        reached = threading.Event()
+        counting = threading.Lock()
+
+        def count() -> None:
+            with counting:
+                arrived[0] += 1
+                if arrived[0] >= after_requests:
+                    reached.set()
+
+        if after_requests <= 0:
+            reached.set()
+        removers = [on_every_request(sandbox, count) for sandbox in (self.jira, self.notion)]
+        try:
+            proc = self._spawn()
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                if reached.wait(0.01):
+                    time.sleep(extra_ms / 1000)
+                    if proc.poll() is not None:
+                        break
+                    proc.send_signal(signal.SIGKILL)
+                    proc.communicate()
+                    self.kills += 1
+                    return True
+        finally:
+            for remove in removers:
+                remove()
         proc.communicate(timeout=120)
         return False
 

@@ -53,6 +53,23 @@ def around_request(
     return remove
 
 
+def on_every_request(sandbox: Any, action: Callable[[], object]) -> Callable[[], None]:
+    """Run ``action`` as each request arrives, before it is handled; returns the remover."""
+    server = sandbox._server
+    original = server.handle
+
+    def handle(request: Any) -> Any:
+        action()
+        return original(request)
+
+    server.handle = handle
+
+    def remove() -> None:
+        del server.handle  # back to the class's method
+
+    return remove
+
+
 #: What a sandbox's store shares rather than holds: its lock and the clock it reads.
 _NOT_STATE = frozenset({"lock", "_clock"})
 
