@@ -87,7 +87,7 @@ class Template:
     """The demo organisation before and after its first sync (and a week), for a backend.
 
     Built once per test process and backend (and again if the process ran other
-    modules' tests in between: see ``teardown_module``): a first sync per test repeated
+    modules' tests in between: see ``close_templates``): a first sync per test repeated
     the same requests and the same writes every time. Worlds made from it run on its
     sandboxes.
     """
@@ -147,11 +147,13 @@ def template_for(backend: Backend, request: pytest.FixtureRequest) -> Template:
     return _TEMPLATES[backend.name]
 
 
-def teardown_module() -> None:
-    """Stop the templates' sandboxes once this module's tests are done in this process.
+def close_templates() -> None:
+    """Stop the templates' sandboxes: this process moves on to another module's tests.
 
     Idle, their servers' threads would still wake twice a second during other modules'
     tests (which may count what the collector sees). A later test here builds them again.
+    Called by ``tests/reliability/conftest.py`` (a ``teardown_module`` would be a
+    module-scoped fixture, which would keep the module's tests in one process).
     """
     for template in _TEMPLATES.values():
         template.world.close()
