@@ -75,10 +75,10 @@ def backend(
         return sqlite_backend(tmp_path)
     target = request.getfixturevalue("postgres_db")
     monkeypatch.setenv(PASSWORD_VAR, target.password)
-    location = PostgresLocation(target.url, NAMESPACE, f"${{{PASSWORD_VAR}}}")
-    return Backend(
-        "postgresql",
-        location,
-        pg_state_yaml(target.url, NAMESPACE),
-        {PASSWORD_VAR: target.password},
-    )
+    return postgres_backend(target.url, target.password)
+
+
+def postgres_backend(url: str, password: str) -> Backend:
+    """The namespace ``team_a`` of the PostgreSQL database at ``url``."""
+    location = PostgresLocation(url, NAMESPACE, f"${{{PASSWORD_VAR}}}")
+    return Backend("postgresql", location, pg_state_yaml(url, NAMESPACE), {PASSWORD_VAR: password})

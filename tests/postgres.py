@@ -482,10 +482,14 @@ class PostgresServer:
             cur.execute(query, params)  # type: ignore[arg-type]
             return list(cur.fetchall()) if cur.description is not None else []
 
-    def create_database(self, name: str, owner: str = APP_USER) -> None:
+    def create_database(
+        self, name: str, owner: str = APP_USER, *, template: str | None = None
+    ) -> None:
+        """Create a database; ``template``: as a copy of that one (which nobody may be using)."""
+        copy = sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if template else sql.SQL("")
         self.admin(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(owner)
+            sql.SQL("CREATE DATABASE {} OWNER {}{}").format(
+                sql.Identifier(name), sql.Identifier(owner), copy
             ),
             dbname="postgres",
         )

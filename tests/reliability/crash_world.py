@@ -10,13 +10,21 @@ second of start-up).
 The state store is the given backend's (``tests/backends.py``): a SQLite file in the
 world's folder, or a PostgreSQL namespace. The world reads it back only through
 okr-sync's own :class:`~okr_sync.state.location.StateLocation`, as a command would.
+
+A world may also run on another world's sandboxes (``sandboxes_of``): the crash tests
+build the organisation and its first sync once, :meth:`CrashWorld.save` what the
+sandboxes hold then, and :meth:`CrashWorld.restore` it before each test, with a copy of
+the state store made at the same moment.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,10 +37,26 @@ from okr_sync.config.loading import load_config
 from okr_sync.state.location import SqliteLocation, StateLocation
 from sandboxes import JiraSandbox, NotionSandbox
 from tests.backends import Backend, sqlite_backend
-from tests.reliability.sandbox_hooks import around_request
+from tests.reliability.sandbox_hooks import (
+    around_request,
+    on_every_request,
+    restore_sandbox,
+    sandbox_state,
+)
 from tests.warm_processes import WarmProcess
 
 START = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """What a world's two sandboxes held, its clock read and its org knew, at one moment."""
+
+    jira: dict[str, Any]
+    notion: dict[str, Any]
+    now: dt.datetime
+    #: The org's ids (a week of work adds incidents), without its sandbox handles.
+    org: dict[str, Any]
 
 
 class CrashWorld:
@@ -46,18 +70,29 @@ class CrashWorld:
         latency: float = 0.004,
         jira_token: str = "sandbox-api-token",
         notion_token: str = "ntn_sandbox_token_000000000000000000000000000",
+        sandboxes_of: CrashWorld | None = None,
     ) -> None:
         self.folder = folder
         #: Where the state store lives (SQLite in ``folder`` unless told otherwise).
         self.backend = backend or sqlite_backend(folder)
-        self.clock = DemoClock(START)
-        self.jira = JiraSandbox("cloud", clock=self.clock, latency=latency, api_token=jira_token)
-        self.notion = NotionSandbox(
-            rate_limit=None, clock=self.clock, seed=7, latency=latency, token=notion_token
-        )
-        self.jira.start()
-        self.notion.start()
-        self.org: DemoOrg = seed(self.jira, self.notion, START - dt.timedelta(days=1))
+        #: False when the sandboxes are another world's (which stops them).
+        self.owns_sandboxes = sandboxes_of is None
+        if sandboxes_of is not None:
+            self.clock = sandboxes_of.clock
+            self.jira = sandboxes_of.jira
+            self.notion = sandboxes_of.notion
+            self.org: DemoOrg = sandboxes_of.org
+        else:
+            self.clock = DemoClock(START)
+            self.jira = JiraSandbox(
+                "cloud", clock=self.clock, latency=latency, api_token=jira_token
+            )
+            self.notion = NotionSandbox(
+                rate_limit=None, clock=self.clock, seed=7, latency=latency, token=notion_token
+            )
+            self.jira.start()
+            self.notion.start()
+            self.org = seed(self.jira, self.notion, START - dt.timedelta(days=1))
         text = demo_config(
             jira_url=self.jira.url, jira_email=self.jira.email, notion_url=self.notion.url,
             databases=self.org.databases,
@@ -81,9 +116,29 @@ class CrashWorld:
         self.pid: int | None = None
 
     def close(self) -> None:
-        """Stop both sandboxes."""
-        self.jira.stop()
-        self.notion.stop()
+        """Stop both sandboxes (unless they are another world's)."""
+        if self.owns_sandboxes:
+            self.jira.stop()
+            self.notion.stop()
+
+    def save(self) -> Saved:
+        """What both sandboxes hold now, and the clock (for :meth:`restore`)."""
+        ids = {
+            f.name: copy.deepcopy(getattr(self.org, f.name))
+            for f in dataclasses.fields(self.org)
+            if f.name not in ("jira", "notion")
+        }
+        return Saved(sandbox_state(self.jira), sandbox_state(self.notion), self.clock.now, ids)
+
+    def restore(self, saved: Saved) -> None:
+        """Both sandboxes and the clock as :meth:`save` found them; no faults planned."""
+        restore_sandbox(self.jira, saved.jira)
+        restore_sandbox(self.notion, saved.notion)
+        self.clock.now = saved.now
+        for name, value in saved.org.items():
+            setattr(self.org, name, copy.deepcopy(value))
+        self.jira.faults.clear()
+        self.notion.faults.clear()
 
     # --- processes -------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -123,19 +178,36 @@ class CrashWorld:
 
         Returns False when the run finished before reaching the kill point.
         """
-        base = self.requests()
-        proc = self._spawn()
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            if self.requests() - base >= after_requests:
-                time.sleep(extra_ms / 1000)
-                if proc.poll() is not None:
-                    break
-                proc.send_signal(signal.SIGKILL)
-                proc.communicate()
-                self.kills += 1
-                return True
-            time.sleep(0.0005)
+        # The sandboxes' threads count the requests as they arrive and wake this one at
+        # the N-th (rather than it polling the counts every half millisecond).
+        arrived = [0]
+        reached = threading.Event()
+        counting = threading.Lock()
+
+        def count() -> None:
+            with counting:
+                arrived[0] += 1
+                if arrived[0] >= after_requests:
+                    reached.set()
+
+        if after_requests <= 0:
+            reached.set()
+        removers = [on_every_request(sandbox, count) for sandbox in (self.jira, self.notion)]
+        try:
+            proc = self._spawn()
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                if reached.wait(0.01):
+                    time.sleep(extra_ms / 1000)
+                    if proc.poll() is not None:
+                        break
+                    proc.send_signal(signal.SIGKILL)
+                    proc.communicate()
+                    self.kills += 1
+                    return True
+        finally:
+            for remove in removers:
+                remove()
         proc.communicate(timeout=120)
         return False
 

@@ -16,6 +16,11 @@ On PostgreSQL a run is also killed while one of its transactions waits on the
 server (another session holds a lock on the table it writes): nothing of that
 transaction becomes visible, and the next run converges once the block is lifted.
 
+The organisation and its first sync are built once per test process and backend
+(``Template``): a test starts from its sandboxes' saved contents and a copy of its
+state store (a SQLite file, or a PostgreSQL database made from it as a template),
+which is what the same first sync would have left.
+
 ``OKR_SYNC_CRASH_EXAMPLES`` sets the number of Hypothesis examples on SQLite
 (default 10), ``OKR_SYNC_CRASH_EXAMPLES_PG`` on PostgreSQL (default: half as many,
 to keep the suite fast; the kill points themselves are the same kinds).
@@ -23,13 +28,16 @@ to keep the suite fast; the kill points themselves are the same kinds).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +46,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okr_sync.state.location import PostgresLocation, SqliteLocation
-from tests.backends import Backend, sqlite_backend
-from tests.postgres import PgTarget
-from tests.reliability.crash_world import CrashWorld
+from tests.backends import Backend, postgres_backend, sqlite_backend
+from tests.postgres import PgTarget, PostgresServer
+from tests.reliability.crash_world import CrashWorld, Saved
 
 #: Faults active during the killed run (cleared before the rerun): (service, endpoint, status).
 FAULTS: list[tuple[str, str, int] | None] = [
@@ -70,6 +78,99 @@ def reference() -> dict[str, Any]:
 @pytest.fixture
 def world(tmp_path: Path, backend: Backend) -> Iterator[CrashWorld]:
     w = CrashWorld(tmp_path, backend)
+    yield w
+    w.close()
+
+
+@dataclass(frozen=True)
+class Template:
+    """The demo organisation before and after its first sync (and a week), for a backend.
+
+    Built once per test process and backend (and again if the process ran other
+    modules' tests in between: see ``close_templates``): a first sync per test repeated
+    the same requests and the same writes every time. Worlds made from it run on its
+    sandboxes.
+    """
+
+    world: CrashWorld
+    #: The sandboxes as seeding left them: what a world's first sync starts from.
+    seeded: Saved
+    #: The sandboxes after the first sync and a week of human work.
+    synced: Saved
+    #: The state store then: the SQLite folder, or the PostgreSQL database (a template).
+    store: Path | str
+    server: PostgresServer | None
+
+    def world_in(self, folder: Path, backend: Backend, *, synced: bool) -> CrashWorld:
+        """A world in ``folder`` on ``backend``, before its first sync or after it.
+
+        After it (``synced``), the store must be a copy of the template's: on SQLite
+        it is copied here; on PostgreSQL ``backend`` must be a database made by
+        :meth:`copy_database`.
+        """
+        world = CrashWorld(folder, backend, sandboxes_of=self.world)
+        world.restore(self.synced if synced else self.seeded)
+        if synced and isinstance(self.store, Path):
+            shutil.copytree(self.store, world.state.parent)
+        return world
+
+    def copy_database(self, name: str) -> None:
+        """(Re)create the PostgreSQL database ``name`` as a copy of the template's store."""
+        assert self.server is not None and isinstance(self.store, str)
+        self.server.drop_database(name)
+        self.server.create_database(name, template=self.store)
+
+
+_TEMPLATES: dict[str, Template] = {}
+
+
+def template_for(backend: Backend, request: pytest.FixtureRequest) -> Template:
+    """The process's :class:`Template` for ``backend`` (built on first use)."""
+    if backend.name in _TEMPLATES:
+        return _TEMPLATES[backend.name]
+    folder = Path(tempfile.mkdtemp(prefix="okr-sync-template-"))
+    server: PostgresServer | None = None
+    if backend.name == "sqlite":
+        store: Path | str = folder / ".okr-sync"
+        own = sqlite_backend(folder)
+    else:
+        server = request.getfixturevalue("postgres_server")
+        assert server is not None
+        store = server.unique_database_name("okr_template")
+        server.create_database(store)
+        own = postgres_backend(server.url(store), server.password)
+    world = CrashWorld(folder, own)
+    seeded = world.save()
+    assert world.sync()[0] == 0
+    world.week()
+    _TEMPLATES[backend.name] = Template(world, seeded, world.save(), store, server)
+    return _TEMPLATES[backend.name]
+
+
+def close_templates() -> None:
+    """Stop the templates' sandboxes: this process moves on to another module's tests.
+
+    Idle, their servers' threads would still wake twice a second during other modules'
+    tests (which may count what the collector sees). A later test here builds them again.
+    Called by ``tests/reliability/conftest.py`` (a ``teardown_module`` would be a
+    module-scoped fixture, which would keep the module's tests in one process).
+    """
+    for template in _TEMPLATES.values():
+        template.world.close()
+        if template.server is not None and isinstance(template.store, str):
+            template.server.drop_database(template.store)
+    _TEMPLATES.clear()
+
+
+@pytest.fixture
+def synced_world(
+    tmp_path: Path, backend: Backend, request: pytest.FixtureRequest
+) -> Iterator[CrashWorld]:
+    """A world after its first sync and a week of human work (made from the template)."""
+    template = template_for(backend, request)
+    if backend.name == "postgresql":
+        template.copy_database(request.getfixturevalue("postgres_db").database)
+    w = template.world_in(tmp_path, backend, synced=True)
     yield w
     w.close()
 
@@ -132,15 +233,33 @@ WRITES = st.tuples(
 MOMENTS = st.tuples(st.integers(min_value=0, max_value=48), st.integers(min_value=0, max_value=8))
 
 
-def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(backend: Backend) -> None:
+def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
     worlds = itertools.count()
+    template = template_for(backend, request)
 
-    def fresh(folder: Path) -> Backend:
-        # Every example starts from an empty store: a file in the example's own
-        # folder, or a new namespace of the test's PostgreSQL database.
+    @contextlib.contextmanager
+    def world_for(phase: str, folder: Path) -> Iterator[CrashWorld]:
+        # Every example starts from its own store: a file in the example's own folder,
+        # or on PostgreSQL a new namespace of the test's database (empty, before the
+        # first sync) or a database copied from the template's (after it).
         if backend.name == "sqlite":
-            return sqlite_backend(folder)
-        return backend.other_namespace(f"crash_{next(worlds)}")
+            yield template.world_in(folder, sqlite_backend(folder), synced=phase != "first sync")
+        elif phase == "first sync":
+            store = backend.other_namespace(f"crash_{next(worlds)}")
+            yield template.world_in(folder, store, synced=False)
+        else:
+            assert template.server is not None
+            name = template.server.unique_database_name("okr_crash")
+            template.copy_database(name)
+            try:
+                url = template.server.url(name)
+                yield template.world_in(
+                    folder, postgres_backend(url, template.server.password), synced=True
+                )
+            finally:
+                template.server.drop_database(name)
 
     @settings(
         max_examples=EXAMPLES if backend.name == "sqlite" else PG_EXAMPLES,
@@ -155,12 +274,12 @@ def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(backend:
     def killed_then_rerun(
         phase: str, point: tuple[Any, ...], fault: tuple[str, str, int] | None
     ) -> None:
-        with tempfile.TemporaryDirectory(prefix="okr-sync-crash-") as folder:
-            world = CrashWorld(Path(folder), fresh(Path(folder)))
+        with (
+            tempfile.TemporaryDirectory(prefix="okr-sync-crash-") as folder,
+            world_for(phase, Path(folder)) as world,
+        ):
             try:
-                if phase == "second sync":
-                    assert world.sync()[0] == 0
-                    world.week()
+                # "second sync": the world starts after the first sync and the week.
                 _inject(world, fault)
                 if len(point) == 2:
                     killed = world.sync_killed(*point)
@@ -185,11 +304,10 @@ def test_a_sync_killed_anywhere_then_rerun_ends_as_if_never_interrupted(backend:
 
 @pytest.mark.parametrize("nth", range(1, 11))
 def test_killed_after_each_page_write_landed_but_before_the_answer(
-    world: CrashWorld, nth: int
+    synced_world: CrashWorld, nth: int
 ) -> None:
     """The second sync writes 10 Notion pages (KR-1 carries the human's edit)."""
-    assert world.sync()[0] == 0
-    world.week()
+    world = synced_world  # after the first sync and a week of human work
     assert world.sync_killed_on("notion", "PATCH", nth, answered=True)
     code, output = world.sync()
     assert code == 0, output
