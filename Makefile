@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/quickstart/okr-sync.yaml
-# The suite runs in parallel processes (pytest-xdist): one per core, at most 4.
-# Tests sharing a module-scoped fixture stay together (loadgroup) and the longest
-# start first (tests/conftest.py orders them; no reordering by group size).
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+# The suite runs in parallel processes (pytest-xdist): two per core (many tests wait on
+# sockets, timeouts and child processes), at most 8. Tests sharing a module-scoped
+# fixture stay together (loadgroup) and the longest start first (tests/conftest.py
+# orders them; no reordering by group size).
+TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) * 2 )); [ $$n -gt 8 ] && n=8; echo $$n)
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 $(BIN)/okr-sync: pyproject.toml
