@@ -22,12 +22,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ if str(ROOT) not in sys.path:  # run as a script: the sandboxes live beside okr_
 
 from okr_sync.cli.demo.config import demo_config  # noqa: E402
 from okr_sync.cli.demo.org import DemoClock, DemoOrg, seed  # noqa: E402
+from okr_sync.cli.demo.run import environment, no_sleep  # noqa: E402
 from okr_sync.config.loading import load_config  # noqa: E402
 from okr_sync.engine.engine import Engine, build_connectors  # noqa: E402
 from okr_sync.state.location import state_location  # noqa: E402
@@ -152,24 +151,6 @@ def _snapshot_rows(db: sqlite3.Connection, columns: list[str]) -> Iterator[tuple
     )
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-def _no_sleep(_seconds: float) -> None:
-    """The sandboxes do not rate-limit: the connectors need not wait."""
-
-
 def human_work(org: DemoOrg, run: int) -> str:
     """A little work before an odd run: a KR-1 story closes, or a deal's ARR moves."""
     if run % 4 == 1:
@@ -202,12 +183,12 @@ def bench(folder: Path, runs: int, say: Any) -> tuple[Sizes, Sizes, int, int]:
             encoding="utf-8",
         )  # fmt: skip
         tokens = {"JIRA_API_TOKEN": jira.api_token, "NOTION_TOKEN": notion.token}
-        with _environment(tokens):
+        with environment(tokens):
             loaded = load_config(config)
             path = folder / ".okr-sync" / "state.db"
             state = state_location(loaded.config.state, loaded.base_dir).open()
             try:
-                engine = Engine(loaded, build_connectors(loaded, sleep=_no_sleep), state, now=clock)
+                engine = Engine(loaded, build_connectors(loaded, sleep=no_sleep), state, now=clock)
                 first = engine.run(apply=True)
                 assert first.run_id is not None
                 after_first = measure(path)

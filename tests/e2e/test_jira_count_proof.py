@@ -17,7 +17,8 @@ from connectors.jira.connector import JiraConnector
 from okr_sync.config.loading import load_config
 from okr_sync.engine.engine import Engine
 from okr_sync.models import RunSummary
-from tests.e2e.test_jira_sync import NOW, World
+from tests.e2e.test_jira_incremental import full_pull, numbers
+from tests.e2e.test_jira_sync import World
 
 OLD = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
 OKRS = """
@@ -56,22 +57,6 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     ]
     yield w
     w.sandbox.stop()
-
-
-def numbers(summary: RunSummary) -> dict[str, tuple[object, ...]]:
-    return {
-        r.kr_id: (r.done, r.total, r.current, r.progress, r.stale, r.error)
-        for r in summary.key_results
-    }
-
-
-def full_pull(world: World) -> RunSummary:
-    """What a full pull computes now (a dry run: nothing written, nothing recorded)."""
-    loaded = load_config(world.tmp / "okr-sync.yaml")
-    jira = JiraConnector("jira", loaded.connections["jira"], world.tmp, sleep=lambda _s: None)  # type: ignore[arg-type]
-    okrs = YamlOkrSource("okrs", loaded.connections["okrs"], world.tmp)  # type: ignore[arg-type]
-    engine = Engine(loaded, {"okrs": okrs, "jira": jira}, world.state, now=lambda: NOW, full=True)
-    return engine.run(apply=False)
 
 
 def kr(summary: RunSummary, kr_id: str):  # type: ignore[no-untyped-def]

@@ -82,7 +82,7 @@ def prepare_folder(folder: Path) -> Path:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
     """Set environment variables for the demo's run only (the config refers to them)."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -96,7 +96,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _no_sleep(_seconds: float) -> None:
+def no_sleep(_seconds: float) -> None:
     """Fast mode: the sandboxes do not rate-limit, so the connectors need not wait."""
 
 
@@ -109,7 +109,7 @@ class _Demo:
         self.notion = NotionSandbox(rate_limit=None if fast else 3.0, clock=self.clock)
 
     def engine(self, loaded: LoadedConfig, state: StateStore) -> Engine:
-        extra: dict[str, Any] = {"sleep": _no_sleep} if self.fast else {}
+        extra: dict[str, Any] = {"sleep": no_sleep} if self.fast else {}
         return Engine(loaded, build_connectors(loaded, **extra), state, now=self.clock)
 
     def show_run(self, summary: RunSummary, loaded: LoadedConfig) -> None:
@@ -171,7 +171,7 @@ class _Demo:
 
     def _backfill(self, loaded: LoadedConfig, state: StateStore) -> None:
         """The quarter so far, rebuilt from Jira's change history before the first sync."""
-        extra: dict[str, Any] = {"sleep": _no_sleep} if self.fast else {}
+        extra: dict[str, Any] = {"sleep": no_sleep} if self.fast else {}
         connectors = build_connectors(loaded, **extra)
         state.check_source(loaded.okr_source_identity(), claim=True)
         self.out(f"── {self.clock.now:%a %d %b}: backfill (the period so far, from Jira's "
@@ -249,7 +249,7 @@ def run_demo(
     demo.jira.start()
     demo.notion.start()
     try:
-        with _environment(
+        with environment(
             {"JIRA_API_TOKEN": demo.jira.api_token, "NOTION_TOKEN": demo.notion.token}
         ):
             return demo.run(config)
