@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from okr_sync.models import (
     RATIO_MEASURES,
@@ -28,6 +28,7 @@ KeyIndex = dict[tuple[str, str], WorkItem]
 _EPIC = ItemKind.EPIC
 _DONE = StatusCategory.DONE
 _SOURCE_KEY = attrgetter("source", "key")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def children_index(items: Sequence[WorkItem]) -> dict[tuple[str, str], list[WorkItem]]:
@@ -49,11 +50,12 @@ def item_indexes(
     A run builds both once, for every KR to share: the pass over every pulled item
     is the one cost that grows with the items rather than with the KRs.
     """
-    wanted: dict[str, set[str]] | None = None
+    wanted: set[tuple[str, str]] | None = None
+    wanted_keys: set[str] = set()
     if keys is not None:
-        wanted = {}
-        for source, key in keys:
-            wanted.setdefault(source, set()).add(key)
+        wanted = set(keys)
+        # The keys alone first: one set lookup per item, the pair only for the few matches.
+        wanted_keys = {key for _, key in wanted}
     by_key: KeyIndex = {}
     children: dict[tuple[str, str], list[WorkItem]] = {}
     for item in items:
@@ -65,12 +67,8 @@ def item_indexes(
                 children[(source, parent)] = [item]
             else:
                 siblings.append(item)
-        if wanted is None:
+        if wanted is None or (item.key in wanted_keys and (source, item.key) in wanted):
             by_key[(source, item.key)] = item
-        else:
-            of_source = wanted.get(source)
-            if of_source is not None and item.key in of_source:
-                by_key[(source, item.key)] = item
     return by_key, children
 
 
@@ -79,28 +77,34 @@ def counted_items(
 ) -> tuple[list[WorkItem], list[Exclusion]]:
     """Expand linked epics into their direct children; exclude sub-tasks.
 
-    The counted items come sorted by ``(source, key)``, as a KR's provenance lists them.
+    The counted items come sorted by ``(source, key)``, as a KR's provenance lists them;
+    of two items with one ``(source, key)``, the first is kept.
     """
-    counted: dict[tuple[str, str], WorkItem] = {}
     excluded: list[Exclusion] = []
     sub_items = children.get
-    add = counted.setdefault
+    groups: list[Sequence[WorkItem]] = []
     for item in linked:
         if item.kind is _EPIC:
             excluded.append(Exclusion(item.key, "epic: its child issues are counted"))
-            for child in sub_items((item.source, item.key), ()):
-                add((child.source, child.key), child)
+            kids = sub_items((item.source, item.key))
+            if kids:
+                groups.append(kids)
         else:
-            add((item.source, item.key), item)
-    for source_key in counted:  # not changed while read: the loop only adds exclusions
-        grandchildren = sub_items(source_key)
-        if grandchildren:
-            for grandchild in grandchildren:
-                if (grandchild.source, grandchild.key) not in counted:
-                    excluded.append(Exclusion(grandchild.key,
-                                              f"not a direct child (sub-item of {source_key[1]})"))  # fmt: skip
-    # sorted by the dict's own (source, key) tuples: no key is built per item to sort
-    return [counted[source_key] for source_key in sorted(counted)], excluded
+            groups.append((item,))
+    # Built back to front, so the first copy is the one kept; a comprehension, not a
+    # call per item (this runs for every counted item of every KR).
+    counted = {(c.source, c.key): c for group in reversed(groups) for c in reversed(group)}
+    # The counted items that have items of their own (a few sub-task parents among
+    # thousands): found by one set intersection in C, listed in (source, key) order.
+    for source_key in sorted(counted.keys() & children.keys()):
+        for grandchild in children[source_key]:
+            if (grandchild.source, grandchild.key) not in counted:
+                excluded.append(Exclusion(grandchild.key,
+                                          f"not a direct child (sub-item of {source_key[1]})"))  # fmt: skip
+    # In (source, key) order, sorted as two stable string sorts (by key, then by source):
+    # sorting the tuples themselves compares the equal sources again on every step.
+    order = sorted(sorted(counted, key=_SECOND), key=_FIRST)
+    return [counted[source_key] for source_key in order], excluded
 
 
 def _done(item: WorkItem) -> bool:
@@ -163,7 +167,7 @@ def tally(
             # (positional: key, done, value, source, title; half a million per run)
             out.entries = [CountedItem(i.key, i.status_category is _DONE, 1.0, i.source, i.title)
                            for i in counted]  # fmt: skip
-            done = sum(1 for e in out.entries if e.done)
+            done = [e.done for e in out.entries].count(True)  # counted in C
             # what sum() of the 1.0s gives, 0 (not 0.0) for none included
             out.total = float(len(counted)) if counted else 0
             out.done = float(done) if done else 0
@@ -193,6 +197,6 @@ def tally(
     else:  # count, count:done
         out.entries = [CountedItem(i.key, i.status_category is _DONE, 1.0, i.source, i.title)
                        for i in counted]  # fmt: skip
-        done = sum(1 for e in out.entries if e.done)
+        done = [e.done for e in out.entries].count(True)
         out.current = float(done if measure == "count:done" else len(out.entries))
     return out

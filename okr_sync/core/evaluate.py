@@ -58,6 +58,23 @@ def fingerprint(data: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _links_fingerprint(
+    kr: KeyResult, rules: Sequence[Rule], unruled: dict[tuple[str, ...], str]
+) -> str:
+    """The fingerprint of what links a KR: its rules and its own links.
+
+    Most KRs have no rules (they are linked by labels or their own property); theirs
+    depend on the link keys alone and are hashed once per distinct keys (``unruled``).
+    """
+    keys = [ref.key for ref in kr.links]
+    if rules:
+        return fingerprint([[r.model_dump(mode="json") for r in rules], keys])
+    known = unruled.get(tuple(keys))
+    if known is None:
+        known = unruled[tuple(keys)] = fingerprint([[], keys])
+    return known
+
+
 @dataclass(frozen=True)
 class KrSnapshot:
     """A KR result plus what the next run's drop-to-zero guard needs."""
@@ -169,6 +186,7 @@ def evaluate(
     index, children = item_indexes(items, ((lk.source, lk.item_key) for lk in linked.links))
     objectives = {o.id: o for o in tree.objectives}
     rules_of = rules_by_kr(settings.rules)
+    unruled: dict[tuple[str, ...], str] = {}  # KRs without rules, by their own links
     sharing = {kr_id for krs in linked.shared.values() for kr_id in krs}  # KRs sharing an item
     results: dict[str, KrResult] = {}
     snapshots: list[KrSnapshot] = []
@@ -200,9 +218,7 @@ def evaluate(
             declared=bool(kr_rules) or bool(kr.links),
             linked=[index[(lk.source, lk.item_key)] for lk in links],
             period=period,
-            fingerprint=fingerprint(
-                [[r.model_dump(mode="json") for r in kr_rules], [ref.key for ref in kr.links]]
-            ),
+            fingerprint=_links_fingerprint(kr, kr_rules, unruled),
             selectors=selectors,
             shared=tuple(shared),
             failed_sources=_failed_dependencies(deps, errors),

@@ -89,7 +89,7 @@ def test_linking_is_unchanged_by_the_paused_collector(bench: dict[str, Any]) -> 
     with collector_paused():
         paused = mappings.link(*args, label_prefix="okr:")
     assert paused == mappings.link(*args, label_prefix="okr:")
-    # links are built unvalidated (model_construct): they are what validation makes
+    # links are built by validation: a dump validated again gives the same link
     assert len(paused.links) > 100
     for lk in paused.links:
         valid = Link(**lk.model_dump())
