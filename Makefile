@@ -7,7 +7,10 @@ EXAMPLE := examples/quickstart/okr-sync.yaml
 # The suite runs in parallel processes (pytest-xdist): two per core (many tests wait on
 # sockets, timeouts and child processes), at most 8. Tests sharing a module-scoped
 # fixture stay together (loadgroup) and the longest start first (tests/conftest.py
-# orders them; no reordering by group size).
+# orders them; no reordering by group size). Bytecode is written even where the
+# environment says not to (PYTHONDONTWRITEBYTECODE): the okr-sync processes the suite
+# starts and its workers would otherwise each compile okr-sync again and re-rewrite
+# every test module's asserts (__pycache__ is ignored by git).
 TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) * 2 )); [ $$n -gt 8 ] && n=8; echo $$n)
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
@@ -32,7 +35,8 @@ test: $(BIN)/okr-sync
 	$(BIN)/mypy
 	scripts/ensure-postgresql
 	scripts/ensure-chromium
-	OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 $(BIN)/pytest $(PYTEST_PARALLEL)
+	PYTHONDONTWRITEBYTECODE= OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 \
+		$(BIN)/pytest $(PYTEST_PARALLEL)
 
 # Opt-in: 300 scheduled runs against the sandboxes with faults (a few minutes).
 soak: $(BIN)/okr-sync

@@ -109,6 +109,11 @@ def _import_everything() -> None:
     # and what the first datetime.strptime imports.
     for name in CLIENT_MODULES:
         importlib.import_module(name)
+    # The Notion clients' TLS context (loading the CA bundle costs ~20 ms of CPU) is
+    # built once per process, on first use: built here, every child has it.
+    from connectors.notion.client import shared_tls_context
+
+    shared_tls_context()
 
 
 def serve() -> None:

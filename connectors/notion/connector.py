@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.notion.check import check_notion
-from connectors.notion.client import NotionCaller, property_items, query_pages
+from connectors.notion.client import NotionCaller, property_items, query_pages, shared_tls_context
 from connectors.notion.config import ItemDatabase, NotionConfig
 from connectors.notion.config import id_in_url as _id_in_url
 from connectors.notion.items import row_reader, to_item
@@ -118,9 +118,11 @@ class NotionConnector:
     def client(self) -> Any:
         """The notion-client instance (built once; no request is made here)."""
         if self._client is None:
+            import httpx
             from notion_client import Client  # imported on first use
 
             self._client = Client(
+                client=httpx.Client(verify=shared_tls_context()),
                 auth=resolve_secret(self.config.token, connection=self.name),
                 base_url=self.config.base_url.rstrip("/"),
                 timeout_ms=int(self.config.timeout_seconds * 1000),

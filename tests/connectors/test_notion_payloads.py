@@ -186,6 +186,9 @@ def notion(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNotion]:
     opened: list[httpx.Client] = []
 
     def client(*args: Any, **kwargs: Any) -> Any:
+        given = kwargs.pop("client", None)  # the connector's own httpx client: set aside
+        if given is not None:
+            given.close()
         opened.append(httpx.Client(transport=httpx.MockTransport(fake)))
         return real(*args, client=opened[-1], **kwargs)
 
