@@ -48,6 +48,25 @@ class QueryError(SourceError):
     """
 
 
+def settle_environment(session: requests.Session, site: str) -> None:
+    """Read the proxy and CA-bundle environment once for a session, not on every request.
+
+    With ``trust_env``, requests walks the whole environment twice per request (proxies,
+    then the ``NO_PROXY`` bypass): about a third of a millisecond of CPU each time, a
+    fifth of a Jira pull's own CPU. Every request of a connection goes to one site, so
+    the answer never changes: it is worked out here once, by requests itself, for
+    ``site`` (``HTTP(S)_PROXY``/``ALL_PROXY`` unless ``NO_PROXY`` names the host;
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), kept on the session, and the session
+    stops reading the environment. A ``~/.netrc`` is no longer consulted either, which
+    only mattered without credentials, and okr-sync always sends its own.
+    """
+    settled = session.merge_environment_settings(site, {}, None, None, None)
+    session.proxies = dict(settled["proxies"])
+    session.verify = settled["verify"]
+    session.cert = settled["cert"]
+    session.trust_env = False
+
+
 def _status(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
 

@@ -40,6 +40,7 @@ from connectors.jira.client import (
     cloud_pages,
     jira_message,
     server_pages,
+    settle_environment,
 )
 from connectors.jira.config import Connection, JiraConfig, Session
 from connectors.jira.issues import discover_fields, user_zone
@@ -120,6 +121,7 @@ class JiraConnector:
                 # okr-sync reports every failure itself, briefly and without secrets.
                 logging=False, **auth,
             )  # fmt: skip
+            settle_environment(client._session, self.site)  # serverInfo already read it
             cloud = bool(client._is_cloud)
             if cfg.deployment != "auto" and cloud != (cfg.deployment == "cloud"):
                 says = "Jira Cloud" if cloud else "Jira Data Center / Server"
