@@ -11,6 +11,8 @@ The server is only for this machine and is tuned for speed, not durability:
 * it listens on 127.0.0.1 only, on a free port, and on a Unix socket inside the temporary
   directory (no other directory is touched);
 * `fsync`, `synchronous_commit` and `full_page_writes` are off; `max_connections` is 200;
+* no autovacuum (the tests make hundreds of short-lived databases, and the launcher kept
+  starting a worker for each), minimal WAL (nothing replicates from it) and no JIT;
 * the superuser is `okr_admin`, trusted over the Unix socket only (`admin()` uses it); over TCP
   every role needs its password (`scram-sha-256`), so the superuser cannot log in there at all;
 * the login role `okr` (not a superuser) has the password `okr-test-password` (`password`) and
@@ -349,6 +351,10 @@ class PostgresServer:
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
+            "autovacuum": "off",
+            "wal_level": "minimal",
+            "max_wal_senders": "0",
+            "jit": "off",
             "max_connections": "200",
             "shared_buffers": "'32MB'",
             "max_wal_size": "'1GB'",

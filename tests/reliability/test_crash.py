@@ -73,6 +73,7 @@ def reference() -> dict[str, Any]:
         return world.snapshot()
     finally:
         world.close()
+        shutil.rmtree(world.folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -157,6 +158,7 @@ def close_templates() -> None:
     """
     for template in _TEMPLATES.values():
         template.world.close()
+        shutil.rmtree(template.world.folder, ignore_errors=True)
         if template.server is not None and isinstance(template.store, str):
             template.server.drop_database(template.store)
     _TEMPLATES.clear()
