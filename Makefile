@@ -41,7 +41,7 @@ test: $(BIN)/okr-sync
 	$(BIN)/mypy
 	scripts/ensure-postgresql
 	scripts/ensure-chromium
-	TMPDIR=$(TEST_TMPDIR) PYTHONDONTWRITEBYTECODE= \
+	TMPDIR="$(TEST_TMPDIR)" PYTHONDONTWRITEBYTECODE= \
 		OKR_SYNC_REQUIRE_POSTGRES=1 OKR_SYNC_REQUIRE_CHROMIUM=1 \
 		$(BIN)/pytest $(PYTEST_PARALLEL)
 

@@ -290,7 +290,7 @@ class Link:
 # --- results ------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Exclusion:
     """An item that was looked at but not counted, and why (see :class:`CountedItem`)."""
 
@@ -298,7 +298,7 @@ class Exclusion:
     reason: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CountedItem:
     """An item counted towards a KR, with what it contributed.
 
@@ -307,8 +307,10 @@ class CountedItem:
 
     A slotted dataclass, not a frozen one: a run makes one per counted item of every
     KR (a third of a million at 5,000 KRs), and a frozen dataclass sets each field
-    through ``object.__setattr__``, which made a fifth of the compute. Nothing changes
-    one once made: a :class:`Provenance` holds them in tuples.
+    through ``object.__setattr__``, which made a fifth of the compute. Treat it as
+    frozen all the same: nothing changes one once made (a :class:`Provenance` holds
+    them in tuples), and it hashes by its values (``unsafe_hash``) so that the frozen
+    models holding it stay hashable.
     """
 
     key: str

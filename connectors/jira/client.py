@@ -58,7 +58,9 @@ def settle_environment(session: requests.Session, site: str) -> None:
     ``site`` (``HTTP(S)_PROXY``/``ALL_PROXY`` unless ``NO_PROXY`` names the host;
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), kept on the session, and the session
     stops reading the environment. A ``~/.netrc`` is no longer consulted either, which
-    only mattered without credentials, and okr-sync always sends its own.
+    only mattered without credentials, and okr-sync always sends its own. One case
+    differs: a redirect to another host (Jira's REST API does not redirect in normal
+    use) keeps the site's proxy decision instead of checking ``NO_PROXY`` for that host.
     """
     settled = session.merge_environment_settings(site, {}, None, None, None)
     session.proxies = dict(settled["proxies"])

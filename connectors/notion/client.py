@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -34,16 +35,33 @@ SHARE_HINT = (
 )
 
 
-@functools.cache
 def shared_tls_context() -> ssl.SSLContext:
-    """The TLS context of every Notion client in this process, built on first use.
+    """The TLS context of the Notion clients in this process, built once per CA bundle.
 
     httpx builds one per client by default and loads the whole CA bundle each time
     (about 20 ms of CPU); a scheduler or a test run that builds a client per sync paid
     that every run. The defaults are ``httpx.Client()``'s own: ``SSL_CERT_FILE`` or
-    ``SSL_CERT_DIR`` when set, else certifi's bundle. A context is safe to share
+    ``SSL_CERT_DIR`` when set, else certifi's bundle. A new context is built when those
+    variables or the named file or folder's modification time change, so a long-running
+    scheduler picks up a rotated bundle at its next run. A context is safe to share
     between clients and threads.
     """
+    file, folder = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    return _tls_context(file, folder, _modified(file or folder))
+
+
+def _modified(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None  # httpx reports the missing bundle when it loads it
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(file: str | None, folder: str | None, modified: int | None) -> ssl.SSLContext:
+    """One context per bundle: the arguments are the cache key (httpx reads the variables)."""
     return httpx.create_ssl_context()
 
 

@@ -121,9 +121,10 @@ class NotionConnector:
             import httpx
             from notion_client import Client  # imported on first use
 
+            token = resolve_secret(self.config.token, connection=self.name)
             self._client = Client(
                 client=httpx.Client(verify=shared_tls_context()),
-                auth=resolve_secret(self.config.token, connection=self.name),
+                auth=token,
                 base_url=self.config.base_url.rstrip("/"),
                 timeout_ms=int(self.config.timeout_seconds * 1000),
                 notion_version=self.config.version,

@@ -78,7 +78,9 @@ def counted_items(
     """Expand linked epics into their direct children; exclude sub-tasks.
 
     The counted items come sorted by ``(source, key)``, as a KR's provenance lists them;
-    of two items with one ``(source, key)``, the first is kept.
+    of two items with one ``(source, key)``, the first is kept. The exclusions list the
+    epics in the order they were linked, then the sub-items by their parent's
+    ``(source, key)`` (each parent's in the order pulled).
     """
     excluded: list[Exclusion] = []
     sub_items = children.get

@@ -120,6 +120,15 @@ class TestMeasures:
         assert "epic" in reasons["E-1"] and "not a direct child" in reasons["S-1"]
         assert res.status is Status.AT_RISK  # 33 % vs 49 % elapsed
 
+    def test_exclusions_list_epics_as_linked_then_sub_items_by_parent_key(self) -> None:
+        universe = [epic("E-2"), epic("E-1"),
+                    item("I-9", parent_key="E-2"), item("I-1", parent_key="E-1"),
+                    item("S-2", parent_key="I-9"), item("S-1", parent_key="I-1"),
+                    item("S-3", parent_key="I-1")]  # fmt: skip
+        res = run(KR, "issues_done", [universe[0], universe[1]], universe)
+        assert [e.key for e in res.provenance.counted] == ["I-1", "I-9"]
+        assert [e.key for e in res.provenance.excluded] == ["E-2", "E-1", "S-1", "S-3", "S-2"]
+
     def test_points_done_lists_unestimated_issues(self) -> None:
         universe = [epic("E-1"), item("I-1", DONE, parent_key="E-1", story_points=3),
                     item("I-2", parent_key="E-1", story_points=5), item("I-3", DONE, parent_key="E-1")]  # fmt: skip

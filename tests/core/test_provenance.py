@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from okr_sync.core.provenance import describe_change, describe_rollup, item_label, scope_change
-from okr_sync.models import CountedItem, ObjectivePart, Provenance
+from okr_sync.models import CountedItem, Exclusion, ObjectivePart, Provenance
 
 
 def prov(*items: CountedItem) -> Provenance:
@@ -49,3 +49,16 @@ def test_an_objective_names_each_part_that_moved() -> None:
     assert describe_rollup(0.3, 0.33, old, new) == (
         "30 % → 33 %: KR-1 30 % → 40 %; KR-2 weight 1 → 2; KR-4 added (0 %); KR-3 removed"
     )
+
+
+def test_provenance_hashes_and_compares_by_its_values() -> None:
+    # Frozen models hash their fields: the counted items and exclusions they hold must
+    # hash by value too (they are slotted dataclasses for speed, not frozen ones).
+    def made() -> Provenance:
+        return Provenance(
+            counted=(CountedItem("D-1", True, 2.0, "jira", "Acme"),),
+            excluded=(Exclusion("D-9", "not a direct child (sub-item of D-1)"),),
+        )
+
+    assert made() == made() and hash(made()) == hash(made())
+    assert hash(made()) != hash(prov(CountedItem("D-1", False, 2.0, "jira", "Acme")))
