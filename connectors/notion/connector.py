@@ -39,21 +39,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.notion.check import check_notion
-from connectors.notion.client import NotionCaller, property_items, query_pages, shared_tls_context
+from connectors.notion.client import NotionCaller, property_items, shared_tls_context
 from connectors.notion.config import ItemDatabase, NotionConfig
-from connectors.notion.config import id_in_url as _id_in_url
 from connectors.notion.items import row_reader, to_item
 from connectors.notion.okrs import (
-    PER_KR,
     Schema,
     build_key_results,
     build_objectives,
-    resolve_schema,
     source_title,
     unread_links,
 )
 from connectors.notion.pages import PageWriter
-from connectors.notion.schemas import SchemaCache
+from connectors.notion.sources import DataSources
 from okr_sync.errors import SourceError
 from okr_sync.interfaces import (
     CheckContext,
@@ -104,10 +101,7 @@ class NotionConnector:
             max_wait=config.max_wait_seconds, sleep=sleep,
         )  # fmt: skip
         self._client: Any = None
-        #: Data source ids and schemas: read this run, or kept from the last (checked).
-        self._cache = SchemaCache()
-        #: Schemas resolved against the config, by data source id (dropped on a re-read).
-        self._schemas: dict[str, Schema] = {}
+        self.sources = DataSources(name, self.caller, self.client, lambda: self.clock())
         #: Pages of the last OKR pull, by record: what the target reads before writing.
         self.pages: dict[RecordRef, dict[str, Any]] = {}
         #: When the OKR pages were last read (client clock): refreshes look for later edits.
@@ -136,109 +130,32 @@ class NotionConnector:
 
     def data_source(self, ref: str, role: str) -> str:
         """A data source id from a database id, a data source id, or a Notion URL."""
-        if ref in self._cache.sources:
-            return self._cache.sources[ref]
-        from notion_client.helpers import extract_notion_id
-
-        ident = extract_notion_id(ref) or _id_in_url(ref)
-        client = self.client()
-        try:
-            database = self.caller.call(
-                f"read the {role} database", client.databases.retrieve, ident
-            )
-        except SourceError as exc:
-            if "object_not_found" not in str(exc):
-                raise
-            try:  # perhaps a data source id
-                raw = self.caller.call(
-                    f"read the {role} data source", client.data_sources.retrieve, ident
-                )
-            except SourceError:
-                raise exc from None
-            self._cache.resolve(ref, ident, self.clock())
-            self._keep(ident, raw)
-            return ident
-        sources = database.get("data_sources") or []
-        if len(sources) != 1:
-            names = ", ".join(f"{s.get('name')} ({s.get('id')})" for s in sources) or "none"
-            raise SourceError(self.name, f"the {role} database has {len(sources)} data sources ({names}); "
-                              "put the data source id in the config")  # fmt: skip
-        self._cache.resolve(ref, str(sources[0]["id"]), self.clock())
-        return self._cache.sources[ref]
+        return self.sources.data_source(ref, role)
 
     def source_schema(self, ref: str, role: str) -> dict[str, Any]:
         """A database's data source object (title, properties): kept, or read once a run."""
-        source = self.data_source(ref, role)
-        raw = self._cache.raw.get(source)
-        return raw if raw is not None else self._read_schema(source, role)
-
-    def fresh_source_schema(self, ref: str, role: str) -> dict[str, Any]:
-        """The data source object as read in this run (read now unless it was already)."""
-        source = self.data_source(ref, role)
-        if source not in self._cache.fresh:
-            return self._read_schema(source, role)
-        return self._cache.raw[source]
+        return self.sources.source_schema(ref, role)
 
     def fresh_schema(self, ref: str, role: str, names: Any) -> Schema:
         """Like :meth:`schema`, from the data source as read in this run."""
-        self.fresh_source_schema(ref, role)
-        return self.schema(ref, role, names)
+        return self.sources.fresh_schema(ref, role, names)
 
-    def _read_schema(self, source: str, role: str) -> dict[str, Any]:
-        raw = self.caller.call(
-            f"read the {role} schema", self.client().data_sources.retrieve, source
-        )
-        return self._keep(source, raw)
-
-    def _keep(self, source: str, raw: Any) -> dict[str, Any]:
-        if not isinstance(raw, dict):
-            raise SourceError(self.name, f"malformed data source {source} (not an object)")
-        self._schemas.pop(source, None)
-        return self._cache.keep(source, raw, self.clock())
-
-    def checked_query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
-        """:meth:`query`, then the kept schema checked against the pages (read again if they differ)."""
-        pages = self.query(ref, role, **body)
-        source = self.data_source(ref, role)
-        if source not in self._cache.fresh and pages and not self._cache.agrees(source, pages):
-            log.info("%s: the %s database's properties changed since its schema was read; "
-                     "reading it again", self.name, role)  # fmt: skip
-            self._read_schema(source, role)
-        return pages
+    def schema(self, ref: str, role: str, names: Any) -> Schema:
+        """The checked schema of a database's data source (:meth:`DataSources.schema`)."""
+        return self.sources.schema(ref, role, names)
 
     # --- kept between runs (CachingConnector) ----------------------------------------
     def restore(self, saved: str | None) -> None:
         """Data source ids and schemas the last run kept (see :mod:`connectors.notion.schemas`)."""
-        self._cache.restore(saved, self.clock())
-        self._schemas.clear()
+        self.sources.restore(saved)
 
     def to_save(self) -> str | None:
         """Data source ids and schemas to keep for the next run."""
-        return self._cache.dump() if self._cache.sources or self._cache.raw else None
+        return self.sources.to_save()
 
     def write_slots(self) -> int:
         """Page writes in flight: ``writes_in_flight``, or enough to keep the throttle busy."""
         return self.config.writes_in_flight or self.caller.slots()
-
-    def schema(self, ref: str, role: str, names: Any) -> Schema:
-        """The checked schema of a database's data source.
-
-        In the Key Results database, a problem with a property a KR's number is
-        computed from is each KR's (see :mod:`connectors.notion.okrs`), not the pull's.
-        """
-        source = self.data_source(ref, role)
-        if source not in self._schemas:
-            raw = self.source_schema(ref, role)
-            self._schemas[source] = resolve_schema(
-                source_title(raw, role), raw.get("properties") or {}, names,
-                per_record=PER_KR if role == "Key Results" else frozenset(),
-            )  # fmt: skip
-        return self._schemas[source]
-
-    def query(self, ref: str, role: str, **body: Any) -> list[dict[str, Any]]:
-        """Every page of a database's data source matching ``body`` (filter, sorts)."""
-        return list(query_pages(self.caller, self.client(), self.data_source(ref, role),
-                                what=f"query the {role} database", **body))  # fmt: skip
 
     # --- OkrSource -------------------------------------------------------------------
     def pull_okrs(self) -> OkrTree:
@@ -253,10 +170,10 @@ class NotionConnector:
         obj_pages: list[dict[str, Any]] = []
         if cfg.objectives:
             self.source_schema(cfg.objectives, "Objectives")
-            obj_pages = self.checked_query(cfg.objectives, "Objectives")
+            obj_pages = self.sources.checked_query(cfg.objectives, "Objectives")
             obj_schema = self.schema(cfg.objectives, "Objectives", cfg.objective_properties)
             objectives = build_objectives(obj_pages, obj_schema)
-        kr_pages = self.checked_query(cfg.key_results, "Key Results")
+        kr_pages = self.sources.checked_query(cfg.key_results, "Key Results")
         kr_schema = self.schema(cfg.key_results, "Key Results", cfg.key_result_properties)
         relations = self._full_relations(kr_pages, kr_schema, "initiatives")
         objective_ids = {str(p["id"]): o.id for p, o in zip(obj_pages, objectives, strict=True)}
@@ -316,7 +233,7 @@ class NotionConnector:
         for index, spec in enumerate(self.config.items):
             raw = self.source_schema(spec.database, "items")
             if _needs_options(spec, raw):  # options and status groups are not on the pages
-                self.fresh_source_schema(spec.database, "items")
+                self.sources.fresh_source_schema(spec.database, "items")
             # Without a sort "Notion doesn't guarantee any particular sort order" (DOCS
             # query-a-data-source); created_time does not move when a row is edited
             # between two pages, and a row made meanwhile comes last.
@@ -324,7 +241,7 @@ class NotionConnector:
                 "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
                 **({"filter": spec.filter} if spec.filter else {}),
             }
-            pages = self.checked_query(spec.database, "items", **body)
+            pages = self.sources.checked_query(spec.database, "items", **body)
             raw = self.source_schema(spec.database, "items")
             reader = row_reader(spec, index, source_title(raw, f"items[{index}]"),
                                 raw.get("properties") or {}, source=self.name)  # fmt: skip
@@ -352,7 +269,9 @@ class NotionConnector:
         ids: set[str] = set()
         for spec in self.config.items:
             combined = {"and": [spec.filter, query]} if spec.filter else query
-            ids |= {str(p["id"]) for p in self.query(spec.database, "items", filter=combined)}
+            ids |= {
+                str(p["id"]) for p in self.sources.query(spec.database, "items", filter=combined)
+            }
         return ids
 
     @staticmethod
@@ -391,7 +310,7 @@ class NotionConnector:
                                      ("objective", self.config.objectives, "Objectives")):  # fmt: skip
             if not database or not any(r.kind == kind for r in wanted.values()):
                 continue
-            for page in self.query(database, role, filter=edited):
+            for page in self.sources.query(database, role, filter=edited):
                 ref = wanted.get(str(page["id"]))
                 if ref is not None and ref.kind == kind:
                     self.pages[ref] = page
