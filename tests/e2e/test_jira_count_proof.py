@@ -17,7 +17,7 @@ from connectors.jira.connector import JiraConnector
 from okr_sync.config.loading import load_config
 from okr_sync.engine.engine import Engine
 from okr_sync.models import RunSummary
-from tests.e2e.test_jira_incremental import full_pull, numbers
+from tests.e2e.test_jira_incremental import full_pull, labelled_stories, numbers
 from tests.e2e.test_jira_sync import World
 
 OLD = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
@@ -45,16 +45,7 @@ def no_rules(world: World) -> None:
 def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:  # fmt: skip
     w = World(tmp_path, monkeypatch, mode=request.param)
     no_rules(w)
-    w.labelled = [  # type: ignore[attr-defined]
-        w.sandbox.add_issue(
-            "PAY",
-            f"Labelled {i}",
-            labels=["okr:KR-5"],
-            updated=OLD,
-            status="Done" if i == 0 else "To Do",
-        )
-        for i in range(4)
-    ]
+    w.labelled = labelled_stories(w)  # type: ignore[attr-defined]
     yield w
     w.sandbox.stop()
 
